@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { receiveOrNothing, receiveWithin, type SuiteContext } from "./context.js";
+
+export function discardTests(ctx: SuiteContext): void {
+  describe("discardChannel", () => {
+    it("drops the buffered messages of a process-local channel", async () => {
+      const layer = await ctx.layer();
+      const channel = await layer.newChannel();
+      await layer.send(channel, { type: "dropped", n: 1 });
+      await layer.send(channel, { type: "dropped", n: 2 });
+      await layer.discardChannel(channel);
+      expect(await receiveOrNothing(layer, channel, ctx.silenceMs)).toBeUndefined();
+    });
+
+    it("rejects receives waiting on the channel with CHANNEL_DISCARDED", async () => {
+      const layer = await ctx.layer();
+      const channel = await layer.newChannel();
+      const waiting = layer.receive(channel);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await layer.discardChannel(channel);
+      await expect(waiting).rejects.toMatchObject({ code: "CHANNEL_DISCARDED" });
+    });
+
+    it("removes the channel from every group this layer added it to", async ({ skip }) => {
+      if (!ctx.supports("groups")) skip();
+      const layer = await ctx.layer();
+      const [gone, staying] = [await layer.newChannel(), await layer.newChannel()];
+      for (const group of ["discard-a", "discard-b"]) {
+        await layer.groupAdd(group, gone);
+        await layer.groupAdd(group, staying);
+      }
+      await layer.discardChannel(gone);
+      await layer.groupSend("discard-a", { type: "a" });
+      await layer.groupSend("discard-b", { type: "b" });
+      expect(await receiveWithin(layer, staying, ctx.arrivalMs)).toEqual({ type: "a" });
+      expect(await receiveWithin(layer, staying, ctx.arrivalMs)).toEqual({ type: "b" });
+      expect(await receiveOrNothing(layer, gone, ctx.silenceMs)).toBeUndefined();
+    });
+
+    it("is a no-op for a channel nobody used, and leaves other channels alone", async () => {
+      const layer = await ctx.layer();
+      const [unused, other] = [await layer.newChannel(), await layer.newChannel()];
+      await layer.send(other, { type: "untouched" });
+      await expect(layer.discardChannel(unused)).resolves.toBeUndefined();
+      await expect(layer.discardChannel("never-used-named")).resolves.toBeUndefined();
+      expect(await receiveWithin(layer, other, ctx.arrivalMs)).toEqual({ type: "untouched" });
+    });
+  });
+}

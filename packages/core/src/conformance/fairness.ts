@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { receiveWithin, type SuiteContext } from "./context.js";
+
+export function fairnessTests(ctx: SuiteContext): void {
+  describe("fairness", () => {
+    it("delivers to a quiet channel while a busy one on the same layer is full and unread", async () => {
+      const layer = await ctx.layer({ capacity: 50 });
+      const [busy, quiet] = [await layer.newChannel(), await layer.newChannel()];
+      for (let n = 0; n < 50; n++) await layer.send(busy, { type: "busy", n });
+      await layer.send(quiet, { type: "quiet" });
+      expect(await receiveWithin(layer, quiet, ctx.arrivalMs)).toEqual({ type: "quiet" });
+      expect((await receiveWithin(layer, busy, ctx.arrivalMs)).n).toBe(0);
+    });
+
+    it("keeps a quiet channel flowing while a busy one is flooded and drained", async () => {
+      const layer = await ctx.layer({ capacity: 1000 });
+      const [busy, quiet] = [await layer.newChannel(), await layer.newChannel()];
+      let flooding = true;
+      const flood = (async () => {
+        let n = 0;
+        while (flooding) {
+          await Promise.all(
+            Array.from({ length: 20 }, () => layer.send(busy, { type: "flood", n: n++ }).catch(() => undefined)),
+          );
+        }
+      })();
+      const drain = (async () => {
+        while (flooding) await receiveWithin(layer, busy, ctx.arrivalMs).catch(() => undefined);
+      })();
+      try {
+        for (let n = 0; n < 20; n++) {
+          await layer.send(quiet, { type: "quiet", n });
+          expect((await receiveWithin(layer, quiet, ctx.arrivalMs)).n).toBe(n);
+        }
+      } finally {
+        flooding = false;
+        await flood;
+        await layer.send(busy, { type: "last" }).catch(() => undefined);
+        await drain;
+      }
+    });
+  });
+}

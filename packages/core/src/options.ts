@@ -1,0 +1,76 @@
+import { InvalidOptions } from "./errors.js";
+
+/** One `channelCapacity` rule: a glob (`*`, `?`, `[...]`) or a RegExp, and the capacity of matching channels. */
+export type ChannelCapacityRule = readonly [pattern: RegExp | string, capacity: number];
+
+/** Options every channel layer takes: Channels' own, camelCased, with the same meaning and defaults. */
+export interface ChannelLayerOptions {
+  /** Seconds a message waits to be received before it is dropped. Fractions allowed. Default 60. */
+  expiry?: number;
+  /** Seconds a group membership lasts after groupAdd. Fractions allowed. Default 86400. */
+  groupExpiry?: number;
+  /** Messages a channel holds before send rejects with ChannelFull. Default 100. */
+  capacity?: number;
+  /**
+   * Capacity per channel name: `{ glob: n }` or `[[RegExp | glob, n], ...]`. The first match wins;
+   * channels matching none get `capacity`. Default none.
+   */
+  channelCapacity?: Record<string, number> | readonly ChannelCapacityRule[];
+  /** Largest message in bytes, MessagePack-encoded; above it send rejects with MESSAGE_TOO_LARGE. Default 16 MiB. */
+  maxMessageSize?: number;
+}
+
+/** ChannelLayerOptions with every default applied and every value checked. */
+export interface ResolvedChannelLayerOptions {
+  readonly expiry: number;
+  readonly groupExpiry: number;
+  readonly capacity: number;
+  readonly channelCapacity: readonly ChannelCapacityRule[];
+  readonly maxMessageSize: number;
+}
+
+export const DEFAULT_EXPIRY = 60;
+export const DEFAULT_GROUP_EXPIRY = 86_400;
+export const DEFAULT_CAPACITY = 100;
+/** The Channels spec asks every layer to carry at least 1 MB; 16 MiB leaves room above that. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+
+function positiveNumber(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptions(`${name} must be a positive number of seconds; got ${String(value)}`);
+  }
+  return value;
+}
+
+function positiveInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptions(`${name} must be a positive integer; got ${String(value)}`);
+  }
+  return value;
+}
+
+function capacityRules(spec: ChannelLayerOptions["channelCapacity"]): ChannelCapacityRule[] {
+  if (spec === undefined) return [];
+  const entries: (readonly [unknown, unknown])[] = Array.isArray(spec)
+    ? spec
+    : Object.entries(spec as Record<string, number>);
+  return entries.map(([pattern, capacity]) => {
+    if (!(pattern instanceof RegExp) && typeof pattern !== "string") {
+      throw new InvalidOptions(`channelCapacity patterns must be globs or RegExps; got ${String(pattern)}`);
+    }
+    return [pattern, positiveInteger(`channelCapacity[${String(pattern)}]`, capacity, 0)] as const;
+  });
+}
+
+/** Applies the defaults and checks every value; throws InvalidOptions on a bad one. */
+export function resolveOptions(options: ChannelLayerOptions = {}): ResolvedChannelLayerOptions {
+  return {
+    expiry: positiveNumber("expiry", options.expiry, DEFAULT_EXPIRY),
+    groupExpiry: positiveNumber("groupExpiry", options.groupExpiry, DEFAULT_GROUP_EXPIRY),
+    capacity: positiveInteger("capacity", options.capacity, DEFAULT_CAPACITY),
+    channelCapacity: capacityRules(options.channelCapacity),
+    maxMessageSize: positiveInteger("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE),
+  };
+}

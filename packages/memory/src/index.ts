@@ -1,0 +1,5 @@
+export {
+  InMemoryChannelLayer,
+  type InMemoryChannelLayerOptions,
+  type InMemoryChannelLayerStats,
+} from "./in-memory-channel-layer.js";
