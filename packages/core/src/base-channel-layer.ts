@@ -1,7 +1,7 @@
 import { CapacityLookup } from "./capacity.js";
 import type { ChannelLayer, ReceiveOptions } from "./channel-layer.js";
 import { AbortError, ChannelLayerError, InvalidName, LayerClosed } from "./errors.js";
-import { copyValidMessage, type Message, validateMessage } from "./message.js";
+import { copyValidMessage, lastSizeLowerBound, type Message, validateMessage } from "./message.js";
 import {
   assertChannelName,
   assertGroupName,
@@ -10,11 +10,12 @@ import {
   LOCAL_PART_BYTES,
   MAX_NAME_LENGTH,
   makeChannelName,
-  nonLocalName,
   randomHex,
 } from "./names.js";
 import { type ChannelLayerOptions, type ResolvedChannelLayerOptions, resolveOptions } from "./options.js";
 import { MessageSerializer } from "./serializer.js";
+
+const RECEIVABLE_CACHE_LIMIT = 10_000;
 
 /** Longest newChannel() prefix: the name adds `.`, the instance id, `!` and the local part. */
 const MAX_CHANNEL_PREFIX_LENGTH = MAX_NAME_LENGTH - 1 - (INSTANCE_ID_BYTES * 2 + 2 + LOCAL_PART_BYTES * 2);
@@ -30,10 +31,14 @@ export abstract class BaseChannelLayer implements ChannelLayer {
   readonly options: ResolvedChannelLayerOptions;
   /** Random id in every channel name this instance makes: `<prefix>.<instanceId>!<random>`. */
   protected readonly instanceId = randomHex(INSTANCE_ID_BYTES);
+  /** What the non-local part of this instance's channel names ends with. */
+  private readonly ownChannelMarker = `.${this.instanceId}!`;
   /** Set by a layer that keeps message objects itself, so senders and receivers share nothing. */
   protected readonly copiesMessages: boolean = false;
   private readonly capacities: CapacityLookup;
   private readonly memberships = new Map<string, Set<string>>();
+  /** Channels receive() has checked lately: a consumer receives on one name over and over. */
+  private readonly receivable = new Set<string>();
   private closing: Promise<void> | undefined;
   private sizeProbe: MessageSerializer | undefined;
 
@@ -59,24 +64,28 @@ export abstract class BaseChannelLayer implements ChannelLayer {
     return channel;
   }
 
-  async send(channel: string, message: Message): Promise<void> {
-    this.assertOpen();
-    assertChannelName(channel);
-    return this._send(channel, this.admit(message));
+  // send, receive and groupSend are the hot path: plain functions that return the transport's
+  // promise, rather than async ones that would wrap it in another.
+  send(channel: string, message: Message): Promise<void> {
+    try {
+      this.assertOpen();
+      assertChannelName(channel);
+      return this._send(channel, this.admit(message));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  async receive(channel: string, options?: ReceiveOptions): Promise<Message> {
-    this.assertOpen();
-    assertChannelName(channel);
-    if (isProcessLocal(channel) && !this.isOwnChannel(channel)) {
-      throw new ChannelLayerError(
-        "NOT_LOCAL_CHANNEL",
-        `Channel ${channel} was made by another layer instance's newChannel(); only that instance can receive on it`,
-      );
+  receive(channel: string, options?: ReceiveOptions): Promise<Message> {
+    try {
+      this.assertOpen();
+      if (!this.receivable.has(channel)) this.checkReceivable(channel);
+      const signal = options?.signal;
+      if (signal?.aborted) throw new AbortError(signal.reason);
+      return this._receive(channel, signal);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const signal = options?.signal;
-    if (signal?.aborted) throw new AbortError(signal.reason);
-    return this._receive(channel, signal);
   }
 
   async groupAdd(group: string, channel: string): Promise<void> {
@@ -101,10 +110,14 @@ export abstract class BaseChannelLayer implements ChannelLayer {
     return this._groupDiscard(group, channel);
   }
 
-  async groupSend(group: string, message: Message): Promise<void> {
-    this.assertOpen();
-    assertGroupName(group);
-    return this._groupSend(group, this.admit(message));
+  groupSend(group: string, message: Message): Promise<void> {
+    try {
+      this.assertOpen();
+      assertGroupName(group);
+      return this._groupSend(group, this.admit(message));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async discardChannel(channel: string): Promise<void> {
@@ -143,12 +156,27 @@ export abstract class BaseChannelLayer implements ChannelLayer {
 
   /** Whether this instance's newChannel() made `channel`. */
   protected isOwnChannel(channel: string): boolean {
-    return nonLocalName(channel).endsWith(`.${this.instanceId}!`);
+    const bang = channel.indexOf("!");
+    const marker = this.ownChannelMarker;
+    return bang >= marker.length && channel.startsWith(marker, bang + 1 - marker.length);
   }
 
   /** How many channels this instance has added to groups and not yet discarded (for leak checks). */
   protected get trackedMemberships(): number {
     return this.memberships.size;
+  }
+
+  /** Checks a name receive() has not seen lately, remembering it when it passes. */
+  private checkReceivable(channel: string): void {
+    assertChannelName(channel);
+    if (isProcessLocal(channel) && !this.isOwnChannel(channel)) {
+      throw new ChannelLayerError(
+        "NOT_LOCAL_CHANNEL",
+        `Channel ${channel} was made by another layer instance's newChannel(); only that instance can receive on it`,
+      );
+    }
+    if (this.receivable.size >= RECEIVABLE_CACHE_LIMIT) this.receivable.clear();
+    this.receivable.add(channel);
   }
 
   /** Throws LayerClosed once close() has been called. */
@@ -161,10 +189,10 @@ export abstract class BaseChannelLayer implements ChannelLayer {
       validateMessage(message);
       return message;
     }
-    const { message: copy, sizeLowerBound } = copyValidMessage(message);
+    const copy = copyValidMessage(message);
     // UTF-8 takes at most 3 bytes per UTF-16 unit, so only a message this close to the limit is
     // worth encoding to learn its exact size.
-    if (sizeLowerBound * 3 > this.options.maxMessageSize) {
+    if (lastSizeLowerBound() * 3 > this.options.maxMessageSize) {
       this.sizeProbe ??= new MessageSerializer({ maxMessageSize: this.options.maxMessageSize });
       this.sizeProbe.encode(copy);
     }

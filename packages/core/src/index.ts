@@ -1,6 +1,7 @@
 export { BaseChannelLayer } from "./base-channel-layer.js";
 export { CapacityLookup, globToRegExp } from "./capacity.js";
 export { type ChannelLayer, Extension, type ReceiveOptions } from "./channel-layer.js";
+export { coarseNow } from "./clock.js";
 export {
   AbortError,
   BackendUnavailable,
@@ -16,7 +17,14 @@ export {
 } from "./errors.js";
 export { LocalMailboxes } from "./local-mailboxes.js";
 export { Mailbox } from "./mailbox.js";
-export { copyMessage, copyValidMessage, type Message, RESERVED_CHANNEL_KEY, validateMessage } from "./message.js";
+export {
+  copyMessage,
+  copyValidMessage,
+  lastSizeLowerBound,
+  type Message,
+  RESERVED_CHANNEL_KEY,
+  validateMessage,
+} from "./message.js";
 export {
   assertChannelName,
   assertGroupName,
@@ -38,3 +46,4 @@ export {
 } from "./options.js";
 export { RingQueue } from "./ring-queue.js";
 export { MessageSerializer, type MessageSerializerOptions } from "./serializer.js";
+export { TimedQueue } from "./timed-queue.js";

@@ -1,13 +1,21 @@
+import { coarseNow } from "./clock.js";
 import { Mailbox } from "./mailbox.js";
 import type { Message } from "./message.js";
 
+/** Idle mailboxes are forgotten at most this often. */
+const SWEEP_INTERVAL_MS = 1000;
+
 /**
- * The mailboxes of the channels one layer instance delivers locally, created on first use and
- * forgotten as soon as they hold nothing and nobody waits, so channel churn leaves no trace.
+ * The mailboxes of the channels one layer instance delivers locally. A mailbox is made on first
+ * use and kept while busy; one that holds nothing unexpired and has nobody waiting is forgotten
+ * by a sweep that runs at most once a second, on whichever call comes due (no timer), so channel
+ * churn leaves no trace while a channel used back and forth is not remade on every message.
  */
 export class LocalMailboxes {
   private readonly boxes = new Map<string, Mailbox<Message>>();
+  private nextSweepAt = 0;
 
+  /** Mailboxes held now, idle ones not yet swept included. */
   get size(): number {
     return this.boxes.size;
   }
@@ -16,7 +24,9 @@ export class LocalMailboxes {
     return this.boxes.get(channel);
   }
 
-  open(channel: string): Mailbox<Message> {
+  /** The channel's mailbox, made if needed. */
+  open(channel: string, now = coarseNow()): Mailbox<Message> {
+    if (now >= this.nextSweepAt) this.sweep(now);
     let box = this.boxes.get(channel);
     if (box === undefined) {
       box = new Mailbox<Message>();
@@ -25,24 +35,12 @@ export class LocalMailboxes {
     return box;
   }
 
-  /** The next message of `channel`, waiting for one; the mailbox is forgotten again once idle. */
+  /** The next message of `channel`, waiting for one. */
   take(channel: string, signal?: AbortSignal): Promise<Message> {
-    const box = this.open(channel);
-    const buffered = box.takeBuffered();
-    if (buffered !== undefined) {
-      this.forgetIfIdle(channel, box);
-      return Promise.resolve(buffered);
-    }
-    return box.take(signal).then(
-      (message) => {
-        this.forgetIfIdle(channel, box);
-        return message;
-      },
-      (error: unknown) => {
-        this.forgetIfIdle(channel, box);
-        throw error;
-      },
-    );
+    const now = coarseNow();
+    const box = this.open(channel, now);
+    const buffered = box.takeBuffered(now);
+    return buffered === undefined ? box.take(signal) : Promise.resolve(buffered);
   }
 
   /** Rejects the channel's waiting receives with `error` and drops its buffer. */
@@ -55,10 +53,7 @@ export class LocalMailboxes {
 
   /** Drops every buffered message, keeping waiting receivers. */
   dropBuffered(): void {
-    for (const [channel, box] of this.boxes) {
-      box.dropBuffered();
-      this.forgetIfIdle(channel, box);
-    }
+    for (const box of this.boxes.values()) box.dropBuffered();
   }
 
   /** Rejects every waiting receive with `error` and forgets everything. */
@@ -69,15 +64,12 @@ export class LocalMailboxes {
   }
 
   /** Forgets mailboxes whose messages have all expired and that nobody waits on. */
-  sweep(now = Date.now()): void {
-    for (const [channel, box] of this.boxes) this.forgetIfIdle(channel, box, now);
+  sweep(now = coarseNow()): void {
+    this.nextSweepAt = now + SWEEP_INTERVAL_MS;
+    for (const [channel, box] of this.boxes) if (box.isIdle(now)) this.boxes.delete(channel);
   }
 
   entries(): IterableIterator<[string, Mailbox<Message>]> {
     return this.boxes.entries();
-  }
-
-  private forgetIfIdle(channel: string, box: Mailbox<Message>, now?: number): void {
-    if (box.isIdle(now) && this.boxes.get(channel) === box) this.boxes.delete(channel);
   }
 }

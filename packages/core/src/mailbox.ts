@@ -1,5 +1,7 @@
+import { coarseNow } from "./clock.js";
 import { AbortError } from "./errors.js";
 import { RingQueue } from "./ring-queue.js";
+import { TimedQueue } from "./timed-queue.js";
 
 interface Waiter<T> {
   resolve(item: T): void;
@@ -9,11 +11,6 @@ interface Waiter<T> {
   onAbort: (() => void) | undefined;
 }
 
-interface Entry<T> {
-  item: T;
-  expiresAt: number;
-}
-
 /**
  * One channel's local delivery point: buffered items in send order, and receivers waiting in
  * arrival order. An item goes to exactly one receiver; an aborted receive takes nothing, so
@@ -21,13 +18,13 @@ interface Entry<T> {
  * items are dropped when the head is looked at, never by a timer.
  */
 export class Mailbox<T> {
-  private readonly entries = new RingQueue<Entry<T>>();
+  private readonly entries = new TimedQueue<T>();
   private readonly waiters = new RingQueue<Waiter<T>>();
   private liveWaiters = 0;
 
   /** Items buffered and not yet expired as of `now`. */
-  size(now = Date.now()): number {
-    this.dropExpired(now);
+  size(now = coarseNow()): number {
+    this.entries.dropExpired(now);
     return this.entries.length;
   }
 
@@ -37,7 +34,7 @@ export class Mailbox<T> {
   }
 
   /** Whether the mailbox holds nothing and nobody waits: it can be forgotten. */
-  isIdle(now = Date.now()): boolean {
+  isIdle(now = coarseNow()): boolean {
     return this.liveWaiters === 0 && this.size(now) === 0;
   }
 
@@ -45,11 +42,11 @@ export class Mailbox<T> {
   deliver(item: T, expiresAt: number): void {
     const waiter = this.nextWaiter();
     if (waiter) this.settle(waiter).resolve(item);
-    else this.entries.push({ item, expiresAt });
+    else this.entries.push(item, expiresAt);
   }
 
   /** Buffers `item` unless `capacity` unexpired items are buffered already; returns whether it did. */
-  offer(item: T, expiresAt: number, capacity: number, now = Date.now()): boolean {
+  offer(item: T, expiresAt: number, capacity: number, now = coarseNow()): boolean {
     if (this.liveWaiters === 0 && this.size(now) >= capacity) return false;
     this.deliver(item, expiresAt);
     return true;
@@ -79,8 +76,8 @@ export class Mailbox<T> {
   /** Takes the next buffered unexpired item without waiting. */
   takeBuffered(now?: number): T | undefined {
     if (this.entries.length === 0) return undefined;
-    this.dropExpired(now ?? Date.now());
-    return this.entries.shift()?.item;
+    this.entries.dropExpired(now ?? coarseNow());
+    return this.entries.shift();
   }
 
   /** Rejects every waiting receiver with `error` and drops the buffer. */
@@ -94,12 +91,6 @@ export class Mailbox<T> {
   /** Drops buffered items, keeping waiting receivers. */
   dropBuffered(): void {
     this.entries.clear();
-  }
-
-  private dropExpired(now: number): void {
-    for (let head = this.entries.peek(); head && head.expiresAt <= now; head = this.entries.peek()) {
-      this.entries.shift();
-    }
   }
 
   /** Aborted waiters stay queued until skipped; drop them before they outnumber live ones. */

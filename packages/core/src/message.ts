@@ -10,46 +10,53 @@ const MAX_DEPTH = 100;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-// Accumulated by inspect(); module state keeps the hot path free of allocations.
+// Module state keeps the hot path free of allocations: the size estimate accumulated by the
+// last inspection, and the keys leading to the value being inspected (for error messages).
 let encodedSizeLowerBound = 0;
+const pathKeys: (string | number)[] = [];
 
 function isPlainObject(value: object): value is Record<string, unknown> {
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
 
-function fail(path: string, problem: string): never {
+function fail(problem: string): never {
+  const path = pathKeys.map((key) => (typeof key === "number" ? `[${key}]` : `.${key}`)).join("");
+  pathKeys.length = 0;
   throw new InvalidMessage(
-    `Message ${path} ${problem}: values must be null, booleans, finite numbers, 64-bit bigints, strings, Uint8Arrays, arrays or plain objects`,
+    `message${path} ${problem}: values must be null, booleans, finite numbers, 64-bit bigints, strings, Uint8Arrays, arrays or plain objects`,
   );
 }
 
-function inspect(value: unknown, path: string, depth: number, copy: boolean): unknown {
+function inspect(value: unknown, depth: number, copy: boolean): unknown {
   switch (typeof value) {
     case "string":
       encodedSizeLowerBound += value.length + 1;
       return value;
     case "number":
-      if (!Number.isFinite(value)) fail(path, `is ${value}`);
+      if (!Number.isFinite(value)) fail(`is ${value}`);
       encodedSizeLowerBound += 1;
       return value;
     case "boolean":
       encodedSizeLowerBound += 1;
       return value;
     case "bigint":
-      if (value < INT64_MIN || value > INT64_MAX) fail(path, "is a bigint outside the signed 64-bit range");
+      if (value < INT64_MIN || value > INT64_MAX) fail("is a bigint outside the signed 64-bit range");
       encodedSizeLowerBound += 9;
       return value;
     case "object":
-      break;
+      if (value === null) {
+        encodedSizeLowerBound += 1;
+        return value;
+      }
+      return inspectObject(value, depth, copy);
     default:
-      fail(path, `is ${typeof value}`);
+      return fail(`is ${typeof value}`);
   }
-  if (value === null) {
-    encodedSizeLowerBound += 1;
-    return value;
-  }
-  if (depth > MAX_DEPTH) fail(path, `nests deeper than ${MAX_DEPTH} levels (or holds a cycle)`);
+}
+
+function inspectObject(value: object, depth: number, copy: boolean): unknown {
+  if (depth > MAX_DEPTH) fail(`nests deeper than ${MAX_DEPTH} levels (or holds a cycle)`);
   if (value instanceof Uint8Array) {
     encodedSizeLowerBound += value.byteLength + 1;
     return copy ? value.slice() : value;
@@ -58,23 +65,32 @@ function inspect(value: unknown, path: string, depth: number, copy: boolean): un
     encodedSizeLowerBound += 1;
     const out: unknown[] | undefined = copy ? new Array(value.length) : undefined;
     for (let i = 0; i < value.length; i++) {
-      if (!(i in value)) fail(`${path}[${i}]`, "is a hole in a sparse array");
-      const item = inspect(value[i], `${path}[${i}]`, depth + 1, copy);
+      pathKeys.push(i);
+      if (!(i in value)) fail("is a hole in a sparse array");
+      const item = inspect(value[i], depth + 1, copy);
       if (out) out[i] = item;
+      pathKeys.pop();
     }
     return out ?? value;
   }
-  if (!isPlainObject(value)) fail(path, `is a ${value.constructor?.name ?? "non-plain"} object`);
+  if (!isPlainObject(value)) fail(`is a ${value.constructor?.name ?? "non-plain"} object`);
   encodedSizeLowerBound += 1;
-  const out: Record<string, unknown> | undefined = copy ? {} : undefined;
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue;
-    if (key === "__proto__") fail(`${path}.__proto__`, "is a key that cannot round-trip safely");
+  // A spread copies an object's own properties far faster than adding them one by one; then only
+  // nested objects need replacing by their copies.
+  const target: Record<string, unknown> = copy ? { ...value } : value;
+  for (const key in target) {
+    if (!Object.hasOwn(target, key)) continue;
+    pathKeys.push(key);
+    if (key === "__proto__") fail("is a key that cannot round-trip safely");
     encodedSizeLowerBound += key.length + 1;
-    const item = inspect(value[key], `${path}.${key}`, depth + 1, copy);
-    if (out) out[key] = item;
+    const item = target[key];
+    if (typeof item === "object" && item !== null) {
+      const inspected = inspectObject(item, depth + 1, copy);
+      if (copy) target[key] = inspected;
+    } else inspect(item, depth + 1, copy);
+    pathKeys.pop();
   }
-  return out ?? value;
+  return target;
 }
 
 function inspectMessage(message: unknown, copy: boolean): Message {
@@ -88,7 +104,7 @@ function inspectMessage(message: unknown, copy: boolean): Message {
     throw new InvalidMessage(`"${RESERVED_CHANNEL_KEY}" is reserved for the layer; rename that key`);
   }
   encodedSizeLowerBound = 0;
-  return inspect(message, "message", 0, copy) as Message;
+  return inspectObject(message, 0, copy) as Message;
 }
 
 function describe(value: unknown): string {
@@ -107,10 +123,17 @@ export function validateMessage(message: unknown): number {
   return encodedSizeLowerBound;
 }
 
-/** Validates like validateMessage and returns a deep copy that shares nothing with the original. */
-export function copyValidMessage(message: unknown): { message: Message; sizeLowerBound: number } {
-  const copied = inspectMessage(message, true);
-  return { message: copied, sizeLowerBound: encodedSizeLowerBound };
+/**
+ * Validates like validateMessage and returns a deep copy that shares nothing with the original;
+ * lastSizeLowerBound() then tells the copy's size bound.
+ */
+export function copyValidMessage(message: unknown): Message {
+  return inspectMessage(message, true);
+}
+
+/** The MessagePack size lower bound of the message validated or copied last. */
+export function lastSizeLowerBound(): number {
+  return encodedSizeLowerBound;
 }
 
 /** Deep copy of a message already validated (no checks): for fanning one message out to many receivers. */

@@ -3,6 +3,7 @@ import {
   ChannelDiscarded,
   ChannelFull,
   type ChannelLayerOptions,
+  coarseNow,
   copyMessage,
   Extension,
   LayerClosed,
@@ -23,7 +24,9 @@ export interface InMemoryChannelLayerStats {
   memberships: number;
 }
 
-/** Expired messages and memberships nobody touches are swept at most this often. */
+const RESOLVED = Promise.resolve();
+
+/** Lapsed memberships in groups nobody sends to are swept at most this often. */
 const MIN_SWEEP_INTERVAL_MS = 1000;
 
 /**
@@ -52,28 +55,33 @@ export class InMemoryChannelLayer extends BaseChannelLayer {
   }
 
   get stats(): InMemoryChannelLayerStats {
+    const now = coarseNow();
+    this.mailboxes.sweep(now);
+    this.nextSweepAt = 0;
+    this.sweepGroupsIfDue(now);
     let memberships = 0;
     for (const members of this.groups.values()) memberships += members.size;
     return { channels: this.mailboxes.size, groups: this.groups.size, memberships };
   }
 
-  protected async _send(channel: string, message: Message): Promise<void> {
-    const now = this.sweepIfDue();
-    if (!this.deliver(channel, message, now)) throw new ChannelFull(channel, this.capacityFor(channel));
+  protected _send(channel: string, message: Message): Promise<void> {
+    if (this.deliver(channel, message, coarseNow())) return RESOLVED;
+    return Promise.reject(new ChannelFull(channel, this.capacityFor(channel)));
   }
 
   protected _receive(channel: string, signal: AbortSignal | undefined): Promise<Message> {
-    this.sweepIfDue();
     return this.mailboxes.take(channel, signal);
   }
 
   protected async _groupAdd(group: string, channel: string): Promise<void> {
+    const now = coarseNow();
+    this.sweepGroupsIfDue(now);
     let members = this.groups.get(group);
     if (members === undefined) {
       members = new Map();
       this.groups.set(group, members);
     }
-    members.set(channel, Date.now() + this.groupExpiryMs);
+    members.set(channel, now + this.groupExpiryMs);
   }
 
   protected async _groupDiscard(group: string, channel: string): Promise<void> {
@@ -81,7 +89,8 @@ export class InMemoryChannelLayer extends BaseChannelLayer {
   }
 
   protected async _groupSend(group: string, message: Message): Promise<void> {
-    const now = this.sweepIfDue();
+    const now = coarseNow();
+    this.sweepGroupsIfDue(now);
     const members = this.groups.get(group);
     if (members === undefined) return;
     let remaining = members.size;
@@ -114,7 +123,7 @@ export class InMemoryChannelLayer extends BaseChannelLayer {
 
   /** Buffers or hands over `message`; false when the channel is full. */
   private deliver(channel: string, message: Message, now: number): boolean {
-    return this.mailboxes.open(channel).offer(message, now + this.expiryMs, this.capacityFor(channel), now);
+    return this.mailboxes.open(channel, now).offer(message, now + this.expiryMs, this.capacityFor(channel), now);
   }
 
   private leaveGroup(group: string, channel: string): void {
@@ -122,15 +131,13 @@ export class InMemoryChannelLayer extends BaseChannelLayer {
     if (members?.delete(channel) && members.size === 0) this.groups.delete(group);
   }
 
-  private sweepIfDue(): number {
-    const now = Date.now();
-    if (now < this.nextSweepAt) return now;
-    this.nextSweepAt = now + Math.max(MIN_SWEEP_INTERVAL_MS, Math.min(this.expiryMs, this.groupExpiryMs));
-    this.mailboxes.sweep(now);
+  /** Memberships nobody sends to would never be looked at: drop the lapsed ones now and then. */
+  private sweepGroupsIfDue(now: number): void {
+    if (now < this.nextSweepAt) return;
+    this.nextSweepAt = now + Math.max(MIN_SWEEP_INTERVAL_MS, this.groupExpiryMs);
     for (const [group, members] of this.groups) {
       for (const [channel, expiresAt] of members) if (expiresAt <= now) members.delete(channel);
       if (members.size === 0) this.groups.delete(group);
     }
-    return now;
   }
 }

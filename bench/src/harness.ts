@@ -1,0 +1,52 @@
+/** What one measured run did: `operations` (messages delivered, unless a case says otherwise) in `seconds`. */
+export interface Measurement {
+  operations: number;
+  seconds: number;
+  /** Further figures worth a column, e.g. latency percentiles in milliseconds. */
+  extra?: Record<string, number>;
+}
+
+/** One subject doing one scenario: ours, Django Channels, or a raw client doing the same work. */
+export interface BenchCase {
+  scenario: string;
+  /** "channel-layers", "django-channels", "raw ioredis", ... */
+  subject: string;
+  run(): Promise<Measurement>;
+}
+
+/** A family of cases sharing a setup, e.g. "memory" or "redis"; one file in bench/suites/ default-exports one. */
+export interface BenchSuite {
+  name: string;
+  /** Why the suite cannot run here (a missing server, no python3), or undefined when it can. */
+  unavailable?(): Promise<string | undefined>;
+  /** The cases; `quick` asks for smaller sizes (a smoke run). */
+  cases(options: { quick: boolean }): BenchCase[] | Promise<BenchCase[]>;
+  /** Runs once after the suite's cases. */
+  teardown?(): Promise<void>;
+}
+
+/** A finished case, as printed and written to JSON. */
+export interface BenchResult extends Measurement {
+  suite: string;
+  scenario: string;
+  subject: string;
+  perSecond: number;
+}
+
+/** The subject every ratio is taken for. */
+export const OURS = "channel-layers";
+
+/** Times `work`, which reports how many operations it did. */
+export async function measure(work: () => Promise<number>): Promise<Measurement> {
+  const started = process.hrtime.bigint();
+  const operations = await work();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { operations, seconds };
+}
+
+/** Percentile (0..100) of already sorted numbers. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] as number;
+}
