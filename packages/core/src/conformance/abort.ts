@@ -4,17 +4,42 @@ import { receiveOrNothing, receiveWithin, type SuiteContext } from "./context.js
 
 type Outcome = { kind: "message"; n: number } | { kind: "aborted" };
 
-/** Ways to time an abort against a send that is under way. */
-const ABORT_TIMINGS: ((abort: () => void) => void)[] = [
-  (abort) => abort(),
-  (abort) => queueMicrotask(abort),
-  (abort) =>
-    Promise.resolve()
-      .then(() => Promise.resolve())
-      .then(abort),
-  (abort) => setImmediate(abort),
-  (abort) => setTimeout(abort, 0),
-  (abort) => setTimeout(abort, 2),
+/**
+ * Ways to time an abort against a send: before it is called, as it is called, and at every later
+ * point where a backend's send may still be under way.
+ */
+const ABORT_TIMINGS: ((abort: () => void, send: () => Promise<void>) => Promise<void>)[] = [
+  async (abort, send) => {
+    abort();
+    await send();
+  },
+  async (abort, send) => {
+    const sending = send();
+    abort();
+    await sending;
+  },
+  async (abort, send) => {
+    queueMicrotask(abort);
+    await send();
+  },
+  async (abort, send) => {
+    const sending = send();
+    await Promise.resolve().then(abort);
+    await sending;
+  },
+  async (abort, send) => {
+    setImmediate(abort);
+    await send();
+  },
+  async (abort, send) => {
+    setTimeout(abort, 1);
+    await send();
+  },
+  async (abort, send) => {
+    await new Promise((resolve) => setImmediate(resolve));
+    abort();
+    await send();
+  },
 ];
 
 async function raceAbortWithSend(layer: ChannelLayer, channel: string, n: number, round: number): Promise<Outcome> {
@@ -26,9 +51,11 @@ async function raceAbortWithSend(layer: ChannelLayer, channel: string, n: number
       return { kind: "aborted" };
     },
   );
-  const sending = layer.send(channel, { type: "raced", n });
-  (ABORT_TIMINGS[round % ABORT_TIMINGS.length] as (abort: () => void) => void)(() => controller.abort());
-  await sending;
+  const timing = ABORT_TIMINGS[round % ABORT_TIMINGS.length] as (typeof ABORT_TIMINGS)[number];
+  await timing(
+    () => controller.abort(),
+    () => layer.send(channel, { type: "raced", n }),
+  );
   return receiving;
 }
 

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import {
+  assertChannelName,
+  assertGroupName,
+  ChannelLayerError,
+  isProcessLocal,
+  makeChannelName,
+  nonLocalName,
+  randomHex,
+} from "../src/index.js";
+
+describe("channel and group names", () => {
+  it("accepts what Channels accepts", () => {
+    for (const name of ["a", "chat_room-1.x", "specific.abc!", "specific.abc!def_1.2-3", "a".repeat(99)]) {
+      expect(() => assertChannelName(name)).not.toThrow();
+    }
+    for (const name of ["a", "chat_room-1.x", "a".repeat(99)]) expect(() => assertGroupName(name)).not.toThrow();
+  });
+
+  it("rejects the rest with INVALID_NAME and says what is allowed", () => {
+    for (const name of ["", "a".repeat(100), "a b", "a!b!c", "!a", "é", 1, null]) {
+      const error = (() => {
+        try {
+          assertChannelName(name);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(ChannelLayerError);
+      expect((error as ChannelLayerError).code).toBe("INVALID_NAME");
+      expect((error as Error).message).toMatch(/shorter than 100/);
+    }
+    expect(() => assertGroupName("group!x")).toThrow(/Group name/);
+  });
+
+  it("splits process-local names at the bang, as channels_redis does", () => {
+    expect(isProcessLocal("specific.abc!def")).toBe(true);
+    expect(isProcessLocal("named")).toBe(false);
+    expect(nonLocalName("specific.abc!def")).toBe("specific.abc!");
+    expect(nonLocalName("named")).toBe("named");
+  });
+
+  it("makes names with 96 random bits after the bang, drawn from a refilled pool", () => {
+    const names = new Set(Array.from({ length: 10_000 }, () => makeChannelName("specific", "0011223344556677")));
+    expect(names.size).toBe(10_000);
+    for (const name of names) expect(name).toMatch(/^specific\.0011223344556677![0-9a-f]{24}$/);
+    expect(randomHex(4)).toMatch(/^[0-9a-f]{8}$/);
+  });
+});
