@@ -49,7 +49,7 @@ const suite: BenchSuite = {
   name: "memory",
   cases({ quick }) {
     const scale = quick ? 0.1 : 1;
-    const pingPongCount = Math.round(200_000 * scale);
+    const pingPongCount = Math.round(500_000 * scale);
     const bulkCount = Math.round(200_000 * scale);
     const fan100Sends = Math.round(200 * scale);
     // Channels' in-memory layer walks every membership on each receive: 10,000 members is one send.

@@ -145,9 +145,11 @@ function cloneValue(value: unknown): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (value instanceof Uint8Array) return value.slice();
   if (Array.isArray(value)) return value.map(cloneValue);
-  const out: Record<string, unknown> = {};
-  for (const key in value) {
-    if (Object.hasOwn(value, key)) out[key] = cloneValue((value as Record<string, unknown>)[key]);
+  // Spread first (fast), then replace only the nested objects by their copies.
+  const out: Record<string, unknown> = { ...value };
+  for (const key in out) {
+    const item = out[key];
+    if (typeof item === "object" && item !== null && Object.hasOwn(out, key)) out[key] = cloneValue(item);
   }
   return out;
 }
