@@ -1,0 +1,345 @@
+import { debuglog } from "node:util";
+import {
+  assertChannelName,
+  assertGroupName,
+  BaseChannelLayer,
+  ChannelDiscarded,
+  ChannelFull,
+  coarseNow,
+  Extension,
+  LayerClosed,
+  type Message,
+  MessageSerializer,
+  validateMessage,
+} from "@channel-layers/core";
+import pg from "pg";
+import { backendUnavailable } from "./errors.js";
+import { NotificationListener } from "./listener.js";
+import { type PostgresChannelLayerOptions, type ResolvedPostgresOptions, resolvePostgresOptions } from "./options.js";
+import { type ClaimedMessage, Receivers } from "./receivers.js";
+import { installTables } from "./schema.js";
+import {
+  buildStatements,
+  type LayerNames,
+  layerNames,
+  notifyTarget,
+  type PreparedStatement,
+  type Statements,
+} from "./sql.js";
+
+const debug = debuglog("channel-layers-postgres");
+
+/** Where a statement runs: the layer's pool, or a client inside the caller's transaction. */
+type Queryable = pg.Pool | pg.ClientBase;
+
+/** send and groupSend bound to a client, so they commit or roll back with its transaction. */
+export interface PostgresTransactionalSender {
+  /** Queues `message` on `channel` when the transaction commits; rejects with ChannelFull when it holds `capacity` messages. */
+  send(channel: string, message: Message): Promise<void>;
+  /** Sends `message` to every member of `group` when the transaction commits, skipping full members. */
+  groupSend(group: string, message: Message): Promise<void>;
+}
+
+/** Expired rows removed per cleanup statement; a full batch makes the next one due at once. */
+const CLEANUP_BATCH = 10_000;
+const RESOLVED = Promise.resolve();
+
+/**
+ * A channel layer on PostgreSQL. Messages are rows in `<prefix>_message` until a receive takes
+ * them or they expire, so a message survives a server restart and any payload size works;
+ * NOTIFY only wakes receivers. Each instance holds one LISTEN connection, outside the pool, that
+ * reconnects on its own and then looks at the table again, so nothing sent meanwhile is lost.
+ * `withClient(client)` sends inside the caller's transaction: delivered only if it commits.
+ */
+export class PostgresChannelLayer extends BaseChannelLayer {
+  readonly extensions = [
+    Extension.groups,
+    Extension.flush,
+    Extension.capacity,
+    Extension.expiry,
+    Extension.groupExpiry,
+    Extension.buffered,
+  ] as const;
+  readonly postgresOptions: ResolvedPostgresOptions;
+  /** The tables and NOTIFY channels this layer uses. */
+  readonly names: LayerNames;
+  private readonly pool: pg.Pool;
+  private readonly ownsPool: boolean;
+  private readonly statements: Statements;
+  private readonly serializer: MessageSerializer;
+  private readonly listener: NotificationListener;
+  private readonly receivers: Receivers;
+  private started = false;
+  private starting: Promise<void> | undefined;
+  private nextCleanupAt = 0;
+  /** Cleanups and put-backs under way, awaited by close(). */
+  private readonly background = new Set<Promise<unknown>>();
+
+  constructor(options: PostgresChannelLayerOptions = {}) {
+    super(options);
+    const resolved = resolvePostgresOptions(options);
+    this.postgresOptions = resolved;
+    this.names = layerNames(resolved.schema, resolved.prefix);
+    this.statements = buildStatements(this.names);
+    this.serializer = new MessageSerializer({ maxMessageSize: this.options.maxMessageSize });
+    let listenConfig: pg.ClientConfig;
+    if (options.pool) {
+      this.pool = options.pool;
+      this.ownsPool = false;
+      listenConfig = { ...options.pool.options };
+    } else {
+      listenConfig = options.connectionString === undefined ? {} : { connectionString: options.connectionString };
+      this.pool = new pg.Pool({ ...listenConfig, max: resolved.poolSize });
+      this.ownsPool = true;
+      // An idle pooled connection the server drops emits "error" on the pool; without a handler
+      // that would end the process. The next query simply opens a new connection.
+      this.pool.on("error", (error) => debug("pooled connection dropped: %s", error.message));
+    }
+    this.listener = new NotificationListener(
+      listenConfig,
+      {
+        channels: [this.names.notifyBase, this.ownNotifyChannel],
+        reconnectDelayMs: resolved.reconnectDelayMs,
+        maxReconnectDelayMs: resolved.maxReconnectDelayMs,
+      },
+      {
+        notified: (channel, payload) => this.wake(channel, payload),
+        reconnected: () => this.receivers.recheckAll(),
+      },
+    );
+    this.receivers = new Receivers({
+      claim: (channels, counts) => this.claim(channels, counts),
+      putBack: (messages) => this.putBack(messages),
+      pollIntervalMs: resolved.pollIntervalMs,
+      retryDelayMs: resolved.reconnectDelayMs,
+      maxRetryDelayMs: resolved.maxReconnectDelayMs,
+    });
+  }
+
+  /** The NOTIFY channel that wakes this instance's process-local channels. */
+  private get ownNotifyChannel(): string {
+    return `${this.names.notifyBase}_${this.instanceId}`;
+  }
+
+  /**
+   * Creates the tables if needed and opens the LISTEN connection. Every call does this on first
+   * use; call it at startup to fail fast (BackendUnavailable) when the database is unreachable.
+   */
+  ready(): Promise<void> {
+    this.assertOpen();
+    if (this.started) return RESOLVED;
+    this.starting ??= this.start().then(
+      () => {
+        this.started = true;
+      },
+      (error: unknown) => {
+        this.starting = undefined;
+        throw backendUnavailable("start the channel layer", error);
+      },
+    );
+    return this.starting;
+  }
+
+  /**
+   * send and groupSend through `client`, a connection inside the caller's transaction: the
+   * messages are delivered only if that transaction commits (and their wake-ups go out at
+   * commit), and vanish with a rollback. The client must be connected to this layer's database.
+   */
+  withClient(client: pg.ClientBase): PostgresTransactionalSender {
+    return {
+      send: async (channel, message) => {
+        this.assertOpen();
+        assertChannelName(channel);
+        validateMessage(message);
+        const payload = this.serializer.encode(message);
+        await this.ready();
+        return this.sendEncoded(client, channel, payload);
+      },
+      groupSend: async (group, message) => {
+        this.assertOpen();
+        assertGroupName(group);
+        validateMessage(message);
+        const payload = this.serializer.encode(message);
+        await this.ready();
+        return this.groupSendEncoded(client, group, payload);
+      },
+    };
+  }
+
+  /** Channels with local receive state (waiting receives or claimed messages); for leak checks. */
+  get localChannels(): number {
+    return this.receivers.size;
+  }
+
+  protected _send(channel: string, message: Message): Promise<void> {
+    const payload = this.serializer.encode(message);
+    if (!this.started) return this.ready().then(() => this.sendEncoded(this.pool, channel, payload));
+    return this.sendEncoded(this.pool, channel, payload);
+  }
+
+  protected _receive(channel: string, signal: AbortSignal | undefined): Promise<Message> {
+    if (!this.started) {
+      return this.ready().then(() => {
+        this.assertOpen();
+        return this._receive(channel, signal);
+      });
+    }
+    return this.receivers.take(channel, signal).then((claimed) => this.serializer.decode(claimed.payload));
+  }
+
+  protected async _groupAdd(group: string, channel: string): Promise<void> {
+    await this.ready();
+    await this.run(this.pool, this.statements.groupAdd, "add to a group", [
+      group,
+      channel,
+      this.capacityFor(channel),
+      this.groupExpiryMs,
+    ]);
+    this.cleanupIfDue();
+  }
+
+  protected async _groupDiscard(group: string, channel: string): Promise<void> {
+    await this.ready();
+    await this.run(this.pool, this.statements.groupDiscard, "discard from a group", [group, channel]);
+  }
+
+  protected _groupSend(group: string, message: Message): Promise<void> {
+    const payload = this.serializer.encode(message);
+    if (!this.started) return this.ready().then(() => this.groupSendEncoded(this.pool, group, payload));
+    return this.groupSendEncoded(this.pool, group, payload);
+  }
+
+  protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {
+    const own = this.isOwnChannel(channel);
+    try {
+      if (own || groups.length > 0) {
+        await this.ready();
+        await this.run(this.pool, this.statements.discardChannel, "discard a channel", [channel, groups, own]);
+      }
+    } finally {
+      // Last, so the rejections land right before this call resolves (see Receivers.stop).
+      this.receivers.discard(channel, new ChannelDiscarded(channel));
+    }
+  }
+
+  protected async _flush(): Promise<void> {
+    await this.ready();
+    this.receivers.dropBuffered();
+    await this.run(this.pool, this.statements.flush, "flush");
+  }
+
+  protected async _close(): Promise<void> {
+    try {
+      await this.starting?.catch(() => undefined);
+      await this.receivers.stop();
+      await this.listener.close();
+      while (this.background.size > 0) await Promise.allSettled([...this.background]);
+      if (this.ownsPool) await this.pool.end();
+    } finally {
+      this.receivers.rejectAll(new LayerClosed());
+    }
+  }
+
+  private async start(): Promise<void> {
+    if (this.postgresOptions.migrate) await installTables(this.pool, this.names);
+    await this.listener.start();
+  }
+
+  private async sendEncoded(db: Queryable, channel: string, payload: Buffer): Promise<void> {
+    const result = await this.run(db, this.statements.send, "send", [
+      channel,
+      payload,
+      this.expiryMs,
+      this.capacityFor(channel),
+      notifyTarget(this.names, channel),
+    ]);
+    if (result.rowCount === 0) throw new ChannelFull(channel, this.capacityFor(channel));
+    this.cleanupIfDue();
+  }
+
+  private async groupSendEncoded(db: Queryable, group: string, payload: Buffer): Promise<void> {
+    await this.run(db, this.statements.groupSend, "send to a group", [
+      group,
+      payload,
+      this.expiryMs,
+      this.names.notifyBase,
+    ]);
+    this.cleanupIfDue();
+  }
+
+  /** A NOTIFY arrived: its payload lists the channels it is for, or is empty for "all of them". */
+  private wake(notifyChannel: string, payload: string): void {
+    if (payload === "") {
+      this.receivers.notifiedAll(notifyChannel === this.names.notifyBase);
+    } else if (payload.includes(" ")) {
+      for (const channel of payload.split(" ")) this.receivers.notified(channel);
+    } else {
+      this.receivers.notified(payload);
+    }
+  }
+
+  private async claim(channels: string[], counts: number[]): Promise<ClaimedMessage[]> {
+    const result = await this.pool.query<ClaimedMessage>({
+      name: this.statements.claim.name,
+      text: this.statements.claim.text,
+      values: [channels, counts],
+    });
+    this.cleanupIfDue();
+    return result.rows;
+  }
+
+  /** Returns claimed messages nobody took to the table, in the background (close() waits for it). */
+  private putBack(messages: ClaimedMessage[]): void {
+    const work = (async () => {
+      for (const message of messages) {
+        await this.run(this.pool, this.statements.putBack, "put a message back", [
+          message.id,
+          message.channel,
+          message.expiresAt,
+          message.payload,
+          notifyTarget(this.names, message.channel),
+        ]);
+      }
+    })().catch((error: unknown) => debug("could not put claimed messages back: %s", (error as Error).message));
+    this.track(work);
+  }
+
+  /** Expired messages and lapsed memberships go in passing, at most every cleanupInterval. */
+  private cleanupIfDue(): void {
+    const now = coarseNow();
+    if (now < this.nextCleanupAt || this.closed) return;
+    this.nextCleanupAt = now + this.postgresOptions.cleanupIntervalMs;
+    const work = this.run<{ messages: number; memberships: number }>(
+      this.pool,
+      this.statements.cleanup,
+      "remove expired messages",
+      [CLEANUP_BATCH],
+    ).then(
+      (result) => {
+        const removed = result.rows[0];
+        // A full batch: more are waiting, so the next call should go on with them.
+        if (removed && Math.max(removed.messages, removed.memberships) >= CLEANUP_BATCH) this.nextCleanupAt = 0;
+      },
+      (error: unknown) => debug("cleanup failed: %s", (error as Error).message),
+    );
+    this.track(work);
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.background.add(work);
+    work.finally(() => this.background.delete(work));
+  }
+
+  private async run<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    db: Queryable,
+    statement: PreparedStatement,
+    action: string,
+    values: unknown[] = [],
+  ): Promise<pg.QueryResult<R>> {
+    try {
+      return await db.query<R>({ name: statement.name, text: statement.text, values });
+    } catch (error) {
+      throw backendUnavailable(action, error);
+    }
+  }
+}

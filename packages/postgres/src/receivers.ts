@@ -1,0 +1,286 @@
+import { debuglog } from "node:util";
+import { coarseNow, Mailbox } from "@channel-layers/core";
+
+const debug = debuglog("channel-layers-postgres");
+
+/** A message taken from the table, still encoded, with what it takes to put it back. */
+export interface ClaimedMessage {
+  id: string;
+  channel: string;
+  /** Milliseconds since the epoch, by the server's clock. */
+  expiresAt: number;
+  payload: Buffer;
+}
+
+/** Takes up to `counts[i]` of the oldest messages of `channels[i]` from the table. */
+export type ClaimFunction = (channels: string[], counts: number[]) => Promise<ClaimedMessage[]>;
+
+export interface ReceiversOptions {
+  claim: ClaimFunction;
+  /** Called with claimed messages of named channels whose receivers went away, to return them to the table. */
+  putBack(messages: ClaimedMessage[]): void;
+  pollIntervalMs: number;
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+}
+
+interface ChannelState {
+  readonly channel: string;
+  readonly named: boolean;
+  readonly box: Mailbox<ClaimedMessage>;
+  /**
+   * The table may hold messages for it that no claim has looked for yet. Cleared when a claim
+   * starts, set by every wake-up; a claim that comes back with fewer messages than it asked for
+   * leaves it clear, so an idle channel costs no queries until the next NOTIFY.
+   */
+  dirty: boolean;
+  /** A claim for it is in flight. Never two at once: their results could arrive out of order. */
+  claiming: boolean;
+}
+
+/** Claims per statement, and messages per channel per claim: bounds on one statement's work. */
+const MAX_CHANNELS_PER_CLAIM = 5000;
+const MAX_MESSAGES_PER_CHANNEL = 100;
+/** Claims in flight at once, each for a different set of channels. */
+const MAX_CLAIMS_IN_FLIGHT = 2;
+const SWEEP_INTERVAL_MS = 1000;
+
+/**
+ * The receiving half of one layer instance. A receive waits in its channel's mailbox; a channel
+ * with waiters and possibly unclaimed messages is claimed for in a batch with every other such
+ * channel, taking only as many messages as there are waiters, so messages stay in the table (and
+ * count against capacity, and remain claimable by other processes for named channels) until a
+ * receive is there to take them. A message that arrives after its receive was aborted waits in
+ * the mailbox for the next receive on that channel, keeping its place in line.
+ */
+export class Receivers {
+  private readonly states = new Map<string, ChannelState>();
+  private readonly due = new Set<ChannelState>();
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly pollTimer: NodeJS.Timeout;
+  private nextSweepAt = 0;
+
+  constructor(private readonly options: ReceiversOptions) {
+    this.pollTimer = setInterval(() => this.poll(), options.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  /** Channels with a mailbox now (waiting receives or messages claimed for them); for leak checks. */
+  get size(): number {
+    return this.states.size;
+  }
+
+  /** The next message of `channel`, waiting for one. */
+  take(channel: string, signal: AbortSignal | undefined): Promise<ClaimedMessage> {
+    const state = this.open(channel);
+    const buffered = state.box.takeBuffered();
+    if (buffered !== undefined) return Promise.resolve(buffered);
+    const taking = state.box.take(signal);
+    if (state.dirty) this.schedule(state);
+    return taking;
+  }
+
+  /** A wake-up for `channel`. */
+  notified(channel: string): void {
+    const state = this.states.get(channel);
+    if (state === undefined) return;
+    state.dirty = true;
+    if (state.box.waiting > 0) this.schedule(state);
+  }
+
+  /** A wake-up for every named channel, or for every process-local one. */
+  notifiedAll(named: boolean): void {
+    for (const state of this.states.values()) {
+      if (state.named !== named) continue;
+      state.dirty = true;
+      if (state.box.waiting > 0) this.due.add(state);
+    }
+    this.kick();
+  }
+
+  /** After the LISTEN connection was down: wake-ups may have been missed, so look at everything again. */
+  recheckAll(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.failures = 0;
+    for (const state of this.states.values()) {
+      state.dirty = true;
+      if (state.box.waiting > 0) this.due.add(state);
+    }
+    this.kick();
+  }
+
+  /** Rejects the channel's waiting receives with `error`; its claimed messages are dropped (process-local) or put back (named). */
+  discard(channel: string, error: unknown): void {
+    const state = this.states.get(channel);
+    if (state === undefined) return;
+    this.forget(state);
+    this.release(state);
+    state.box.clear(error);
+  }
+
+  /** Drops every claimed message not yet taken; waiting receives keep waiting. */
+  dropBuffered(): void {
+    for (const state of this.states.values()) state.box.dropBuffered();
+  }
+
+  /**
+   * Stops claiming, waits for the claims in flight and returns the named channels' claimed
+   * messages to the table. Waiting receives stay pending until rejectAll(): the caller rejects
+   * them last, right before its close() resolves, so a caller awaiting close() before looking at
+   * its receives never sees an unhandled rejection.
+   */
+  async stop(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.pollTimer);
+    clearTimeout(this.retryTimer);
+    this.due.clear();
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    for (const state of this.states.values()) this.release(state);
+  }
+
+  /** Rejects every waiting receive with `error` and forgets every channel. */
+  rejectAll(error: unknown): void {
+    const states = [...this.states.values()];
+    this.states.clear();
+    for (const state of states) state.box.clear(error);
+  }
+
+  private open(channel: string): ChannelState {
+    const now = coarseNow();
+    if (now >= this.nextSweepAt) this.sweep(now);
+    let state = this.states.get(channel);
+    if (state === undefined) {
+      state = { channel, named: !channel.includes("!"), box: new Mailbox(), dirty: true, claiming: false };
+      this.states.set(channel, state);
+    }
+    return state;
+  }
+
+  /** Forgets channels nobody waits on and nothing is claimed for, at most once a second. */
+  private sweep(now: number): void {
+    this.nextSweepAt = now + SWEEP_INTERVAL_MS;
+    for (const state of this.states.values()) {
+      if (!state.claiming && state.box.isIdle(now)) this.forget(state);
+    }
+  }
+
+  private forget(state: ChannelState): void {
+    if (this.states.get(state.channel) === state) this.states.delete(state.channel);
+    this.due.delete(state);
+  }
+
+  /** Hands a forgotten channel's claimed messages back: named channels' to the table, the rest nowhere. */
+  private release(state: ChannelState): void {
+    if (!state.named) return;
+    const messages: ClaimedMessage[] = [];
+    for (let message = state.box.takeBuffered(); message !== undefined; message = state.box.takeBuffered()) {
+      messages.push(message);
+    }
+    if (messages.length > 0) this.options.putBack(messages);
+  }
+
+  private schedule(state: ChannelState): void {
+    this.due.add(state);
+    this.kick();
+  }
+
+  /** Named channels can miss a wake-up when another process dies holding a claimed message. */
+  private poll(): void {
+    for (const state of this.states.values()) {
+      if (state.named && state.box.waiting > 0) {
+        state.dirty = true;
+        this.due.add(state);
+      }
+    }
+    this.kick();
+  }
+
+  /** Starts claims for the due channels, up to MAX_CLAIMS_IN_FLIGHT at once. */
+  private kick(): void {
+    while (this.inFlight < MAX_CLAIMS_IN_FLIGHT && !this.closed && this.retryTimer === undefined) {
+      const states: ChannelState[] = [];
+      const counts: number[] = [];
+      for (const state of this.due) {
+        if (state.claiming) continue; // stays due; looked at again when its claim ends
+        this.due.delete(state);
+        const wanted = state.box.waiting;
+        if (wanted === 0 || !state.dirty) continue;
+        state.dirty = false;
+        state.claiming = true;
+        states.push(state);
+        counts.push(Math.min(wanted, MAX_MESSAGES_PER_CHANNEL));
+        if (states.length === MAX_CHANNELS_PER_CLAIM) break;
+      }
+      if (states.length === 0) return;
+      this.inFlight++;
+      void this.claim(states, counts).finally(() => {
+        this.inFlight--;
+        this.kick();
+        if (this.inFlight === 0) {
+          const waiters = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const resolve of waiters) resolve();
+        }
+      });
+    }
+  }
+
+  private async claim(states: ChannelState[], counts: number[]): Promise<void> {
+    let messages: ClaimedMessage[];
+    try {
+      messages = await this.options.claim(
+        states.map((state) => state.channel),
+        counts,
+      );
+    } catch (error) {
+      for (const state of states) {
+        state.claiming = false;
+        state.dirty = true;
+        this.due.add(state);
+      }
+      this.retryLater(error);
+      return;
+    }
+    this.failures = 0;
+    const byChannel = new Map<string, ClaimedMessage[]>();
+    for (const message of messages) {
+      const list = byChannel.get(message.channel);
+      if (list === undefined) byChannel.set(message.channel, [message]);
+      else list.push(message);
+    }
+    states.forEach((state, i) => {
+      state.claiming = false;
+      const claimed = byChannel.get(state.channel);
+      if (claimed !== undefined) {
+        if (claimed.length > 1) claimed.sort(byId);
+        for (const message of claimed) state.box.deliver(message, message.expiresAt);
+        // As many as asked for: there may be more behind them.
+        if (claimed.length >= (counts[i] as number)) state.dirty = true;
+      }
+      if (this.states.get(state.channel) !== state) this.release(state);
+      else if (state.dirty && state.box.waiting > 0) this.due.add(state);
+    });
+  }
+
+  /** A claim failed (the server is away, most likely): try again later, backing off. */
+  private retryLater(error: unknown): void {
+    if (this.closed || this.retryTimer !== undefined) return;
+    const delay = Math.min(this.options.retryDelayMs * 2 ** this.failures, this.options.maxRetryDelayMs);
+    this.failures++;
+    debug("claim failed, retrying in %d ms: %s", delay, (error as Error)?.message ?? error);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, delay);
+  }
+}
+
+/** Orders messages by id: a bigint as a decimal string, compared without parsing. */
+function byId(a: ClaimedMessage, b: ClaimedMessage): number {
+  return a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}

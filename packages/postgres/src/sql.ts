@@ -1,0 +1,199 @@
+import { createHash } from "node:crypto";
+
+/** A PostgreSQL identifier in double quotes, with embedded quotes doubled. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Where one layer's rows live and what it LISTENs to, all derived from its schema and prefix. */
+export interface LayerNames {
+  readonly schema: string;
+  readonly prefix: string;
+  /** `"schema"."<prefix>_message"`: one row per message not yet received or expired. */
+  readonly messageTable: string;
+  /** `"schema"."<prefix>_membership"`: one row per (group, channel) with its expiry. */
+  readonly membershipTable: string;
+  /**
+   * NOTIFY channel for named channels, shared by every instance on the prefix. A per-instance
+   * channel is this plus `_<instanceId>`. A hash keeps both under PostgreSQL's 63-byte limit
+   * whatever the schema and prefix, and apart from other layers in the same database.
+   */
+  readonly notifyBase: string;
+}
+
+export function layerNames(schema: string, prefix: string): LayerNames {
+  const digest = createHash("md5").update(`${schema}\0${prefix}`).digest("hex").slice(0, 12);
+  return {
+    schema,
+    prefix,
+    messageTable: `${quoteIdentifier(schema)}.${quoteIdentifier(`${prefix}_message`)}`,
+    membershipTable: `${quoteIdentifier(schema)}.${quoteIdentifier(`${prefix}_membership`)}`,
+    notifyBase: `cl_${digest}`,
+  };
+}
+
+/** Length of the instance id in process-local channel names (`<prefix>.<instanceId>!<local>`). */
+const INSTANCE_ID_LENGTH = 16;
+
+/**
+ * The NOTIFY channel that wakes whoever can receive `channel`: the instance named in a
+ * process-local channel, or every instance for a named one. The SQL in groupSend computes the
+ * same (`notifyTargetSql`), so both must change together.
+ */
+export function notifyTarget(names: LayerNames, channel: string): string {
+  const bang = channel.indexOf("!");
+  if (bang === -1) return names.notifyBase;
+  return `${names.notifyBase}_${channel.slice(Math.max(0, bang - INSTANCE_ID_LENGTH), bang)}`;
+}
+
+/** notifyTarget() in SQL, for a `channel` column. */
+function notifyTargetSql(base: string): string {
+  return `CASE WHEN strpos(channel, '!') = 0 THEN ${base}
+    ELSE ${base} || '_' || substr(channel, greatest(1, strpos(channel, '!') - ${INSTANCE_ID_LENGTH}), least(${INSTANCE_ID_LENGTH}, strpos(channel, '!') - 1)) END`;
+}
+
+/**
+ * A NOTIFY payload must stay under 8,000 bytes. A wake-up lists the channels it is for, space
+ * separated; a longer list is sent as "" and means "every channel you wait on".
+ */
+export const MAX_NOTIFY_LIST_BYTES = 7900;
+
+/** A statement pg prepares once per connection (by `name`) and then only binds and runs. */
+export interface PreparedStatement {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** Every statement a layer runs, built once per (schema, prefix). */
+export interface Statements {
+  send: PreparedStatement;
+  groupSend: PreparedStatement;
+  claim: PreparedStatement;
+  putBack: PreparedStatement;
+  groupAdd: PreparedStatement;
+  groupDiscard: PreparedStatement;
+  discardChannel: PreparedStatement;
+  flush: PreparedStatement;
+  cleanup: PreparedStatement;
+}
+
+export function buildStatements(names: LayerNames): Statements {
+  const { messageTable: message, membershipTable: membership, notifyBase } = names;
+  const statement = (role: string, text: string): PreparedStatement => ({ name: `${notifyBase}_${role}`, text });
+  return {
+    // $1 channel, $2 payload, $3 expiry ms, $4 capacity, $5 NOTIFY channel. One round trip: the
+    // capacity check counts unexpired committed rows (at most $4 of them), the insert happens only
+    // below capacity, and the NOTIFY only when it did; no row back means the channel was full.
+    // The check takes no lock, so concurrent senders to one channel can each pass it: a channel
+    // may exceed capacity by the number of sends in flight to it at that moment.
+    send: statement(
+      "send",
+      `WITH held AS (
+         SELECT count(*) AS n FROM (
+           SELECT 1 FROM ${message} WHERE channel = $1::text AND expires_at > clock_timestamp() LIMIT $4::int
+         ) unexpired
+       ), sent AS (
+         INSERT INTO ${message} (channel, expires_at, payload)
+         SELECT $1::text, clock_timestamp() + $3::float8 * interval '1 millisecond', $2::bytea FROM held WHERE n < $4::int
+         RETURNING channel
+       )
+       SELECT pg_notify($5::text, channel) FROM sent`,
+    ),
+    // $1 group, $2 payload, $3 expiry ms, $4 notify base. One statement for the whole group: an
+    // insert per unexpired member that is below the capacity recorded at groupAdd, then one
+    // NOTIFY per instance that owns members (listing them) and one for the named members.
+    groupSend: statement(
+      "group_send",
+      `WITH members AS (
+         SELECT channel, capacity FROM ${membership} WHERE group_name = $1::text AND expires_at > clock_timestamp()
+       ), sent AS (
+         INSERT INTO ${message} (channel, expires_at, payload)
+         SELECT m.channel, clock_timestamp() + $3::float8 * interval '1 millisecond', $2::bytea
+         FROM members m
+         WHERE (SELECT count(*) FROM (
+                  SELECT 1 FROM ${message} h
+                  WHERE h.channel = m.channel AND h.expires_at > clock_timestamp() LIMIT m.capacity
+                ) unexpired) < m.capacity
+         ORDER BY m.channel
+         RETURNING channel
+       ), wakes AS (
+         SELECT ${notifyTargetSql("$4::text")} AS target,
+                string_agg(channel, ' ') AS channels, sum(octet_length(channel) + 1) AS bytes
+         FROM sent GROUP BY 1
+       )
+       SELECT count(pg_notify(target, CASE WHEN bytes <= ${MAX_NOTIFY_LIST_BYTES} THEN channels ELSE '' END))::int AS wakes
+       FROM wakes`,
+    ),
+    // $1 channels, $2 how many each. Takes the oldest unexpired messages of each channel, skipping
+    // rows another receiver has locked, so each message goes to exactly one receiver across
+    // processes. Deleting is what marks a message received: the statement commits on its own.
+    claim: statement(
+      "claim",
+      `WITH picked AS (
+         SELECT x.channel, x.id
+         FROM unnest($1::text[], $2::int[]) AS wanted(channel, n)
+         CROSS JOIN LATERAL (
+           SELECT m.channel, m.id FROM ${message} m
+           WHERE m.channel = wanted.channel AND m.expires_at > now()
+           ORDER BY m.id LIMIT wanted.n
+           FOR UPDATE SKIP LOCKED
+         ) x
+       )
+       DELETE FROM ${message} m USING picked
+       WHERE m.channel = picked.channel AND m.id = picked.id
+       RETURNING m.channel, m.id::text AS id, (extract(epoch FROM m.expires_at) * 1000)::float8 AS "expiresAt", m.payload`,
+    ),
+    // $1 id, $2 channel, $3 expires at (ms epoch), $4 payload, $5 NOTIFY channel. Returns a claimed
+    // message nobody took (its receiver went away meanwhile) under its old id, so it keeps its place.
+    putBack: statement(
+      "put_back",
+      `WITH back AS (
+         INSERT INTO ${message} (id, channel, expires_at, payload) OVERRIDING SYSTEM VALUE
+         VALUES ($1::bigint, $2::text, to_timestamp($3::float8 / 1000), $4::bytea)
+         ON CONFLICT DO NOTHING
+         RETURNING channel
+       )
+       SELECT pg_notify($5::text, channel) FROM back`,
+    ),
+    // $1 group, $2 channel, $3 capacity of the channel, $4 group expiry ms.
+    groupAdd: statement(
+      "group_add",
+      `INSERT INTO ${membership} (group_name, channel, capacity, expires_at)
+       VALUES ($1::text, $2::text, $3::int, clock_timestamp() + $4::float8 * interval '1 millisecond')
+       ON CONFLICT (group_name, channel)
+       DO UPDATE SET capacity = excluded.capacity, expires_at = excluded.expires_at`,
+    ),
+    groupDiscard: statement(
+      "group_discard",
+      `DELETE FROM ${membership} WHERE group_name = $1::text AND channel = $2::text`,
+    ),
+    // $1 channel, $2 groups to leave, $3 whether to drop its messages (own process-local channels).
+    discardChannel: statement(
+      "discard_channel",
+      `WITH left_groups AS (
+         DELETE FROM ${membership} WHERE channel = $1::text AND group_name = ANY($2::text[])
+       )
+       DELETE FROM ${message} WHERE channel = $1::text AND $3::boolean`,
+    ),
+    flush: statement("flush", `WITH messages AS (DELETE FROM ${message}) DELETE FROM ${membership}`),
+    // Removes expired messages and lapsed memberships in bounded batches, skipping rows others
+    // have locked, so any number of instances can run it at once.
+    cleanup: statement(
+      "cleanup",
+      `WITH expired AS (
+         DELETE FROM ${message}
+         WHERE (channel, id) IN (
+           SELECT channel, id FROM ${message} WHERE expires_at <= now() LIMIT $1::int FOR UPDATE SKIP LOCKED
+         )
+         RETURNING 1
+       ), lapsed AS (
+         DELETE FROM ${membership}
+         WHERE (group_name, channel) IN (
+           SELECT group_name, channel FROM ${membership} WHERE expires_at <= now() LIMIT $1::int FOR UPDATE SKIP LOCKED
+         ) AND expires_at <= now()
+         RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM expired)::int AS messages, (SELECT count(*) FROM lapsed)::int AS memberships`,
+    ),
+  };
+}
