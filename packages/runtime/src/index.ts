@@ -1,1 +1,48 @@
-export {};
+export {
+  type Application,
+  type ApplicationFunction,
+  type ApplicationLike,
+  type ConsumerClass,
+  getHeader,
+  type HttpHandler,
+  type Middleware,
+  type Receive,
+  type Scope,
+  type Send,
+  toApplication,
+  type UrlRoute,
+} from "./application.js";
+export { type Authenticate, AuthMiddleware, AuthMiddlewareStack, CookieMiddleware, parseCookies } from "./auth.js";
+export { AsyncConsumer } from "./consumer.js";
+export { getDefaultChannelLayer, setDefaultChannelLayer } from "./default-layer.js";
+export { handlerName } from "./dispatch.js";
+export {
+  AcceptConnection,
+  ConsumerError,
+  type ConsumerErrorCode,
+  DenyConnection,
+  RouteNotFound,
+  StopConsumer,
+} from "./errors.js";
+export {
+  AllowedHostsOriginValidator,
+  DEFAULT_ALLOWED_HOSTS,
+  isOriginAllowed,
+  isSameDomain,
+  OriginValidator,
+} from "./origin.js";
+export {
+  ChannelNameRouter,
+  type ChannelNameRouterApplication,
+  denyWithResponse,
+  type ProtocolTypeMapping,
+  ProtocolTypeRouter,
+  path,
+  type Route,
+  re_path,
+  URLRouter,
+} from "./routing.js";
+export type { ServeOptions, WebsocketServerOptions } from "./server/options.js";
+export { attach, serve, WebsocketServer } from "./server/websocket-server.js";
+export { CloseCode, JsonWebsocketConsumer, WebsocketConsumer, type WebsocketData } from "./websocket-consumer.js";
+export { runWorker, type Worker, type WorkerOptions } from "./worker.js";

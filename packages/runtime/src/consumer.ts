@@ -1,0 +1,195 @@
+import { AbortError, type ChannelLayer, LayerClosed, type Message } from "@channel-layers/core";
+import type { Application, Receive, Scope, Send } from "./application.js";
+import { handlerFor, reserveMethodsOf } from "./dispatch.js";
+import { ConsumerError, StopConsumer } from "./errors.js";
+
+const EMPTY_SCOPE: Scope = Object.freeze({
+  type: "",
+  path: "",
+  raw_path: "",
+  query_string: "",
+  headers: [],
+  subprotocols: [],
+  scheme: "",
+  url_route: { args: [], kwargs: {} },
+}) as Scope;
+
+const CLIENT = 0;
+const CHANNEL = 1;
+type Source = typeof CLIENT | typeof CHANNEL;
+
+/**
+ * Channels' AsyncConsumer: one instance per connection. It gets `scope`, the `channelLayer` and
+ * its own `channelName` (from `newChannel()`), then takes messages from the client and from its
+ * channel at once and runs them one at a time, each by its `type`: `chat.message` runs the method
+ * `chat_message(message)`. When it ends (a handler throws StopConsumer, `stop()` is called, or
+ * the connection goes), its channel is discarded, which also leaves every group it joined.
+ */
+export class AsyncConsumer {
+  /**
+   * The layer this class uses: undefined (the default) takes the server's (`scope.channel_layer`),
+   * null uses none (no channel is made), a layer uses that one. Channels' `channel_layer_alias`.
+   */
+  static channelLayer: ChannelLayer | null | undefined = undefined;
+
+  /** The connection's scope (path, headers, url_route, user...). */
+  scope: Scope = EMPTY_SCOPE;
+  /** The channel layer, or undefined when the consumer has none. */
+  channelLayer: ChannelLayer | undefined;
+  /** This consumer's own channel, made by `channelLayer.newChannel()`; "" without a layer. */
+  channelName = "";
+  private baseSend: Send | undefined;
+  private controller: AbortController | undefined;
+  private stopRequested = false;
+  private wakeStopped: (() => void) | undefined;
+
+  /** The application that runs one new instance of this class per connection (Channels' as_asgi). */
+  static asApplication<T extends AsyncConsumer>(this: new () => T): Application {
+    return (scope, receive, send) => new this().run(scope, receive, send);
+  }
+
+  /**
+   * Aborted when the consumer ends: hand it to timers, fetches and listeners a handler starts
+   * (`setTimeout(fn, ms, { signal })` style, `addEventListener(..., { signal })`), so none outlives it.
+   */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
+
+  /** Runs the consumer for one connection; resolves when it ends. */
+  async run(scope: Scope, receive: Receive, send: Send): Promise<void> {
+    this.scope = scope;
+    this.baseSend = send;
+    const configured = (this.constructor as typeof AsyncConsumer).channelLayer;
+    const layer = configured === undefined ? (scope.channel_layer ?? undefined) : (configured ?? undefined);
+    try {
+      if (layer !== undefined) {
+        this.channelLayer = layer;
+        this.channelName = await layer.newChannel();
+      }
+      await this.dispatchUntilStopped(receive, layer);
+    } finally {
+      this.stopRequested = true;
+      this.controller?.abort();
+      if (layer !== undefined && this.channelName !== "") {
+        await layer.discardChannel(this.channelName).catch((error: unknown) => {
+          // The layer closing first (server shutdown) already freed everything.
+          if (!(error instanceof LayerClosed)) throw error;
+        });
+      }
+    }
+  }
+
+  /** Runs the handler for `message.type`; override to route messages some other way. */
+  async dispatch(message: Message): Promise<void> {
+    await handlerFor(this, message.type).call(this, message as never);
+  }
+
+  /** Sends an event to the client side (websocket.accept / .send / .close); Channels' base send. */
+  protected async sendEvent(event: Message): Promise<void> {
+    if (this.baseSend === undefined) throw new ConsumerError("INVALID_EVENT", "The consumer is not running yet");
+    await this.baseSend(event);
+  }
+
+  /**
+   * Ends the consumer once the handler running now (if any) returns; messages not yet taken stay
+   * where they are. Throwing StopConsumer from a handler does the same.
+   */
+  stop(): void {
+    if (this.stopRequested) return;
+    this.stopRequested = true;
+    this.controller?.abort();
+    this.wakeStopped?.();
+  }
+
+  /** Adds this consumer's channel to `group`. */
+  async groupAdd(group: string): Promise<void> {
+    await this.requireLayer("groupAdd").groupAdd(group, this.channelName);
+  }
+
+  /** Removes this consumer's channel from `group`. */
+  async groupDiscard(group: string): Promise<void> {
+    await this.requireLayer("groupDiscard").groupDiscard(group, this.channelName);
+  }
+
+  /** Sends `message` to every channel in `group`; the members run the handler its `type` names. */
+  async groupSend(group: string, message: Message): Promise<void> {
+    await this.requireLayer("groupSend").groupSend(group, message);
+  }
+
+  /** Sends `message` to one channel (another consumer's `channelName`, or a worker's channel). */
+  async channelSend(channel: string, message: Message): Promise<void> {
+    await this.requireLayer("channelSend").send(channel, message);
+  }
+
+  protected requireLayer(what: string): ChannelLayer {
+    if (this.channelLayer === undefined) {
+      throw new ConsumerError(
+        "NO_CHANNEL_LAYER",
+        `${what} needs a channel layer: pass channelLayer to serve()/WebsocketCommunicator, or set static channelLayer on ${this.constructor.name}`,
+      );
+    }
+    return this.channelLayer;
+  }
+
+  /**
+   * Channels' await_many_dispatch: one pending take from each source (the client, the channel),
+   * and whichever delivers first is dispatched; a source is taken from again only after its
+   * message was handled, so handlers never overlap and a slow consumer leaves messages in the
+   * layer (where capacity applies) instead of buffering them here.
+   */
+  private dispatchUntilStopped(receive: Receive, layer: ChannelLayer | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const ready: [Source, Message][] = [];
+      let busy = false;
+      let finished = false;
+      const finish = (error?: unknown) => {
+        if (finished) return;
+        finished = true;
+        this.wakeStopped = undefined;
+        if (error === undefined || error instanceof StopConsumer) resolve();
+        else reject(error);
+      };
+      const take = (source: Source) => {
+        const next =
+          source === CLIENT ? receive() : (layer as ChannelLayer).receive(this.channelName, { signal: this.signal });
+        next.then(
+          (message) => {
+            ready.push([source, message]);
+            if (!busy) void drain();
+          },
+          (error: unknown) => {
+            // A receive aborted because we are stopping is the expected end, not a failure.
+            if (this.stopRequested && (error instanceof AbortError || finished)) finish();
+            else finish(error);
+          },
+        );
+      };
+      const drain = async () => {
+        busy = true;
+        while (!finished) {
+          const entry = ready.shift();
+          if (entry === undefined) break;
+          try {
+            await this.dispatch(entry[1]);
+          } catch (error) {
+            finish(error);
+            break;
+          }
+          if (this.stopRequested) finish();
+          else take(entry[0]);
+        }
+        busy = false;
+      };
+      this.wakeStopped = () => {
+        if (!busy) finish();
+      };
+      if (this.stopRequested) return finish();
+      take(CLIENT);
+      if (layer !== undefined) take(CHANNEL);
+    });
+  }
+}
+
+reserveMethodsOf(AsyncConsumer.prototype);
