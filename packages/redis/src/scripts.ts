@@ -1,0 +1,232 @@
+import { createHash } from "node:crypto";
+import type { Cluster, Redis } from "ioredis";
+
+/** A Redis or Cluster client: everything the layer sends goes through one of these. */
+export type RedisClient = Redis | Cluster;
+
+/** A Lua script run by EVALSHA, loaded with EVAL the first time a server does not know it. */
+export class LuaScript {
+  readonly sha: string;
+
+  constructor(
+    readonly name: string,
+    readonly source: string,
+  ) {
+    this.sha = createHash("sha1").update(source).digest("hex");
+  }
+
+  /** Runs the script; the reply as Redis gave it, strings as Buffers. */
+  run(
+    client: RedisClient,
+    keys: readonly (string | Buffer)[],
+    args: readonly (string | Buffer | number)[],
+  ): Promise<unknown> {
+    return client.callBuffer("EVALSHA", this.sha, keys.length, ...keys, ...args).catch((error: Error) => {
+      if (!error.message.startsWith("NOSCRIPT")) throw error;
+      return client.callBuffer("EVAL", this.source, keys.length, ...keys, ...args);
+    });
+  }
+}
+
+// Each script below is one round trip; the comment above each says what it guarantees.
+
+/**
+ * send: trims, checks capacity, adds and refreshes the expiry atomically. KEYS: target, receiver
+ * marker, held set (a named channel passes its own key for all three). When the process key has a
+ * live RedisChannelLayer receiver (marker present), capacity is per channel, counted in the
+ * channel's held set; otherwise it is channels_redis' count of the whole key. Returns 1, or 0
+ * when full. ARGV: now, expiry cutoff, ttl ms, capacity, member, id.
+ */
+export const SEND = new LuaScript(
+  "send",
+  `
+local target, marker, held = KEYS[1], KEYS[2], KEYS[3]
+local cap = tonumber(ARGV[4])
+local perChannel = marker ~= target and redis.call('EXISTS', marker) == 1
+local counted = perChannel and held or target
+local n = redis.call('ZCARD', counted)
+if n >= cap then
+  redis.call('ZREMRANGEBYSCORE', counted, '-inf', ARGV[2])
+  n = redis.call('ZCARD', counted)
+  if n >= cap then return 0 end
+end
+if perChannel then
+  redis.call('ZADD', held, ARGV[1], ARGV[6])
+  redis.call('PEXPIRE', held, ARGV[3])
+end
+redis.call('ZADD', target, ARGV[1], ARGV[5])
+redis.call('PEXPIRE', target, ARGV[3])
+return 1
+`,
+);
+
+/** groupAdd: the membership scored with its time (as channels_redis), and the group's expiry pushed out. */
+export const GROUP_ADD = new LuaScript(
+  "group-add",
+  `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`,
+);
+
+/** The group's members after dropping the lapsed ones (score at or before ARGV[1]). */
+export const GROUP_MEMBERS = new LuaScript(
+  "group-members",
+  `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`,
+);
+
+/**
+ * Writes prepared members, skipping full targets, all on one shard / slot. KEYS: per target its
+ * key, receiver marker and held set (as SEND). ARGV: now, expiry cutoff, ttl ms, then per target
+ * capacity, member, id. Returns how many targets were full.
+ */
+export const DELIVER_MANY = new LuaScript(
+  "deliver-many",
+  `
+local now, cutoff, ttl = ARGV[1], ARGV[2], ARGV[3]
+local full = 0
+for i = 1, #KEYS, 3 do
+  local target, marker, held = KEYS[i], KEYS[i + 1], KEYS[i + 2]
+  local a = 4 + (i - 1)
+  local cap = tonumber(ARGV[a])
+  local perChannel = marker ~= target and redis.call('EXISTS', marker) == 1
+  local counted = perChannel and held or target
+  local n = redis.call('ZCARD', counted)
+  if n >= cap then
+    redis.call('ZREMRANGEBYSCORE', counted, '-inf', cutoff)
+    n = redis.call('ZCARD', counted)
+  end
+  if n >= cap then
+    full = full + 1
+  else
+    if perChannel then
+      redis.call('ZADD', held, now, ARGV[a + 2])
+      redis.call('PEXPIRE', held, ttl)
+    end
+    redis.call('ZADD', target, now, ARGV[a + 1])
+    redis.call('PEXPIRE', target, ttl)
+  end
+end
+return full
+`,
+);
+
+/**
+ * groupSend on a single Redis without encryption, in one round trip: drops lapsed members, then
+ * writes each process key once, with one member whose __asgi_channel__ lists the channels of
+ * that key that have room (channels_redis' format), and each named channel once. The member's
+ * msgpack is the sender's body with the key spliced in, so the server never decodes a message.
+ * Keys are derived as KeySpace does without Cluster. KEYS: group. ARGV: prefix, now, group
+ * cutoff, expiry cutoff, ttl ms, capacity, 8 random bytes, body. Returns how many members were full.
+ */
+export const GROUP_SEND = new LuaScript(
+  "group-send",
+  `
+local prefix, now, cutoff, ttl = ARGV[1], ARGV[2], ARGV[4], ARGV[5]
+local cap, nonce, body = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+if #members == 0 then return 0 end
+
+local function str(s)
+  local n = #s
+  if n < 32 then return string.char(160 + n) .. s end
+  if n < 256 then return '\\217' .. string.char(n) .. s end
+  return '\\218' .. struct.pack('>I2', n) .. s
+end
+local first, count, skip = string.byte(body, 1), 0, 1
+if first >= 128 and first <= 143 then count, skip = first - 128, 1
+elseif first == 222 then count, skip = struct.unpack('>I2', body, 2), 3
+else count, skip = struct.unpack('>I4', body, 2), 5 end
+count = count + 1
+local header
+if count < 16 then header = string.char(128 + count)
+elseif count < 65536 then header = '\\222' .. struct.pack('>I2', count)
+else header = '\\223' .. struct.pack('>I4', count) end
+local head = header .. string.sub(body, skip + 1) .. str('__asgi_channel__')
+
+local order, lists = {}, {}
+for _, channel in ipairs(members) do
+  local bang = string.find(channel, '!', 1, true)
+  local key = prefix .. (bang and string.sub(channel, 1, bang) or channel)
+  local list = lists[key]
+  if not list then
+    list = {}
+    lists[key] = list
+    order[#order + 1] = key
+  end
+  list[#list + 1] = channel
+end
+
+local full = 0
+for k, key in ipairs(order) do
+  local list = lists[key]
+  local id = nonce .. struct.pack('>I4', k)
+  local accepted = list
+  if string.sub(key, -1) == '!' and redis.call('EXISTS', key .. '$receiver') == 1 then
+    accepted = {}
+    for _, channel in ipairs(list) do
+      local held = prefix .. channel .. '$held'
+      local n = redis.call('ZCARD', held)
+      if n >= cap then
+        redis.call('ZREMRANGEBYSCORE', held, '-inf', cutoff)
+        n = redis.call('ZCARD', held)
+      end
+      if n < cap then
+        accepted[#accepted + 1] = channel
+        redis.call('ZADD', held, now, id)
+        redis.call('PEXPIRE', held, ttl)
+      else
+        full = full + 1
+      end
+    end
+  else
+    local n = redis.call('ZCARD', key)
+    if n >= cap then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+      n = redis.call('ZCARD', key)
+    end
+    if n >= cap then
+      full = full + #list
+      accepted = {}
+    end
+  end
+  local a = #accepted
+  if a > 0 then
+    local parts = {}
+    if a < 16 then parts[1] = string.char(144 + a)
+    elseif a < 65536 then parts[1] = '\\220' .. struct.pack('>I2', a)
+    else parts[1] = '\\221' .. struct.pack('>I4', a) end
+    for j = 1, a do parts[j + 1] = str(accepted[j]) end
+    redis.call('ZADD', key, now, id .. head .. table.concat(parts))
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+return full
+`,
+);
+
+/** Receipts: removes each received message's id from its channel's held set. KEYS: held sets; ARGV: ids. */
+export const ACK = new LuaScript(
+  "ack",
+  `
+for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i]) end
+return #KEYS
+`,
+);
+
+/** flush without Cluster: deletes every key matching ARGV[1], as channels_redis' flush does. */
+export const DELETE_PREFIX = new LuaScript(
+  "delete-prefix",
+  `
+local keys = redis.call('KEYS', ARGV[1])
+for i = 1, #keys, 5000 do
+  redis.call('DEL', unpack(keys, i, math.min(i + 4999, #keys)))
+end
+return #keys
+`,
+);

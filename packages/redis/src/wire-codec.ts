@@ -1,0 +1,146 @@
+import { randomFillSync } from "node:crypto";
+import { InvalidMessage, type Message, MessageSerializer, RESERVED_CHANNEL_KEY } from "@channel-layers/core";
+import type { MultiFernet } from "./fernet.js";
+
+/** channels_redis starts every sorted-set member with 12 random bytes, so equal messages stay distinct. */
+export const ID_BYTES = 12;
+
+/** The msgpack encoding of the `__asgi_channel__` key (a 16-byte fixstr). */
+const CHANNEL_KEY_BYTES = Buffer.concat([Buffer.from([0xa0 | 16]), Buffer.from(RESERVED_CHANNEL_KEY, "latin1")]);
+
+const POOL_SIZE = 4096;
+const pool = Buffer.alloc(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+/** 12 fresh random bytes in their own buffer (a command may hold on to it while Redis is away). */
+export function randomId(): Buffer {
+  if (poolOffset + ID_BYTES > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const id = Buffer.allocUnsafe(ID_BYTES);
+  pool.copy(id, 0, poolOffset, poolOffset + ID_BYTES);
+  poolOffset += ID_BYTES;
+  return id;
+}
+
+function encodeString(text: string): Buffer {
+  const bytes = Buffer.from(text, "utf8");
+  let header: Buffer;
+  if (bytes.length < 32) header = Buffer.from([0xa0 | bytes.length]);
+  else if (bytes.length < 0x100) header = Buffer.from([0xd9, bytes.length]);
+  else {
+    header = Buffer.alloc(3);
+    header[0] = 0xda;
+    header.writeUInt16BE(bytes.length, 1);
+  }
+  return Buffer.concat([header, bytes]);
+}
+
+function encodeChannels(channel: string | readonly string[]): Buffer {
+  if (typeof channel === "string") return encodeString(channel);
+  let header: Buffer;
+  if (channel.length < 16) header = Buffer.from([0x90 | channel.length]);
+  else if (channel.length < 0x10000) {
+    header = Buffer.alloc(3);
+    header[0] = 0xdc;
+    header.writeUInt16BE(channel.length, 1);
+  } else {
+    header = Buffer.alloc(5);
+    header[0] = 0xdd;
+    header.writeUInt32BE(channel.length, 1);
+  }
+  return Buffer.concat([header, ...channel.map(encodeString)]);
+}
+
+/**
+ * Adds `__asgi_channel__` to an encoded msgpack map without decoding it: bump the map's entry
+ * count, append the key and the channel (a string for send, a list for groupSend, as
+ * channels_redis writes them). The Lua group-send script does the same on the server.
+ */
+export function withChannel(body: Buffer, channel: string | readonly string[]): Buffer {
+  const first = body[0] as number;
+  let count: number;
+  let headerLength: number;
+  if (first >= 0x80 && first <= 0x8f) {
+    count = first & 0x0f;
+    headerLength = 1;
+  } else if (first === 0xde) {
+    count = body.readUInt16BE(1);
+    headerLength = 3;
+  } else if (first === 0xdf) {
+    count = body.readUInt32BE(1);
+    headerLength = 5;
+  } else {
+    throw new InvalidMessage("An encoded message must be a msgpack map");
+  }
+  const next = count + 1;
+  let header: Buffer;
+  if (next < 16) header = Buffer.from([0x80 | next]);
+  else if (next < 0x10000) {
+    header = Buffer.alloc(3);
+    header[0] = 0xde;
+    header.writeUInt16BE(next, 1);
+  } else {
+    header = Buffer.alloc(5);
+    header[0] = 0xdf;
+    header.writeUInt32BE(next, 1);
+  }
+  return Buffer.concat([header, body.subarray(headerLength), CHANNEL_KEY_BYTES, encodeChannels(channel)]);
+}
+
+/** A member read back from Redis. */
+export interface DecodedMember {
+  /** Its 12-byte prefix: the id under which senders counted it against a channel's capacity. */
+  id: Buffer;
+  message: Message;
+  /** The `__asgi_channel__` it carried: one channel (send) or several (groupSend), if any. */
+  channels: string | string[] | undefined;
+}
+
+/**
+ * channels_redis' member format, both ways: 12 random bytes, then the msgpack message (Fernet
+ * token of it when `symmetricEncryptionKeys` are set), with `__asgi_channel__` naming the
+ * process-local channel(s) it is for.
+ */
+export class WireCodec {
+  readonly serializer: MessageSerializer;
+
+  constructor(
+    maxMessageSize: number,
+    private readonly crypter: MultiFernet | undefined,
+    /** Tokens older than this many seconds are refused, as channels_redis does (expiry + 10). */
+    private readonly tokenTtlSeconds: number,
+  ) {
+    this.serializer = new MessageSerializer({ maxMessageSize });
+  }
+
+  get encrypted(): boolean {
+    return this.crypter !== undefined;
+  }
+
+  /** The msgpack body of a valid message; throws MessageTooLarge above maxMessageSize. */
+  encodeBody(message: Message): Buffer {
+    return this.serializer.encode(message);
+  }
+
+  /** A complete member: id, then the body (with its channel(s) added), encrypted if configured. */
+  member(id: Buffer, body: Buffer, channel?: string | readonly string[]): Buffer {
+    let payload = channel === undefined ? body : withChannel(body, channel);
+    if (this.crypter) payload = this.crypter.encrypt(payload);
+    return Buffer.concat([id, payload], ID_BYTES + payload.length);
+  }
+
+  decode(member: Buffer): DecodedMember {
+    let payload = member.subarray(ID_BYTES);
+    if (this.crypter) payload = this.crypter.decrypt(payload, this.tokenTtlSeconds);
+    const message = this.serializer.decode(payload) as Message & { [RESERVED_CHANNEL_KEY]?: unknown };
+    const channels = message[RESERVED_CHANNEL_KEY];
+    if (channels !== undefined) delete message[RESERVED_CHANNEL_KEY];
+    return {
+      id: member.subarray(0, ID_BYTES),
+      message,
+      channels: typeof channels === "string" || Array.isArray(channels) ? (channels as string | string[]) : undefined,
+    };
+  }
+}
