@@ -1,0 +1,29 @@
+import type { ChannelLayer } from "@channel-layers/core";
+import {
+  AllowedHostsOriginValidator,
+  type Application,
+  AuthMiddlewareStack,
+  ProtocolTypeRouter,
+  type Scope,
+  URLRouter,
+} from "@channel-layers/runtime";
+import { websocketUrlpatterns } from "./routing.js";
+import type { Settings } from "./settings.js";
+import { createHttpHandler } from "./views.js";
+
+/** A user from a `username` cookie (the example has no accounts); null is anonymous. */
+function authenticate(scope: Scope): { username: string } | null {
+  const username = scope.cookies?.username;
+  return username ? { username } : null;
+}
+
+/** asgi.py: HTTP to the views, WebSockets through the origin check and auth to the consumers. */
+export function createApplication(layer: ChannelLayer, settings: Pick<Settings, "allowedHosts">): Application {
+  return ProtocolTypeRouter({
+    http: createHttpHandler(layer),
+    websocket: AllowedHostsOriginValidator(
+      AuthMiddlewareStack(URLRouter(websocketUrlpatterns), authenticate),
+      settings.allowedHosts,
+    ),
+  });
+}

@@ -1,0 +1,35 @@
+import type { ChannelLayer } from "@channel-layers/core";
+import { InMemoryChannelLayer } from "@channel-layers/memory";
+import type { Settings } from "./settings.js";
+
+/**
+ * CHANNEL_LAYERS from settings.py: the in-memory layer by default, else the backend CHANNEL_LAYER
+ * names. Backends are imported only when chosen, so the default needs none of them to load.
+ */
+export async function createChannelLayer(settings: Settings): Promise<ChannelLayer> {
+  const { layerUrl: url, layerPrefix: prefix } = settings;
+  switch (settings.layer) {
+    case "memory":
+      return new InMemoryChannelLayer();
+    case "redis": {
+      const { RedisChannelLayer } = await import("@channel-layers/redis");
+      return new RedisChannelLayer({ hosts: [url], prefix });
+    }
+    case "postgres": {
+      const { PostgresChannelLayer } = await import("@channel-layers/postgres");
+      return new PostgresChannelLayer({ connectionString: url, prefix });
+    }
+    case "nats": {
+      // Typed loosely: the package may not export the class yet while it is being written.
+      const nats = (await import("@channel-layers/nats")) as Record<string, unknown>;
+      const NatsChannelLayer = nats.NatsChannelLayer as
+        | (new (options: {
+            servers: string;
+            prefix?: string;
+          }) => ChannelLayer)
+        | undefined;
+      if (NatsChannelLayer === undefined) throw new Error("@channel-layers/nats does not export NatsChannelLayer");
+      return new NatsChannelLayer({ servers: url, prefix });
+    }
+  }
+}

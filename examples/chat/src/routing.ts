@@ -1,0 +1,11 @@
+import { path, re_path } from "@channel-layers/runtime";
+import { ChatConsumer } from "./consumers/chat.js";
+import { EchoConsumer } from "./consumers/echo.js";
+import { NotificationConsumer } from "./consumers/notification.js";
+
+/** routing.py of the three seeds. */
+export const websocketUrlpatterns = [
+  re_path(String.raw`ws/chat/(?P<room_name>\w+)/$`, ChatConsumer),
+  path("ws/echo/", EchoConsumer),
+  re_path(String.raw`ws/notification/(?P<center_name>\w+)/$`, NotificationConsumer),
+];
