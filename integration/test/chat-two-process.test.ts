@@ -1,0 +1,163 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { LiveWebsocketCommunicator } from "@channel-layers/runtime/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Service, type ServiceKind, startService } from "../src/index.js";
+
+// Two processes of the chat example on one networked backend: what a client of one sends reaches
+// a client of the other, as two Daphne processes on one Redis in the seed tutorial.
+const CHAT = fileURLToPath(new URL("../../examples/chat/", import.meta.url));
+
+const BACKENDS: Record<ServiceKind, { module: string; exported: string; urlVariable: string }> = {
+  redis: { module: "@channel-layers/redis", exported: "RedisChannelLayer", urlVariable: "REDIS_URL" },
+  postgres: { module: "@channel-layers/postgres", exported: "PostgresChannelLayer", urlVariable: "DATABASE_URL" },
+  nats: { module: "@channel-layers/nats", exported: "NatsChannelLayer", urlVariable: "NATS_URL" },
+};
+
+/** Why a backend package cannot serve the example yet (it is written in parallel), or undefined. */
+async function packageProblem(kind: ServiceKind): Promise<string | undefined> {
+  const { module, exported } = BACKENDS[kind];
+  try {
+    const loaded = (await import(module)) as Record<string, unknown>;
+    return typeof loaded[exported] === "function" ? undefined : `${module} does not export ${exported} yet`;
+  } catch (error) {
+    return `${module} does not load: ${(error as Error).message}`;
+  }
+}
+
+const problems = Object.fromEntries(
+  await Promise.all(
+    (Object.keys(BACKENDS) as ServiceKind[]).map(async (kind) => [kind, await packageProblem(kind)] as const),
+  ),
+) as Record<ServiceKind, string | undefined>;
+
+/** One `pnpm start` of the example, on port 0; `base` is its http://host:port. */
+class ChatProcess {
+  readonly child: ChildProcess;
+  output = "";
+  base = "";
+
+  constructor(env: Record<string, string>) {
+    this.child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "src/server.ts"], {
+      cwd: CHAT,
+      env: { ...process.env, ...env, PORT: "0", HOST: "127.0.0.1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const keep = (chunk: Buffer) => {
+      this.output += chunk.toString();
+    };
+    this.child.stdout?.on("data", keep);
+    this.child.stderr?.on("data", keep);
+  }
+
+  async ready(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = /Chat example on (http:\/\/\S+)\/chat\//.exec(this.output);
+      if (found?.[1]) {
+        this.base = found[1];
+        return;
+      }
+      if (this.child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`The chat example did not start:\n${this.output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  socket(path: string): LiveWebsocketCommunicator {
+    return new LiveWebsocketCommunicator(`${this.base.replace("http", "ws")}${path}`);
+  }
+
+  /** SIGTERM (the graceful shutdown), SIGKILL if it is still there after 10 s; only this pid. */
+  async stop(): Promise<number | null> {
+    const pid = this.child.pid;
+    if (pid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    const exited = once(this.child, "exit");
+    process.kill(pid, "SIGTERM");
+    const timer = setTimeout(() => this.child.exitCode === null && process.kill(pid, "SIGKILL"), 10_000);
+    const [code] = (await exited) as [number | null];
+    clearTimeout(timer);
+    return code;
+  }
+}
+
+describe.each(Object.keys(BACKENDS) as ServiceKind[])("the chat example in two processes on %s", (kind) => {
+  let service: Service | undefined;
+  const processes: ChatProcess[] = [];
+  const sockets: LiveWebsocketCommunicator[] = [];
+
+  beforeAll(async () => {
+    if (problems[kind] !== undefined) return;
+    service = await startService(kind);
+    if (service === undefined) return;
+    // One fresh prefix: the two processes share it, and nothing else on the server does.
+    const prefix = `chat${randomBytes(6).toString("hex")}`;
+    const env = { CHANNEL_LAYER: kind, [BACKENDS[kind].urlVariable]: service.url, CHANNEL_LAYER_PREFIX: prefix };
+    processes.push(new ChatProcess(env), new ChatProcess(env));
+    await Promise.all(processes.map((chat) => chat.ready()));
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(sockets.map((socket) => socket.disconnect().catch(() => undefined)));
+    const codes = await Promise.all(processes.map((chat) => chat.stop()));
+    await service?.stop();
+    // Both shut down gracefully on SIGTERM: sockets closed, groups left, layer closed, exit 0.
+    if (processes.length > 0) expect(codes).toEqual([0, 0]);
+  }, 30_000);
+
+  /** On failure, what the two processes printed (their errors go to stderr). */
+  function showOutputOnFailure(context: { onTestFailed(handler: () => void): void }): void {
+    context.onTestFailed(() => {
+      for (const chat of processes) console.error(`--- chat example pid ${chat.child.pid}:\n${chat.output}`);
+    });
+  }
+
+  function open(chat: ChatProcess | undefined, path: string): LiveWebsocketCommunicator {
+    if (chat === undefined) throw new Error("no chat process");
+    const socket = chat.socket(path);
+    sockets.push(socket);
+    return socket;
+  }
+
+  it("relays a chat message from a client of one process to a client of the other, and not to another room", async (context) => {
+    if (problems[kind] !== undefined) return context.skip(problems[kind]);
+    if (service === undefined) return context.skip(`no ${kind} server`);
+    showOutputOnFailure(context);
+    const [first, second] = processes;
+    const alice = open(first, "/ws/chat/lobby/");
+    const bob = open(second, "/ws/chat/lobby/");
+    const carol = open(second, "/ws/chat/other/");
+    for (const socket of [alice, bob, carol]) expect((await socket.connect()).connected).toBe(true);
+
+    await alice.sendJsonTo({ message: `hello from process ${first?.child.pid}` });
+    expect(await bob.receiveJsonFrom(10_000)).toEqual({ message: `hello from process ${first?.child.pid}` });
+    expect(await alice.receiveJsonFrom(10_000)).toEqual({ message: `hello from process ${first?.child.pid}` });
+
+    await bob.sendJsonTo({ message: "and back" });
+    expect(await alice.receiveJsonFrom(10_000)).toEqual({ message: "and back" });
+    expect(await bob.receiveJsonFrom(10_000)).toEqual({ message: "and back" });
+
+    // Carol's own message comes back after anything of the lobby's that might have leaked to her.
+    await carol.sendJsonTo({ message: "other room" });
+    expect(await carol.receiveJsonFrom(10_000)).toEqual({ message: "other room" });
+  });
+
+  it("delivers a notification POSTed to one process to a socket of the other", async (context) => {
+    if (problems[kind] !== undefined) return context.skip(problems[kind]);
+    if (service === undefined) return context.skip(`no ${kind} server`);
+    showOutputOnFailure(context);
+    const [first, second] = processes;
+    const listener = open(second, "/ws/notification/seoul/");
+    expect((await listener.connect()).connected).toBe(true);
+    const response = await fetch(`${first?.base}/notification/seoul/`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ data: "점검 안내" }),
+    });
+    expect(response.status).toBe(202);
+    expect(await listener.receiveJsonFrom(10_000)).toEqual({ data: "점검 안내" });
+  });
+});
