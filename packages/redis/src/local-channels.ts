@@ -14,13 +14,13 @@ const DISCARDED_SWEEP_AT = 1000;
  */
 export class LocalChannels {
   private readonly boxes = new LocalMailboxes();
-  private readonly ids = new WeakMap<Message, Buffer>();
+  private readonly ids = new WeakMap<Message, string>();
   /** Channel -> time (ms) until which late arrivals for it are dropped. */
   private readonly discarded = new Map<string, number>();
 
-  constructor(private readonly received: (channel: string, id: Buffer) => void) {}
+  constructor(private readonly received: (channel: string, id: string) => void) {}
 
-  deliver(channel: string, message: Message, id: Buffer, expiresAt: number, capacity: number, now: number): void {
+  deliver(channel: string, message: Message, id: string, expiresAt: number, capacity: number, now: number): void {
     if (this.discarded.size > 0 && this.wasDiscarded(channel, now)) return;
     const box = this.boxes.open(channel, now);
     if (box.waiting > 0) {

@@ -20,7 +20,7 @@ import { LocalChannels } from "./local-channels.js";
 import { NamedChannelReceiver } from "./named-channel-receiver.js";
 import { ProcessKeyReceiver } from "./process-key-receiver.js";
 import { Receipts } from "./receipts.js";
-import { DELETE_PREFIX, DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from "./scripts.js";
+import { COUNT_SELF, DELETE_PREFIX, DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from "./scripts.js";
 import { connectShards, type RedisHost, type Shard, unavailable } from "./shards.js";
 import { ID_BYTES, randomId, WireCodec } from "./wire-codec.js";
 
@@ -134,22 +134,67 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const body = this.codec.encodeBody(message);
     const id = randomId();
     const local = channel.indexOf("!") !== -1;
+    if (local && this.isOwnChannel(channel)) return this.sendToSelf(channel, body, id.toString("hex"));
     const key = this.keys.channelKey(channel);
     const shard = local ? this.shardOfLocal(channel) : this.nextSendShard();
     const capacity = this.capacityFor(channel);
     const now = Date.now();
     const keys = local ? [key, this.keys.receiverKey(key), this.keys.heldKey(channel)] : [key, key, key];
-    this.receipts.flushShard(shard);
-    return SEND.run(shard.client, keys, [
+    const args: (string | number | Buffer)[] = [
       this.nextScore(now),
       seconds(now - this.expiryMs),
       this.ttlMs,
       capacity,
       this.codec.member(id, body, local ? channel : undefined),
-      id,
-    ]).then(
+      id.toString("hex"),
+    ];
+    // Without Cluster any key may ride along: pending receipts go in this very script.
+    const receipts = this.keys.cluster ? undefined : this.receipts.takeSmall(shard);
+    if (receipts) {
+      keys.push(...receipts.keys);
+      args.push(...receipts.ids);
+    } else this.receipts.flushShard(shard);
+    shard.batchWrites();
+    return SEND.run(shard.client, keys, args).then(
       (added) => {
         if (added === 0) throw new ChannelFull(channel, capacity);
+      },
+      (error: unknown) => {
+        throw unavailable("send", error);
+      },
+    );
+  }
+
+  /**
+   * A send to a channel this instance receives itself skips the process key and the receive
+   * loop: the script counts it in the channel's held set (capacity stays visible to every
+   * instance), and the reply puts it in the mailbox, decoded from the bytes a remote receiver
+   * would get, so the sender's object is never shared.
+   */
+  private sendToSelf(channel: string, body: Buffer, id: string): Promise<void> {
+    const shard = this.shardOfLocal(channel);
+    const capacity = this.capacityFor(channel);
+    const now = Date.now();
+    const keys = [this.keys.heldKey(channel)];
+    const args: (string | number | Buffer)[] = [
+      this.nextScore(now),
+      seconds(now - this.expiryMs),
+      this.ttlMs,
+      capacity,
+      id,
+    ];
+    const receipts = this.receipts.takeSmall(shard);
+    if (receipts) {
+      keys.push(...receipts.keys);
+      args.push(...receipts.ids);
+    } else this.receipts.flushShard(shard);
+    shard.batchWrites();
+    return COUNT_SELF.run(shard.client, keys, args).then(
+      (added) => {
+        if (added === 0) throw new ChannelFull(channel, capacity);
+        if (now < this.flushedAt || this.closed) return;
+        const arrived = Date.now();
+        this.local.deliver(channel, this.codec.serializer.decode(body), id, now + this.expiryMs, capacity, arrived);
       },
       (error: unknown) => {
         throw unavailable("send", error);
@@ -213,6 +258,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
     // One script does it all where the server can build every member itself.
     if (this.singleRedis && !this.codec.encrypted && this.options.channelCapacity.length === 0) {
       this.receipts.flushShard(shard);
+      shard.batchWrites();
       return GROUP_SEND.run(
         shard.client,
         [groupKey],
@@ -265,7 +311,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
       const id = randomId();
       if (local) batch.keys.push(key, this.keys.receiverKey(key), this.keys.heldKey(channel));
       else batch.keys.push(key, key, key);
-      batch.args.push(this.capacityFor(channel), this.codec.member(id, body, [channel]), id);
+      batch.args.push(this.capacityFor(channel), this.codec.member(id, body, [channel]), id.toString("hex"));
     }
     try {
       await Promise.all(
@@ -436,8 +482,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
         continue;
       }
       const { channels, message } = decoded;
-      // The id is kept past this call (receipts): copy it out of ioredis' reply buffer.
-      const id = Buffer.from(decoded.id);
+      const id = decoded.id.toString("hex");
       if (typeof channels === "string") {
         this.deliverTo(channels, message, id, expiresAt, now);
       } else if (channels !== undefined) {
@@ -449,7 +494,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
     }
   }
 
-  private deliverTo(channel: string, message: Message, id: Buffer, expiresAt: number, now: number): void {
+  private deliverTo(channel: string, message: Message, id: string, expiresAt: number, now: number): void {
     if (!this.isOwnChannel(channel)) return;
     this.local.deliver(channel, message, id, expiresAt, this.capacityFor(channel), now);
   }

@@ -35,11 +35,14 @@ export class LuaScript {
  * marker, held set (a named channel passes its own key for all three). When the process key has a
  * live RedisChannelLayer receiver (marker present), capacity is per channel, counted in the
  * channel's held set; otherwise it is channels_redis' count of the whole key. Returns 1, or 0
- * when full. ARGV: now, expiry cutoff, ttl ms, capacity, member, id.
+ * when full. ARGV: now, expiry cutoff, ttl ms, capacity, member, id (hex of the member's first 12
+ * bytes, as in every held set). Receipts waiting to go out
+ * may ride along (saving a round trip): more KEYS (held sets) with their ids after ARGV[6].
  */
 export const SEND = new LuaScript(
   "send",
   `
+for i = 4, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i + 3]) end
 local target, marker, held = KEYS[1], KEYS[2], KEYS[3]
 local cap = tonumber(ARGV[4])
 local perChannel = marker ~= target and redis.call('EXISTS', marker) == 1
@@ -56,6 +59,30 @@ if perChannel then
 end
 redis.call('ZADD', target, ARGV[1], ARGV[5])
 redis.call('PEXPIRE', target, ARGV[3])
+return 1
+`,
+);
+
+/**
+ * send to a process-local channel of the sending instance itself: only counts the message
+ * against the channel's capacity (so other instances see it) and the sender hands it to the
+ * channel's mailbox when the reply comes; it never needs the process key. KEYS: held set, then
+ * receipts riding along. ARGV: now, expiry cutoff, ttl ms, capacity, id, then receipt ids.
+ * Returns 1, or 0 when full.
+ */
+export const COUNT_SELF = new LuaScript(
+  "count-self",
+  `
+for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i + 4]) end
+local held, cap = KEYS[1], tonumber(ARGV[4])
+local n = redis.call('ZCARD', held)
+if n >= cap then
+  redis.call('ZREMRANGEBYSCORE', held, '-inf', ARGV[2])
+  n = redis.call('ZCARD', held)
+  if n >= cap then return 0 end
+end
+redis.call('ZADD', held, ARGV[1], ARGV[5])
+redis.call('PEXPIRE', held, ARGV[3])
 return 1
 `,
 );
@@ -148,6 +175,9 @@ if count < 16 then header = string.char(128 + count)
 elseif count < 65536 then header = '\\222' .. struct.pack('>I2', count)
 else header = '\\223' .. struct.pack('>I4', count) end
 local head = header .. string.sub(body, skip + 1) .. str('__asgi_channel__')
+local function hex(bytes)
+  return (string.gsub(bytes, '.', function(c) return string.format('%02x', string.byte(c)) end))
+end
 
 local order, lists = {}, {}
 for _, channel in ipairs(members) do
@@ -166,6 +196,7 @@ local full = 0
 for k, key in ipairs(order) do
   local list = lists[key]
   local id = nonce .. struct.pack('>I4', k)
+  local heldId = nil
   local accepted = list
   if string.sub(key, -1) == '!' and redis.call('EXISTS', key .. '$receiver') == 1 then
     accepted = {}
@@ -178,7 +209,8 @@ for k, key in ipairs(order) do
       end
       if n < cap then
         accepted[#accepted + 1] = channel
-        redis.call('ZADD', held, now, id)
+        heldId = heldId or hex(id)
+        redis.call('ZADD', held, now, heldId)
         redis.call('PEXPIRE', held, ttl)
       else
         full = full + 1

@@ -20,6 +20,7 @@ const OWNED_CLIENT_DEFAULTS: RedisOptions = {
 export class Shard {
   private readonly spares: RedisClient[] = [];
   private readonly made = new Set<RedisClient>();
+  private corked = false;
 
   constructor(
     readonly index: number,
@@ -31,6 +32,24 @@ export class Shard {
 
   get isCluster(): boolean {
     return isCluster(this.client);
+  }
+
+  /**
+   * Gathers the commands sent on the command connection during this tick into one socket write
+   * (cork now, uncork on the next tick): a burst of sends costs one system call, not one each,
+   * and a lone command waits only until the current tick ends.
+   */
+  batchWrites(): void {
+    if (this.corked || isCluster(this.client)) return;
+    const client = this.client;
+    const stream = client.stream;
+    if (client.status !== "ready" || stream === undefined || stream.writableCorked > 0) return;
+    stream.cork();
+    this.corked = true;
+    process.nextTick(() => {
+      this.corked = false;
+      stream.uncork();
+    });
   }
 
   /**
