@@ -94,7 +94,9 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const prefix = options.prefix ?? "asgi";
     if (typeof prefix !== "string") throw new InvalidOptions("prefix must be a string");
     this.prefix = prefix;
-    const crypter = options.symmetricEncryptionKeys ? new MultiFernet(options.symmetricEncryptionKeys) : undefined;
+    const crypter = options.symmetricEncryptionKeys?.length
+      ? new MultiFernet(options.symmetricEncryptionKeys)
+      : undefined;
     this.codec = new WireCodec(this.options.maxMessageSize, crypter, this.options.expiry + 10);
     this.shards = connectShards(options.hosts);
     this.keys = new KeySpace(prefix, this.shards[0]?.isCluster ?? false);
