@@ -216,6 +216,45 @@ describe("serve()", () => {
     expect(await next.receiveFrom()).toBe("still here");
   });
 
+  it("treats a client that leaves mid-handshake as a disconnect (1006), not as an application error", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const codes: number[] = [];
+    let connecting = false;
+    class Slow extends WebsocketConsumer {
+      override async connect() {
+        connecting = true;
+        await gate;
+        await this.accept();
+      }
+      override async disconnect(code: number) {
+        codes.push(code);
+      }
+    }
+    const errors: unknown[] = [];
+    const server = await start({ onError: (error) => errors.push(error) }, Slow.asApplication());
+    const ws = new WebSocket(wsUrl(server, "/"));
+    ws.on("error", () => undefined);
+    await until(() => connecting, "the consumer's connect()");
+    ws.terminate();
+    // The server has seen the TCP connection end (its count of open sockets is back to 0).
+    let sockets = -1;
+    await until(() => {
+      server.httpServer.getConnections((_error, count) => {
+        sockets = count;
+      });
+      return sockets === 0;
+    }, "the server to see the socket close");
+    expect(codes).toEqual([]);
+    release();
+    await until(() => codes.length === 1, "the consumer's disconnect");
+    expect(codes).toEqual([1006]);
+    await until(() => server.connectionCount === 0, "the connection to be forgotten");
+    expect(errors).toEqual([]);
+  });
+
   it("answers 503 when the application does not accept within handshakeTimeoutMs", async () => {
     const stuck: Application = async (_scope, receive) => {
       await receive();

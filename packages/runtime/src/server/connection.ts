@@ -171,6 +171,8 @@ export class Connection {
   }
 
   private push(event: Message): void {
+    // Frames arriving after the application ended (during the closing handshake) have no reader.
+    if (this.applicationDone) return;
     const waiter = this.waiter;
     if (waiter !== undefined) {
       this.waiter = undefined;
@@ -212,8 +214,10 @@ export class Connection {
   }
 
   private accept(event: Message): void {
+    // A client gone during the handshake: its disconnect is already queued for the application.
+    if (this.state === "closed") return;
     if (this.state !== "handshake" || this.denial !== undefined) {
-      throw new ConsumerError("INVALID_EVENT", `Cannot accept a socket that is ${this.state}`);
+      throw new ConsumerError("INVALID_EVENT", "The socket was accepted or rejected already");
     }
     const subprotocol = typeof event.subprotocol === "string" ? event.subprotocol : null;
     if (subprotocol !== null && !this.scope.subprotocols.includes(subprotocol)) {
@@ -279,6 +283,7 @@ export class Connection {
   }
 
   private startDenial(event: Message): void {
+    if (this.state === "closed") return;
     if (this.state !== "handshake" || this.denial !== undefined) {
       throw new ConsumerError("INVALID_EVENT", "A denial response can only be sent once, before accepting");
     }
@@ -287,6 +292,7 @@ export class Connection {
   }
 
   private finishDenial(event: Message): void {
+    if (this.state === "closed") return;
     if (this.denial === undefined) {
       throw new ConsumerError("INVALID_EVENT", "Send websocket.http.response.start before its body");
     }
