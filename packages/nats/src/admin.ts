@@ -1,0 +1,18 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { assertPrefix, SubjectMap } from "./subjects.js";
+
+/**
+ * Deletes every JetStream stream a prefix uses (its named channels, the group memberships of named
+ * channels, the bodies of large durable messages): the teardown of a deployment or a test. Layers
+ * still open on the prefix recreate what they need on their next call. Resolves with how many
+ * streams it deleted.
+ */
+export async function deletePrefixStreams(connection: NatsConnection, prefix: string): Promise<number> {
+  assertPrefix(prefix);
+  const jsm = await jetstreamManager(connection, { checkAPI: false });
+  const names: string[] = [];
+  for await (const name of jsm.streams.names(new SubjectMap(prefix).everything)) names.push(name);
+  await Promise.all(names.map((name) => jsm.streams.delete(name).catch(() => false)));
+  return names.length;
+}

@@ -1,0 +1,75 @@
+import { randomHex } from "@channel-layers/core";
+import { FrameKind, FrameReader, FrameWriter } from "./frames.js";
+import { duplicateWindowFor, type JetStreamCalls, NoStream, nanos } from "./jetstream.js";
+import type { SubjectMap } from "./subjects.js";
+
+/** Blobs outlive the messages that point at them by this much, so a receive at the edge still finds its body. */
+const BLOB_GRACE_MS = 60_000;
+
+/**
+ * Bodies of durable messages above the server's max_payload: stored as chunks in one stream per
+ * prefix, with the message in the channel stream holding only their sequence numbers. Blobs are
+ * not deleted on receipt (one blob may serve several group members); the stream's max_age drops
+ * them once every message that could point at them has expired.
+ */
+export class BlobStore {
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    private readonly js: JetStreamCalls,
+    private readonly subjects: SubjectMap,
+    private readonly expiryMs: number,
+    private readonly chunkSize: number,
+  ) {}
+
+  /** Stores `body`; resolves with the blob-reference frame to put in the channel stream. */
+  async put(body: Uint8Array): Promise<Uint8Array> {
+    await this.ensureStream();
+    const subject = this.subjects.blob(randomHex(12));
+    const seqs: number[] = [];
+    for (let offset = 0; offset < body.byteLength; offset += this.chunkSize) {
+      const part = body.subarray(offset, offset + this.chunkSize);
+      seqs.push(
+        await this.js.publish(subject, part).catch(async (error: unknown) => {
+          if (!(error instanceof NoStream)) throw error;
+          await this.ensureStream(true);
+          return this.js.publish(subject, part);
+        }),
+      );
+    }
+    const frame = new FrameWriter(1 + 4 + 8 * seqs.length).u8(FrameKind.blobReference).u32(seqs.length);
+    for (const seq of seqs) frame.f64(seq);
+    return frame.bytes;
+  }
+
+  /** The body a blob-reference frame points at. */
+  async get(reference: Uint8Array): Promise<Uint8Array> {
+    const reader = new FrameReader(reference);
+    reader.u8();
+    const seqs = Array.from({ length: reader.u32() }, () => reader.f64());
+    const parts = await Promise.all(seqs.map((seq) => this.js.messageAt(this.subjects.blobStream, seq)));
+    return Buffer.concat(parts);
+  }
+
+  private ensureStream(again = false): Promise<void> {
+    if (this.ready === undefined || again) {
+      const ready = this.js.addStream({
+        name: this.subjects.blobStream,
+        description: `channel-layers ${this.subjects.prefix}: bodies of durable messages above max_payload`,
+        subjects: [`${this.subjects.root}.b.>`],
+        retention: "limits",
+        storage: "file",
+        discard: "old",
+        max_age: nanos(this.expiryMs + BLOB_GRACE_MS),
+        duplicate_window: duplicateWindowFor(this.expiryMs + BLOB_GRACE_MS),
+        allow_direct: true,
+        num_replicas: 1,
+      });
+      ready.catch(() => {
+        if (this.ready === ready) this.ready = undefined;
+      });
+      this.ready = ready;
+    }
+    return this.ready;
+  }
+}

@@ -1,0 +1,89 @@
+import { coarseNow } from "@channel-layers/core";
+import { FrameKind, FrameWriter } from "./frames.js";
+
+/** Room left in each NATS payload for the frame's own fields and protocol headers. */
+const FRAME_ROOM = 1024;
+
+/** The largest body that fits one publish on a server with this max_payload. */
+export function chunkSizeFor(maxPayload: number): number {
+  return Math.max(1024, maxPayload - FRAME_ROOM);
+}
+
+/** The chunk frames that carry all but the last `chunkSize` of `body`, and that last piece. */
+export function splitIntoChunks(
+  key: string,
+  body: Uint8Array,
+  chunkSize: number,
+): { chunks: Uint8Array[]; tail: Uint8Array } {
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  while (body.byteLength - offset > chunkSize) {
+    const part = body.subarray(offset, offset + chunkSize);
+    chunks.push(
+      new FrameWriter(1 + FrameWriter.stringSize(key) + part.byteLength).u8(FrameKind.chunk).string(key).raw(part)
+        .bytes,
+    );
+    offset += chunkSize;
+  }
+  return { chunks, tail: body.subarray(offset) };
+}
+
+interface Transfer {
+  parts: Uint8Array[];
+  startedAt: number;
+}
+
+/**
+ * Puts chunked messages back together on the receiving side. NATS keeps one publisher's messages
+ * in order to a subscriber, so a transfer's chunks arrive before its closing frame; a transfer
+ * whose closing frame never comes (the sender died, or a reconnect lost a chunk) is dropped after
+ * `maxAgeMs`.
+ */
+export class ChunkAssembler {
+  private readonly transfers = new Map<string, Transfer>();
+  private nextSweepAt = 0;
+  /** Transfers dropped incomplete. */
+  incomplete = 0;
+
+  constructor(private readonly maxAgeMs: number) {}
+
+  get size(): number {
+    return this.transfers.size;
+  }
+
+  add(key: string, data: Uint8Array): void {
+    const now = coarseNow();
+    if (now >= this.nextSweepAt) this.sweep(now);
+    let transfer = this.transfers.get(key);
+    if (transfer === undefined) {
+      transfer = { parts: [], startedAt: now };
+      this.transfers.set(key, transfer);
+    }
+    // Copied: the received payload may be a view of a buffer the client reuses.
+    transfer.parts.push(data.slice());
+  }
+
+  /** The whole body, or undefined when any of its `count` chunks is missing. */
+  complete(key: string, count: number, tail: Uint8Array): Uint8Array | undefined {
+    const transfer = this.transfers.get(key);
+    this.transfers.delete(key);
+    if ((transfer?.parts.length ?? 0) !== count) {
+      this.incomplete++;
+      return undefined;
+    }
+    return Buffer.concat([...(transfer?.parts ?? []), tail]);
+  }
+
+  clear(): void {
+    this.transfers.clear();
+  }
+
+  private sweep(now: number): void {
+    this.nextSweepAt = now + 1000;
+    for (const [key, transfer] of this.transfers) {
+      if (now - transfer.startedAt < this.maxAgeMs) break;
+      this.transfers.delete(key);
+      this.incomplete++;
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import type { MessageSerializer } from "@channel-layers/core";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { ChunkAssembler } from "./chunks.js";
+import { FrameFlag, FrameKind, FrameReader } from "./frames.js";
+import type { LocalChannels } from "./local-channels.js";
+import type { SubjectMap } from "./subjects.js";
+
+interface GroupSubscription {
+  subscription: Subscription;
+  /** Resolves once the server has the subscription, so a groupSend after groupAdd reaches it. */
+  ready: Promise<void>;
+}
+
+/**
+ * One subscription per group that has members among this instance's channels. A groupSend
+ * publishes once on the group's subject, the server hands one copy to each instance with members,
+ * and each instance fans it out to its own members: one publish per group, however many members
+ * and processes.
+ */
+export class GroupSubscriptions {
+  private readonly subscriptions = new Map<string, GroupSubscription>();
+  /** Group messages that could not be read (a chunk lost, or not a message). */
+  unreadable = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly subjects: SubjectMap,
+    private readonly local: LocalChannels,
+    private readonly serializer: MessageSerializer,
+    private readonly chunks: ChunkAssembler,
+    private readonly instanceId: string,
+  ) {}
+
+  get size(): number {
+    return this.subscriptions.size;
+  }
+
+  /** Subscribes to `group` unless subscribed; resolves once the server has the subscription. */
+  subscribe(group: string): Promise<void> {
+    let entry = this.subscriptions.get(group);
+    if (entry === undefined) {
+      const subscription = this.nc.subscribe(this.subjects.group(group), {
+        callback: (_error, msg) => this.arrived(group, msg),
+      });
+      entry = { subscription, ready: this.nc.flush() };
+      this.subscriptions.set(group, entry);
+    }
+    return entry.ready;
+  }
+
+  unsubscribe(group: string): void {
+    const entry = this.subscriptions.get(group);
+    if (entry === undefined) return;
+    this.subscriptions.delete(group);
+    if (!entry.subscription.isClosed()) entry.subscription.unsubscribe();
+  }
+
+  unsubscribeAll(): void {
+    for (const group of [...this.subscriptions.keys()]) this.unsubscribe(group);
+  }
+
+  private arrived(group: string, msg: Msg): void {
+    try {
+      const reader = new FrameReader(msg.data);
+      const kind = reader.u8();
+      if (kind === FrameKind.chunk) {
+        const key = reader.string();
+        // Our own publishes come back to us; we delivered to our members when sending.
+        if (!key.startsWith(this.instanceId)) this.chunks.add(key, reader.rest());
+        return;
+      }
+      if (kind !== FrameKind.group) return;
+      const flags = reader.u8();
+      if (reader.string() === this.instanceId) return;
+      let body: Uint8Array | undefined;
+      if (flags & FrameFlag.chunked) {
+        const key = reader.string();
+        const count = reader.u32();
+        body = this.chunks.complete(key, count, reader.rest());
+      } else body = reader.rest();
+      if (body === undefined) {
+        this.unreadable++;
+        return;
+      }
+      this.local.fanOut(group, this.serializer.decode(body));
+    } catch {
+      this.unreadable++;
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import { ChannelDiscarded, type MessageSerializer } from "@channel-layers/core";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { ChunkAssembler } from "./chunks.js";
+import { FrameFlag, FrameKind, FrameReader, ReplyStatus, replyFrame } from "./frames.js";
+import type { GroupSubscriptions } from "./group-subscriptions.js";
+import type { LocalChannels } from "./local-channels.js";
+
+const DONE = replyFrame(ReplyStatus.done, 0);
+
+/**
+ * This instance's one subscription (`<prefix>.i.<instanceId>`): what other instances ask of its
+ * process-local channels. Sends are buffered (or refused as full) and answered with the room left;
+ * group joins are answered once the group's subscription is in place, so a groupSend made after
+ * the groupAdd returns reaches the new member.
+ */
+export class InstanceEndpoint {
+  private readonly subscription: Subscription;
+  /** Frames that could not be read. */
+  unreadable = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    subject: string,
+    private readonly local: LocalChannels,
+    private readonly groups: GroupSubscriptions,
+    private readonly serializer: MessageSerializer,
+    private readonly chunks: ChunkAssembler,
+    private readonly capacityFor: (channel: string) => number,
+  ) {
+    this.subscription = nc.subscribe(subject, { callback: (_error, msg) => this.arrived(msg) });
+  }
+
+  close(): void {
+    if (!this.subscription.isClosed()) this.subscription.unsubscribe();
+  }
+
+  private arrived(msg: Msg): void {
+    try {
+      const reader = new FrameReader(msg.data);
+      const kind = reader.u8();
+      if (kind === FrameKind.send) this.send(reader, msg.reply);
+      else if (kind === FrameKind.chunk) this.chunks.add(reader.string(), reader.rest());
+      else if (kind === FrameKind.join) {
+        const group = reader.string();
+        const channel = reader.string();
+        this.local.join(group, channel, Date.now() + reader.f64());
+        this.groups.subscribe(group).then(
+          () => this.reply(msg.reply, DONE),
+          () => undefined, // Disconnected: the requester times out and says so.
+        );
+      } else if (kind === FrameKind.leave) {
+        const group = reader.string();
+        if (this.local.leave(group, reader.string())) this.groups.unsubscribe(group);
+        this.reply(msg.reply, DONE);
+      } else if (kind === FrameKind.discard) {
+        const channel = reader.string();
+        for (const group of this.local.discard(channel, new ChannelDiscarded(channel))) this.groups.unsubscribe(group);
+        this.reply(msg.reply, DONE);
+      } else this.unreadable++;
+    } catch {
+      this.unreadable++;
+    }
+  }
+
+  private send(reader: FrameReader, reply: string | undefined): void {
+    const flags = reader.u8();
+    const channel = reader.string();
+    let body: Uint8Array | undefined;
+    if (flags & FrameFlag.chunked) {
+      const key = reader.string();
+      const count = reader.u32();
+      body = this.chunks.complete(key, count, reader.rest());
+    } else body = reader.rest();
+    if (body === undefined) {
+      this.reply(reply, replyFrame(ReplyStatus.incomplete, 0));
+      return;
+    }
+    const free = this.local.deliver(channel, this.serializer.decode(body), (flags & FrameFlag.mustAccept) !== 0);
+    this.reply(
+      reply,
+      free < 0 ? replyFrame(ReplyStatus.full, this.capacityFor(channel)) : replyFrame(ReplyStatus.accepted, free),
+    );
+  }
+
+  private reply(subject: string | undefined, frame: Uint8Array): void {
+    if (subject === undefined) return;
+    try {
+      this.nc.publish(subject, frame);
+    } catch {
+      // Closed connection: the requester times out.
+    }
+  }
+}

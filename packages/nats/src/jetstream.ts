@@ -1,0 +1,191 @@
+import { BackendUnavailable } from "@channel-layers/core";
+import {
+  type ConsumerConfig,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { NoResponders, type Requests } from "./requests.js";
+
+/** JetStream API error codes the layer acts on. */
+export const ApiCode = {
+  /** A stream at max_msgs with discard "new" refused a message: the channel is full. */
+  maximumMessages: 10077,
+  /** Nats-Expected-Last-Subject-Sequence did not match: someone else wrote first. */
+  wrongLastSequence: 10071,
+  streamNotFound: 10059,
+  /** No message matched a get. */
+  noMessage: 10037,
+  consumerNotFound: 10014,
+  /** A stream of that name exists with another configuration. */
+  streamNameInUse: 10058,
+} as const;
+
+/** JetStream refused a publish; `code` is its err_code. */
+export class StreamPublishError extends Error {
+  constructor(
+    readonly code: number,
+    description: string,
+  ) {
+    super(`JetStream refused the message: ${description} (${code})`);
+    this.name = "StreamPublishError";
+  }
+}
+
+/** No stream listens on the subject (nobody answered the publish). */
+export class NoStream extends Error {
+  constructor(readonly subject: string) {
+    super(`No JetStream stream takes ${subject}`);
+    this.name = "NoStream";
+  }
+}
+
+const decoder = new TextDecoder();
+
+/** A stream's duplicate window (ns) may not exceed its max_age; the server's default is 2 minutes. */
+export function duplicateWindowFor(maxAgeMs: number): number {
+  return nanos(Math.min(maxAgeMs, 120_000));
+}
+
+/** Milliseconds as the whole nanoseconds JetStream's configuration takes. */
+export function nanos(ms: number): number {
+  return Math.round(ms * 1e6);
+}
+
+/** The JetStream calls the layer makes: hot ones on the shared reply inbox, the rest through nats.js. */
+export class JetStreamCalls {
+  private manager: Promise<JetStreamManager> | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly requests: Requests,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Stores `payload` on `subject`; resolves with its stream sequence. */
+  async publish(subject: string, payload: Uint8Array, expectLastSubjectSequence?: number): Promise<number> {
+    let hdrs: MsgHdrs | undefined;
+    if (expectLastSubjectSequence !== undefined) {
+      hdrs = headers();
+      hdrs.set("Nats-Expected-Last-Subject-Sequence", String(expectLastSubjectSequence));
+    }
+    let reply: Awaited<ReturnType<Requests["request"]>>;
+    try {
+      reply = await this.requests.request(subject, payload, hdrs);
+    } catch (error) {
+      throw error instanceof NoResponders ? new NoStream(subject) : error;
+    }
+    const ack = JSON.parse(decoder.decode(reply.data)) as {
+      seq?: number;
+      error?: { err_code: number; description: string };
+    };
+    if (ack.error) throw new StreamPublishError(ack.error.err_code, ack.error.description);
+    return ack.seq ?? 0;
+  }
+
+  /**
+   * The last message on `subject` in `stream`, or undefined when there is none (or no stream).
+   * Through the JetStream API rather than a direct get: a direct get to a stream that does not
+   * exist goes unanswered, where the API says so at once, and on this server both take one round
+   * trip.
+   */
+  async lastOnSubject(stream: string, subject: string): Promise<{ seq: number; data: Uint8Array } | undefined> {
+    const reply = await this.requests.request(
+      `$JS.API.STREAM.MSG.GET.${stream}`,
+      Buffer.from(JSON.stringify({ last_by_subj: subject })),
+    );
+    const answer = JSON.parse(decoder.decode(reply.data)) as {
+      message?: { seq: number; data?: string };
+      error?: { err_code: number; description: string };
+    };
+    if (answer.error) {
+      if (answer.error.err_code === ApiCode.noMessage || answer.error.err_code === ApiCode.streamNotFound) {
+        return undefined;
+      }
+      throw new BackendUnavailable(`JetStream could not read ${subject}: ${answer.error.description}`);
+    }
+    const message = answer.message;
+    if (message === undefined) return undefined;
+    return { seq: message.seq, data: Buffer.from(message.data ?? "", "base64") };
+  }
+
+  /** The message at `seq` in `stream` (direct get). */
+  async messageAt(stream: string, seq: number): Promise<Uint8Array> {
+    const reply = await this.requests.request(`$JS.API.DIRECT.GET.${stream}`, Buffer.from(JSON.stringify({ seq })));
+    const code = reply.headers?.code ?? 0;
+    if (code >= 400) throw new BackendUnavailable(`JetStream has no message ${seq} in ${stream} (${code})`);
+    return reply.data;
+  }
+
+  /**
+   * Creates a stream, or leaves it be when it exists: with the same configuration the server says
+   * so; with another one (another instance's options), the first creator's configuration stays.
+   */
+  async addStream(config: Partial<StreamConfig> & { name: string }): Promise<void> {
+    const jsm = await this.jsm();
+    try {
+      await jsm.streams.add(config);
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === ApiCode.streamNameInUse) return;
+      throw unavailable(`create stream ${config.name}`, error);
+    }
+  }
+
+  async addConsumer(stream: string, config: Partial<ConsumerConfig>): Promise<void> {
+    const jsm = await this.jsm();
+    await jsm.consumers.add(stream, config);
+  }
+
+  async consumerExists(stream: string, consumer: string): Promise<boolean> {
+    const jsm = await this.jsm();
+    try {
+      await jsm.consumers.info(stream, consumer);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Names of the streams that take any subject matching `subject`. */
+  async streamNames(subject: string): Promise<string[]> {
+    const jsm = await this.jsm();
+    const names: string[] = [];
+    for await (const name of jsm.streams.names(subject)) names.push(name);
+    return names;
+  }
+
+  async purgeStream(stream: string): Promise<void> {
+    const jsm = await this.jsm();
+    try {
+      await jsm.streams.purge(stream);
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === ApiCode.streamNotFound) return;
+      throw unavailable(`purge stream ${stream}`, error);
+    }
+  }
+
+  async deleteStream(stream: string): Promise<void> {
+    const jsm = await this.jsm();
+    try {
+      await jsm.streams.delete(stream);
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === ApiCode.streamNotFound) return;
+      throw unavailable(`delete stream ${stream}`, error);
+    }
+  }
+
+  private jsm(): Promise<JetStreamManager> {
+    this.manager ??= jetstreamManager(this.nc, { checkAPI: false, timeout: this.timeoutMs });
+    return this.manager;
+  }
+}
+
+/** `error` as BACKEND_UNAVAILABLE, unless it is a ChannelLayerError already. */
+export function unavailable(doing: string, error: unknown): Error {
+  if (error instanceof Error && "code" in error && typeof error.code === "string") return error;
+  return new BackendUnavailable(`Could not ${doing} on NATS JetStream: ${(error as Error).message}`, {
+    cause: error,
+  });
+}

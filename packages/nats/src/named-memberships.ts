@@ -1,0 +1,109 @@
+import { BackendUnavailable } from "@channel-layers/core";
+import { ApiCode, duplicateWindowFor, type JetStreamCalls, NoStream, nanos, StreamPublishError } from "./jetstream.js";
+import type { SubjectMap } from "./subjects.js";
+
+/** channel -> membership expiry (ms epoch). */
+type Record = { [channel: string]: number };
+
+/** Writers racing on one group's record retry at most this often. */
+const MAX_ATTEMPTS = 50;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Group memberships of named channels, which no instance owns: one JSON record per group, the
+ * only message on the group's subject in a stream that keeps one message per subject. Writers
+ * read it and write it back with Nats-Expected-Last-Subject-Sequence, so concurrent groupAdds
+ * never lose each other's members (compare-and-set; a loser reads again). Expiry times are in
+ * the record; the stream's max_age of groupExpiry drops a record only once all of it has lapsed.
+ */
+export class NamedMemberships {
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    private readonly js: JetStreamCalls,
+    private readonly subjects: SubjectMap,
+    private readonly groupExpiryMs: number,
+  ) {}
+
+  /** The unexpired named members of `group`: one direct get. */
+  async members(group: string): Promise<string[]> {
+    const record = await this.read(group);
+    if (record === undefined) return [];
+    const now = Date.now();
+    return Object.keys(record.members).filter((channel) => (record.members[channel] as number) > now);
+  }
+
+  add(group: string, channel: string): Promise<void> {
+    return this.update(group, (members) => {
+      members[channel] = Date.now() + this.groupExpiryMs;
+      return true;
+    });
+  }
+
+  remove(group: string, channel: string): Promise<void> {
+    return this.update(group, (members) => {
+      if (!(channel in members)) return false;
+      delete members[channel];
+      return true;
+    });
+  }
+
+  /** Applies `change` to the group's record until the write wins; `change` returns false for no write. */
+  private async update(group: string, change: (members: Record) => boolean): Promise<void> {
+    const subject = this.subjects.membership(group);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const record = await this.read(group);
+      const members: Record = Object.create(null);
+      const now = Date.now();
+      for (const [channel, expiresAt] of Object.entries(record?.members ?? {})) {
+        if (expiresAt > now) members[channel] = expiresAt;
+      }
+      if (!change(members)) return;
+      try {
+        await this.js.publish(subject, encoder.encode(JSON.stringify(members)), record?.seq ?? 0);
+        return;
+      } catch (error) {
+        if (error instanceof NoStream) await this.ensureStream(true);
+        else if (!(error instanceof StreamPublishError && error.code === ApiCode.wrongLastSequence)) throw error;
+      }
+    }
+    throw new BackendUnavailable(
+      `Could not update the members of group ${group}: ${MAX_ATTEMPTS} concurrent writers kept winning`,
+    );
+  }
+
+  private async read(group: string): Promise<{ seq: number; members: Record } | undefined> {
+    const message = await this.js.lastOnSubject(this.subjects.membershipStream, this.subjects.membership(group));
+    if (message === undefined) return undefined;
+    try {
+      return { seq: message.seq, members: JSON.parse(decoder.decode(message.data)) as Record };
+    } catch {
+      return { seq: message.seq, members: {} };
+    }
+  }
+
+  private ensureStream(again = false): Promise<void> {
+    if (this.ready === undefined || again) {
+      const ready = this.js.addStream({
+        name: this.subjects.membershipStream,
+        description: `channel-layers ${this.subjects.prefix}: group memberships of named channels`,
+        subjects: [`${this.subjects.root}.m.>`],
+        retention: "limits",
+        storage: "file",
+        discard: "old",
+        max_msgs_per_subject: 1,
+        max_age: nanos(this.groupExpiryMs),
+        duplicate_window: duplicateWindowFor(this.groupExpiryMs),
+        allow_direct: true,
+        num_replicas: 1,
+      });
+      ready.catch(() => {
+        if (this.ready === ready) this.ready = undefined;
+      });
+      this.ready = ready;
+    }
+    return this.ready;
+  }
+}
