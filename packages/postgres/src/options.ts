@@ -33,6 +33,13 @@ export interface PostgresChannelLayerOptions extends ChannelLayerOptions {
    */
   cleanupInterval?: number;
   /**
+   * Messages this instance receives between its VACUUMs of the message table (without TRUNCATE,
+   * skipped when another is running). 0 leaves it all to autovacuum, which on a busy layer is
+   * too rare: dead rows pile up and slow every send and receive. Needs the table's owner (else
+   * PostgreSQL skips it with a warning). Default 10,000.
+   */
+  vacuumThreshold?: number;
+  /**
    * Seconds between re-checks of named channels this instance waits on. A wake-up is only missed
    * when another process dies while holding a message it claimed, which then reappears with no
    * NOTIFY; this bounds how long it waits. Default 5.
@@ -51,6 +58,7 @@ export interface ResolvedPostgresOptions {
   readonly migrate: boolean;
   readonly poolSize: number;
   readonly cleanupIntervalMs: number;
+  readonly vacuumThreshold: number;
   readonly pollIntervalMs: number;
   readonly reconnectDelayMs: number;
   readonly maxReconnectDelayMs: number;
@@ -89,6 +97,8 @@ export function resolvePostgresOptions(options: PostgresChannelLayerOptions): Re
     migrate: options.migrate ?? true,
     poolSize: positive("poolSize", options.poolSize, 10, true),
     cleanupIntervalMs: positive("cleanupInterval", options.cleanupInterval, 10) * 1000,
+    vacuumThreshold:
+      options.vacuumThreshold === 0 ? 0 : positive("vacuumThreshold", options.vacuumThreshold, 10_000, true),
     pollIntervalMs: positive("pollInterval", options.pollInterval, 5) * 1000,
     reconnectDelayMs: positive("reconnectDelay", options.reconnectDelay, 100),
     maxReconnectDelayMs: positive("maxReconnectDelay", options.maxReconnectDelay, 5000),

@@ -5,7 +5,6 @@ import {
   BaseChannelLayer,
   ChannelDiscarded,
   ChannelFull,
-  coarseNow,
   Extension,
   LayerClosed,
   type Message,
@@ -15,8 +14,9 @@ import {
 import pg from "pg";
 import { backendUnavailable } from "./errors.js";
 import { NotificationListener } from "./listener.js";
+import { Maintenance } from "./maintenance.js";
 import { type PostgresChannelLayerOptions, type ResolvedPostgresOptions, resolvePostgresOptions } from "./options.js";
-import { type ClaimedMessage, Receivers } from "./receivers.js";
+import { type ClaimedMessage, type ClaimRow, Receivers } from "./receivers.js";
 import { installTables } from "./schema.js";
 import {
   buildStatements,
@@ -40,8 +40,6 @@ export interface PostgresTransactionalSender {
   groupSend(group: string, message: Message): Promise<void>;
 }
 
-/** Expired rows removed per cleanup statement; a full batch makes the next one due at once. */
-const CLEANUP_BATCH = 10_000;
 const RESOLVED = Promise.resolve();
 
 /**
@@ -71,9 +69,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
   private readonly receivers: Receivers;
   private started = false;
   private starting: Promise<void> | undefined;
-  private nextCleanupAt = 0;
-  /** Cleanups and put-backs under way, awaited by close(). */
-  private readonly background = new Set<Promise<unknown>>();
+  private readonly maintenance: Maintenance;
 
   constructor(options: PostgresChannelLayerOptions = {}) {
     super(options);
@@ -89,7 +85,10 @@ export class PostgresChannelLayer extends BaseChannelLayer {
       listenConfig = { ...options.pool.options };
     } else {
       listenConfig = options.connectionString === undefined ? {} : { connectionString: options.connectionString };
-      this.pool = new pg.Pool({ ...listenConfig, max: resolved.poolSize });
+      // JIT compilation pays off for long analytic queries, never for these: a claim over
+      // thousands of channels crosses jit_above_cost and would spend longer compiling than running.
+      const jitOff = options.connectionString?.includes("options=") ? {} : { options: "-c jit=off" };
+      this.pool = new pg.Pool({ ...listenConfig, ...jitOff, max: resolved.poolSize });
       this.ownsPool = true;
       // An idle pooled connection the server drops emits "error" on the pool; without a handler
       // that would end the process. The next query simply opens a new connection.
@@ -107,6 +106,13 @@ export class PostgresChannelLayer extends BaseChannelLayer {
         reconnected: () => this.receivers.recheckAll(),
       },
     );
+    this.maintenance = new Maintenance({
+      pool: this.pool,
+      cleanup: this.statements.cleanup,
+      messageTable: this.names.messageTable,
+      cleanupIntervalMs: resolved.cleanupIntervalMs,
+      vacuumThreshold: resolved.vacuumThreshold,
+    });
     this.receivers = new Receivers({
       claim: (channels, counts) => this.claim(channels, counts),
       putBack: (messages) => this.putBack(messages),
@@ -195,7 +201,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
       this.capacityFor(channel),
       this.groupExpiryMs,
     ]);
-    this.cleanupIfDue();
+    this.maintenance.tick();
   }
 
   protected async _groupDiscard(group: string, channel: string): Promise<void> {
@@ -233,7 +239,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
       await this.starting?.catch(() => undefined);
       await this.receivers.stop();
       await this.listener.close();
-      while (this.background.size > 0) await Promise.allSettled([...this.background]);
+      await this.maintenance.close();
       if (this.ownsPool) await this.pool.end();
     } finally {
       this.receivers.rejectAll(new LayerClosed());
@@ -254,7 +260,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
       notifyTarget(this.names, channel),
     ]);
     if (result.rowCount === 0) throw new ChannelFull(channel, this.capacityFor(channel));
-    this.cleanupIfDue();
+    this.maintenance.tick();
   }
 
   private async groupSendEncoded(db: Queryable, group: string, payload: Buffer): Promise<void> {
@@ -264,7 +270,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
       this.expiryMs,
       this.names.notifyBase,
     ]);
-    this.cleanupIfDue();
+    this.maintenance.tick();
   }
 
   /** A NOTIFY arrived: its payload lists the channels it is for, or is empty for "all of them". */
@@ -278,13 +284,14 @@ export class PostgresChannelLayer extends BaseChannelLayer {
     }
   }
 
-  private async claim(channels: string[], counts: number[]): Promise<ClaimedMessage[]> {
-    const result = await this.pool.query<ClaimedMessage>({
+  private async claim(channels: string[], counts: number[]): Promise<ClaimRow[]> {
+    const result = await this.pool.query<ClaimRow>({
       name: this.statements.claim.name,
       text: this.statements.claim.text,
       values: [channels, counts],
     });
-    this.cleanupIfDue();
+    this.maintenance.received(result.rowCount ?? 0);
+    this.maintenance.tick();
     return result.rows;
   }
 
@@ -301,33 +308,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
         ]);
       }
     })().catch((error: unknown) => debug("could not put claimed messages back: %s", (error as Error).message));
-    this.track(work);
-  }
-
-  /** Expired messages and lapsed memberships go in passing, at most every cleanupInterval. */
-  private cleanupIfDue(): void {
-    const now = coarseNow();
-    if (now < this.nextCleanupAt || this.closed) return;
-    this.nextCleanupAt = now + this.postgresOptions.cleanupIntervalMs;
-    const work = this.run<{ messages: number; memberships: number }>(
-      this.pool,
-      this.statements.cleanup,
-      "remove expired messages",
-      [CLEANUP_BATCH],
-    ).then(
-      (result) => {
-        const removed = result.rows[0];
-        // A full batch: more are waiting, so the next call should go on with them.
-        if (removed && Math.max(removed.messages, removed.memberships) >= CLEANUP_BATCH) this.nextCleanupAt = 0;
-      },
-      (error: unknown) => debug("cleanup failed: %s", (error as Error).message),
-    );
-    this.track(work);
-  }
-
-  private track(work: Promise<unknown>): void {
-    this.background.add(work);
-    work.finally(() => this.background.delete(work));
+    this.maintenance.track(work);
   }
 
   private async run<R extends pg.QueryResultRow = pg.QueryResultRow>(

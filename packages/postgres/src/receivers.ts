@@ -12,8 +12,11 @@ export interface ClaimedMessage {
   payload: Buffer;
 }
 
+/** A row a claim returns: a message, or (id null) word that the channel holds more than was taken. */
+export type ClaimRow = ClaimedMessage | { channel: string; id: null };
+
 /** Takes up to `counts[i]` of the oldest messages of `channels[i]` from the table. */
-export type ClaimFunction = (channels: string[], counts: number[]) => Promise<ClaimedMessage[]>;
+export type ClaimFunction = (channels: string[], counts: number[]) => Promise<ClaimRow[]>;
 
 export interface ReceiversOptions {
   claim: ClaimFunction;
@@ -63,6 +66,7 @@ export class Receivers {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly pollTimer: NodeJS.Timeout;
   private nextSweepAt = 0;
+  private kickQueued = false;
 
   constructor(private readonly options: ReceiversOptions) {
     this.pollTimer = setInterval(() => this.poll(), options.pollIntervalMs);
@@ -186,7 +190,21 @@ export class Receivers {
 
   private schedule(state: ChannelState): void {
     this.due.add(state);
-    this.kick();
+    this.kickSoon();
+  }
+
+  /**
+   * Kicks once the current burst of calls is over: a NOTIFY listing 100 channels, or 10,000
+   * receive loops coming back for more, becomes one claim instead of a claim for the first
+   * channel, another for the second and one for the rest.
+   */
+  private kickSoon(): void {
+    if (this.kickQueued) return;
+    this.kickQueued = true;
+    queueMicrotask(() => {
+      this.kickQueued = false;
+      this.kick();
+    });
   }
 
   /** Named channels can miss a wake-up when another process dies holding a claimed message. */
@@ -231,9 +249,9 @@ export class Receivers {
   }
 
   private async claim(states: ChannelState[], counts: number[]): Promise<void> {
-    let messages: ClaimedMessage[];
+    let rows: ClaimRow[];
     try {
-      messages = await this.options.claim(
+      rows = await this.options.claim(
         states.map((state) => state.channel),
         counts,
       );
@@ -248,23 +266,27 @@ export class Receivers {
     }
     this.failures = 0;
     const byChannel = new Map<string, ClaimedMessage[]>();
-    for (const message of messages) {
-      const list = byChannel.get(message.channel);
-      if (list === undefined) byChannel.set(message.channel, [message]);
-      else list.push(message);
+    const more = new Set<string>();
+    for (const row of rows) {
+      if (row.id === null) {
+        more.add(row.channel);
+        continue;
+      }
+      const list = byChannel.get(row.channel);
+      if (list === undefined) byChannel.set(row.channel, [row]);
+      else list.push(row);
     }
-    states.forEach((state, i) => {
+    for (const state of states) {
       state.claiming = false;
       const claimed = byChannel.get(state.channel);
       if (claimed !== undefined) {
         if (claimed.length > 1) claimed.sort(byId);
         for (const message of claimed) state.box.deliver(message, message.expiresAt);
-        // As many as asked for: there may be more behind them.
-        if (claimed.length >= (counts[i] as number)) state.dirty = true;
       }
+      if (more.has(state.channel)) state.dirty = true;
       if (this.states.get(state.channel) !== state) this.release(state);
       else if (state.dirty && state.box.waiting > 0) this.due.add(state);
-    });
+    }
   }
 
   /** A claim failed (the server is away, most likely): try again later, backing off. */

@@ -82,39 +82,55 @@ export function buildStatements(names: LayerNames): Statements {
   const statement = (role: string, text: string): PreparedStatement => ({ name: `${notifyBase}_${role}`, text });
   return {
     // $1 channel, $2 payload, $3 expiry ms, $4 capacity, $5 NOTIFY channel. One round trip: the
-    // capacity check counts unexpired committed rows (at most $4 of them), the insert happens only
-    // below capacity, and the NOTIFY only when it did; no row back means the channel was full.
-    // The check takes no lock, so concurrent senders to one channel can each pass it: a channel
-    // may exceed capacity by the number of sends in flight to it at that moment.
+    // capacity check, an insert only below capacity, a NOTIFY only when it inserted; no row back
+    // means the channel was full. The check counts unexpired committed rows, but first bounds
+    // their number by the span of their ids (two index probes): only a channel whose span reaches
+    // capacity is counted, so a long backlog does not make every send slower. It takes no lock:
+    // concurrent senders to one channel can each pass it, so a channel may exceed capacity by the
+    // number of sends in flight to it at that moment.
     send: statement(
       "send",
-      `WITH held AS (
-         SELECT count(*) AS n FROM (
-           SELECT 1 FROM ${message} WHERE channel = $1::text AND expires_at > clock_timestamp() LIMIT $4::int
-         ) unexpired
+      `WITH span AS (
+         SELECT (SELECT id FROM ${message} WHERE channel = $1::text AND expires_at > statement_timestamp()
+                 ORDER BY id LIMIT 1) AS first,
+                (SELECT id FROM ${message} WHERE channel = $1::text ORDER BY id DESC LIMIT 1) AS last
+       ), held AS (
+         SELECT CASE
+           WHEN first IS NULL THEN 0
+           WHEN last - first + 1 < $4::int THEN last - first + 1
+           ELSE (SELECT count(*) FROM (
+                   SELECT 1 FROM ${message} WHERE channel = $1::text AND expires_at > statement_timestamp() ORDER BY id LIMIT $4::int
+                 ) unexpired)
+         END AS n
+         FROM span
        ), sent AS (
          INSERT INTO ${message} (channel, expires_at, payload)
-         SELECT $1::text, clock_timestamp() + $3::float8 * interval '1 millisecond', $2::bytea FROM held WHERE n < $4::int
+         SELECT $1::text, statement_timestamp() + $3::float8 * interval '1 millisecond', $2::bytea FROM held WHERE n < $4::int
          RETURNING channel
        )
        SELECT pg_notify($5::text, channel) FROM sent`,
     ),
     // $1 group, $2 payload, $3 expiry ms, $4 notify base. One statement for the whole group: an
-    // insert per unexpired member that is below the capacity recorded at groupAdd, then one
-    // NOTIFY per instance that owns members (listing them) and one for the named members.
+    // insert per unexpired member below the capacity recorded at groupAdd, then one NOTIFY per
+    // instance that owns members (listing them) and one for the named members. Each member's
+    // messages are counted by an index scan in id order (not a bitmap scan, nor a hash join over
+    // the whole table): a plain index scan marks the entries of received messages dead as it
+    // passes them, so the count stays cheap however many messages went through since the last
+    // vacuum.
     groupSend: statement(
       "group_send",
       `WITH members AS (
-         SELECT channel, capacity FROM ${membership} WHERE group_name = $1::text AND expires_at > clock_timestamp()
+         SELECT channel, capacity FROM ${membership}
+         WHERE group_name = $1::text AND expires_at > statement_timestamp()
        ), sent AS (
          INSERT INTO ${message} (channel, expires_at, payload)
-         SELECT m.channel, clock_timestamp() + $3::float8 * interval '1 millisecond', $2::bytea
+         SELECT m.channel, statement_timestamp() + $3::float8 * interval '1 millisecond', $2::bytea
          FROM members m
          WHERE (SELECT count(*) FROM (
                   SELECT 1 FROM ${message} h
-                  WHERE h.channel = m.channel AND h.expires_at > clock_timestamp() LIMIT m.capacity
+                  WHERE h.channel = m.channel AND h.expires_at > statement_timestamp()
+                  ORDER BY h.id LIMIT m.capacity
                 ) unexpired) < m.capacity
-         ORDER BY m.channel
          RETURNING channel
        ), wakes AS (
          SELECT ${notifyTargetSql("$4::text")} AS target,
@@ -124,24 +140,34 @@ export function buildStatements(names: LayerNames): Statements {
        SELECT count(pg_notify(target, CASE WHEN bytes <= ${MAX_NOTIFY_LIST_BYTES} THEN channels ELSE '' END))::int AS wakes
        FROM wakes`,
     ),
-    // $1 channels, $2 how many each. Takes the oldest unexpired messages of each channel, skipping
-    // rows another receiver has locked, so each message goes to exactly one receiver across
-    // processes. Deleting is what marks a message received: the statement commits on its own.
+    // $1 channels, $2 how many each. Locks the oldest unexpired messages of each channel, one more
+    // than asked for, skipping rows another receiver has locked (so each message goes to exactly
+    // one receiver across processes), and deletes all but that extra one: deleting is what marks a
+    // message received, and the statement commits on its own. The extra one comes back as a row
+    // with a null id, saying "there is more", so an emptied channel costs no further claim.
     claim: statement(
       "claim",
-      `WITH picked AS (
-         SELECT x.channel, x.id
+      `WITH locked AS (
+         SELECT x.channel, x.id, x.row, x.rank, wanted.n
          FROM unnest($1::text[], $2::int[]) AS wanted(channel, n)
          CROSS JOIN LATERAL (
-           SELECT m.channel, m.id FROM ${message} m
-           WHERE m.channel = wanted.channel AND m.expires_at > now()
-           ORDER BY m.id LIMIT wanted.n
-           FOR UPDATE SKIP LOCKED
+           -- Numbered in the order the subquery yields them (by id): no sort per channel.
+           SELECT oldest.channel, oldest.id, oldest.row, row_number() OVER () AS rank
+           FROM (
+             SELECT m.channel, m.id, m.ctid AS row FROM ${message} m
+             WHERE m.channel = wanted.channel AND m.expires_at > now()
+             ORDER BY m.id LIMIT wanted.n + 1
+             FOR UPDATE SKIP LOCKED
+           ) oldest
          ) x
+       ), taken AS (
+         DELETE FROM ${message} m WHERE m.ctid = ANY(ARRAY(SELECT row FROM locked WHERE rank <= n))
+         RETURNING m.channel, m.id, m.expires_at, m.payload
        )
-       DELETE FROM ${message} m USING picked
-       WHERE m.channel = picked.channel AND m.id = picked.id
-       RETURNING m.channel, m.id::text AS id, (extract(epoch FROM m.expires_at) * 1000)::float8 AS "expiresAt", m.payload`,
+       SELECT channel, id::text AS id, (extract(epoch FROM expires_at) * 1000)::float8 AS "expiresAt", payload
+       FROM taken
+       UNION ALL
+       SELECT channel, NULL, NULL, NULL FROM locked WHERE rank > n`,
     ),
     // $1 id, $2 channel, $3 expires at (ms epoch), $4 payload, $5 NOTIFY channel. Returns a claimed
     // message nobody took (its receiver went away meanwhile) under its old id, so it keeps its place.
@@ -159,7 +185,7 @@ export function buildStatements(names: LayerNames): Statements {
     groupAdd: statement(
       "group_add",
       `INSERT INTO ${membership} (group_name, channel, capacity, expires_at)
-       VALUES ($1::text, $2::text, $3::int, clock_timestamp() + $4::float8 * interval '1 millisecond')
+       VALUES ($1::text, $2::text, $3::int, statement_timestamp() + $4::float8 * interval '1 millisecond')
        ON CONFLICT (group_name, channel)
        DO UPDATE SET capacity = excluded.capacity, expires_at = excluded.expires_at`,
     ),
