@@ -1,4 +1,4 @@
 export { InvalidToken, MultiFernet } from "./fernet.js";
 export { consistentHash } from "./hash-ring.js";
 export { RedisChannelLayer, type RedisChannelLayerOptions } from "./redis-channel-layer.js";
-export type { RedisHost } from "./shards.js";
+export type { RedisClusterHost, RedisHost } from "./shards.js";

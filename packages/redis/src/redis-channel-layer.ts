@@ -82,7 +82,6 @@ export class RedisChannelLayer extends BaseChannelLayer {
   private readonly namedReceivers = new Map<string, NamedChannelReceiver>();
   private readonly singleRedis: boolean;
   private markerTimer: NodeJS.Timeout | undefined;
-  private sendIndex = 0;
   /** Microseconds of the last score this instance wrote: scores only grow, so one sender's order holds. */
   private lastScore = 0;
   /** Messages sent before the last flush started are dropped if a pop in flight returns them. */
@@ -138,7 +137,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const local = channel.indexOf("!") !== -1;
     if (local && this.isOwnChannel(channel)) return this.sendToSelf(channel, body, id.toString("hex"));
     const key = this.keys.channelKey(channel);
-    const shard = local ? this.shardOfLocal(channel) : this.nextSendShard();
+    const shard = local ? this.shardOfLocal(channel) : this.shardOfNamed(channel);
     const capacity = this.capacityFor(channel);
     const now = Date.now();
     const keys = local ? [key, this.keys.receiverKey(key), this.keys.heldKey(channel)] : [key, key, key];
@@ -303,7 +302,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
       const channel = raw.toString();
       const local = channel.indexOf("!") !== -1;
       const key = this.keys.channelKey(channel);
-      const target = local ? this.shardOfLocal(channel) : this.nextSendShard();
+      const target = local ? this.shardOfLocal(channel) : this.shardOfNamed(channel);
       const batchId = this.keys.cluster ? `${target.index}:${keySlot(key)}` : String(target.index);
       let batch = batches.get(batchId);
       if (batch === undefined) {
@@ -400,12 +399,15 @@ export class RedisChannelLayer extends BaseChannelLayer {
     return shards.length === 1 ? (shards[0] as Shard) : (shards[consistentHash(group, shards.length)] as Shard);
   }
 
-  /** Named channels go round the ring, as channels_redis sends them (receivers watch every shard). */
-  private nextSendShard(): Shard {
+  /**
+   * A named channel's host. channels_redis sends named channels round the ring and receives from
+   * every host in turn; we send each to the one host CRC32 picks for its name, so its order and
+   * capacity hold as on one Redis, and receive from every host, so what channels_redis senders
+   * spread round the ring arrives too.
+   */
+  private shardOfNamed(channel: string): Shard {
     const shards = this.shards;
-    if (shards.length === 1) return shards[0] as Shard;
-    this.sendIndex = (this.sendIndex + 1) % shards.length;
-    return shards[this.sendIndex] as Shard;
+    return shards.length === 1 ? (shards[0] as Shard) : (shards[consistentHash(channel, shards.length)] as Shard);
   }
 
   /** Marks a new process key as received with per-channel counting, and has its shard's loop watch it. */

@@ -1,9 +1,18 @@
 import { BackendUnavailable, InvalidOptions } from "@channel-layers/core";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import type { RedisClient } from "./scripts.js";
 
-/** One entry of `hosts`: a redis:// or rediss:// URL, ioredis options (Sentinel too), or a client you own. */
-export type RedisHost = string | RedisOptions | RedisClient;
+/** A Redis Cluster the layer connects to (and closes) itself: its seed nodes and ioredis ClusterOptions. */
+export interface RedisClusterHost {
+  cluster: readonly ClusterNode[];
+  clusterOptions?: ClusterOptions;
+}
+
+/**
+ * One entry of `hosts`: a redis:// or rediss:// URL, ioredis options (Sentinel too), a Cluster's
+ * seed nodes, or a Redis / Cluster client you own.
+ */
+export type RedisHost = string | RedisOptions | RedisClusterHost | RedisClient;
 
 /**
  * How the clients this layer creates behave while Redis is away: reconnect quickly, and give up
@@ -128,6 +137,16 @@ export function connectShards(hosts: readonly RedisHost[] | undefined): Shard[] 
   if (!Array.isArray(list)) throw new InvalidOptions("hosts must be a list of URLs, ioredis options or clients");
   const shards = list.map((host, index) => {
     if (isClient(host)) return new Shard(index, host, false);
+    if (typeof host === "object" && host !== null && "cluster" in host) {
+      const cluster = new Cluster([...host.cluster], {
+        ...host.clusterOptions,
+        redisOptions: { ...OWNED_CLIENT_DEFAULTS, ...host.clusterOptions?.redisOptions },
+      });
+      cluster.on("error", () => {
+        // As for a single Redis: ioredis reconnects, failed commands become BACKEND_UNAVAILABLE.
+      });
+      return new Shard(index, cluster, true);
+    }
     let client: Redis;
     if (typeof host === "string") {
       if (!/^rediss?:\/\//.test(host)) {

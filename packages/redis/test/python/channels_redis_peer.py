@@ -1,6 +1,6 @@
 """A channels_redis 4 layer driven over stdin/stdout, for the interop tests.
 
-Usage: channels_redis_peer.py <redis-url> <prefix> [encryption-key ...]
+Usage: channels_redis_peer.py <redis-url or JSON list of URLs> <prefix> [encryption-key ...]
 Each stdin line is a JSON command; each gets one JSON line back on stdout:
   {"op": "new_channel"}                              -> {"channel": name}
   {"op": "send", "channel": c, "message": m}         -> {"ok": true}
@@ -60,7 +60,8 @@ async def handle(layer, command):
 
 async def main():
     url, prefix, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
-    layer = RedisChannelLayer(hosts=[url], prefix=prefix, symmetric_encryption_keys=keys or None)
+    hosts = json.loads(url) if url.startswith("[") else [url]
+    layer = RedisChannelLayer(hosts=hosts, prefix=prefix, symmetric_encryption_keys=keys or None)
     loop = asyncio.get_running_loop()
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
