@@ -13,6 +13,8 @@ export interface ListenerHandlers {
 
 export interface ListenerOptions {
   channels: readonly string[];
+  /** Shown in pg_stat_activity, so an operator (or a test) can tell the connection apart. */
+  applicationName: string;
   reconnectDelayMs: number;
   maxReconnectDelayMs: number;
 }
@@ -59,7 +61,11 @@ export class NotificationListener {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ ...this.config, keepAlive: true });
+    const client = new pg.Client({
+      application_name: this.options.applicationName,
+      ...this.config,
+      keepAlive: true,
+    });
     // A dropped connection emits "error" (when the server said why) and then "end"; both lead to
     // one reconnect.
     const dropped = () => this.dropped(client);

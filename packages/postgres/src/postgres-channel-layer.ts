@@ -98,6 +98,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
       listenConfig,
       {
         channels: [this.names.notifyBase, this.ownNotifyChannel],
+        applicationName: `channel-layers ${this.ownNotifyChannel}`,
         reconnectDelayMs: resolved.reconnectDelayMs,
         maxReconnectDelayMs: resolved.maxReconnectDelayMs,
       },
@@ -122,8 +123,11 @@ export class PostgresChannelLayer extends BaseChannelLayer {
     });
   }
 
-  /** The NOTIFY channel that wakes this instance's process-local channels. */
-  private get ownNotifyChannel(): string {
+  /**
+   * The NOTIFY channel that wakes this instance's process-local channels; its LISTEN connection
+   * shows in pg_stat_activity as application_name `channel-layers <this>`.
+   */
+  get ownNotifyChannel(): string {
     return `${this.names.notifyBase}_${this.instanceId}`;
   }
 

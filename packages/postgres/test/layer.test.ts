@@ -1,0 +1,171 @@
+import { receiveOrNothing, receiveWithin } from "@channel-layers/core/conformance";
+import { freePort } from "@channel-layers/integration";
+import { migrate, PostgresChannelLayer, uninstall } from "@channel-layers/postgres";
+import pg from "pg";
+import { afterAll, describe, expect, it, onTestFinished } from "vitest";
+import { randomPrefix, testDatabase } from "./database.js";
+
+const database = await testDatabase();
+afterAll(() => database?.drop());
+
+const ARRIVAL_MS = 5000;
+const SILENCE_MS = 300;
+
+/** Polls `check` until it returns true, failing after `ms`. */
+async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe.runIf(database)("PostgresChannelLayer", () => {
+  const db = database as NonNullable<typeof database>;
+  const layer = (options: ConstructorParameters<typeof PostgresChannelLayer>[0] = {}) => {
+    const made = db.layer(options);
+    onTestFinished(() => made.close());
+    return made;
+  };
+  const tableExists = async (name: string) =>
+    (await db.query<{ found: boolean }>("SELECT to_regclass($1) IS NOT NULL AS found", [name])).rows[0]?.found === true;
+
+  describe("tables", () => {
+    it("creates its tables on first use, from several instances at once", async () => {
+      const prefix = randomPrefix();
+      const layers = Array.from({ length: 5 }, () => layer({ prefix }));
+      await Promise.all(layers.map((each) => each.ready()));
+      const names = layers[0]?.names;
+      expect(await tableExists(names?.messageTable ?? "")).toBe(true);
+      expect(await tableExists(names?.membershipTable ?? "")).toBe(true);
+    });
+
+    it("works on tables made by migrate() with migrate: false, and says what to do without them", async () => {
+      const prefix = randomPrefix();
+      const missing = layer({ prefix, migrate: false });
+      const error = await missing.send("anything", { type: "x" }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "BACKEND_UNAVAILABLE" });
+      expect((error as Error).message).toContain("migrate()");
+      await Promise.all([1, 2, 3].map(() => migrate({ connectionString: db.url, schema: db.schema, prefix })));
+      const ready = layer({ prefix, migrate: false });
+      await ready.send("after-migrate", { type: "x" });
+      expect(await receiveWithin(ready, "after-migrate", ARRIVAL_MS)).toEqual({ type: "x" });
+    });
+
+    it("uninstall() drops one prefix's tables and leaves other prefixes alone", async () => {
+      const [gone, kept] = [layer(), layer()];
+      await kept.send("kept", { type: "kept" });
+      await gone.ready();
+      await uninstall({ connectionString: db.url, schema: db.schema, prefix: gone.postgresOptions.prefix });
+      expect(await tableExists(gone.names.messageTable)).toBe(false);
+      expect(await receiveWithin(kept, "kept", ARRIVAL_MS)).toEqual({ type: "kept" });
+    });
+
+    it("rejects options it cannot use with INVALID_OPTIONS", () => {
+      for (const options of [
+        { prefix: "has space" },
+        { prefix: "x".repeat(41) },
+        { schema: "" },
+        { schema: "s".repeat(64) },
+        { connectionString: db.url, pool: new pg.Pool() },
+        { vacuumThreshold: -1 },
+      ]) {
+        expect(() => new PostgresChannelLayer(options), JSON.stringify(Object.keys(options))).toThrow(
+          expect.objectContaining({ code: "INVALID_OPTIONS" }),
+        );
+      }
+    });
+  });
+
+  describe("delivery", () => {
+    it("keeps messages in the table across layer restarts (durable, not in memory)", async () => {
+      const prefix = randomPrefix();
+      const first = layer({ prefix });
+      await first.send("durable", { type: "kept", n: 1 });
+      await first.close();
+      const second = layer({ prefix });
+      expect(await receiveWithin(second, "durable", ARRIVAL_MS)).toEqual({ type: "kept", n: 1 });
+    });
+
+    it("wakes members when a groupSend's list of channels would not fit in one NOTIFY", async () => {
+      const prefix = randomPrefix();
+      const [sender, receiver] = [layer({ prefix }), layer({ prefix })];
+      // 200 process-local names and 150 named ones: each list is well over NOTIFY's 8,000 bytes.
+      const local = await Promise.all(Array.from({ length: 200 }, () => receiver.newChannel("wide-local-member")));
+      const named = Array.from({ length: 150 }, (_, i) => `wide-named-member-with-a-long-name-${i}`);
+      const members = [...local, ...named];
+      await Promise.all(members.map((channel) => receiver.groupAdd("wide", channel)));
+      const waiting = members.map((channel) => receiveWithin(receiver, channel, ARRIVAL_MS));
+      await sender.groupSend("wide", { type: "wide" });
+      for (const message of await Promise.all(waiting)) expect(message).toEqual({ type: "wide" });
+    });
+
+    it("sends from a pool it was handed and leaves that pool open on close", async () => {
+      const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+      onTestFinished(() => pool.end());
+      const handed = layer({ pool, connectionString: undefined });
+      await handed.send("pooled", { type: "pooled" });
+      expect(await receiveWithin(handed, "pooled", ARRIVAL_MS)).toEqual({ type: "pooled" });
+      await handed.close();
+      expect((await pool.query("SELECT 1 AS ok")).rows).toEqual([{ ok: 1 }]);
+    });
+
+    it("finds a named-channel message that reappears without a NOTIFY (a claimer died holding it) by polling", async () => {
+      const prefix = randomPrefix();
+      const [sender, receiver] = [layer({ prefix }), layer({ prefix, pollInterval: 0.2 })];
+      await sender.send("orphaned", { type: "orphaned" });
+      // Another process locks the row as a claim would, then goes away without deleting it.
+      const claimer = new pg.Client({ connectionString: db.url });
+      await claimer.connect();
+      onTestFinished(() => claimer.end().catch(() => undefined));
+      await claimer.query("BEGIN");
+      const locked = await claimer.query(`SELECT id FROM ${sender.names.messageTable} FOR UPDATE`);
+      expect(locked.rowCount).toBe(1);
+      const waiting = receiveWithin(receiver, "orphaned", ARRIVAL_MS);
+      expect(await receiveOrNothing(receiver, "orphaned", SILENCE_MS)).toBeUndefined();
+      await claimer.query("ROLLBACK");
+      expect(await waiting).toEqual({ type: "orphaned" });
+    });
+  });
+
+  describe("keeping the tables small", () => {
+    it("removes expired messages and lapsed memberships in passing, without a receiver or a cron job", async () => {
+      const small = layer({ expiry: 0.2, groupExpiry: 0.2, cleanupInterval: 0.1 });
+      for (let n = 0; n < 5; n++) await small.send("nobody-receives", { type: "stale", n });
+      await small.groupAdd("lapsing", "nobody-receives");
+      const count = async (table: string) =>
+        Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n);
+      expect(await count(small.names.messageTable)).toBe(5);
+      expect(await count(small.names.membershipTable)).toBe(1);
+      // Expiry is about time passing: wait it out, then any call that comes due cleans up.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await small.send("other", { type: "activity" });
+      await eventually(async () => (await count(small.names.membershipTable)) === 0);
+      await eventually(async () => (await count(small.names.messageTable)) === 1);
+    });
+
+    it("forgets the local state of channels that are done with", async () => {
+      const busy = layer();
+      const channels = await Promise.all(Array.from({ length: 50 }, () => busy.newChannel()));
+      for (const channel of channels) await busy.send(channel, { type: "one" });
+      for (const channel of channels) await receiveWithin(busy, channel, ARRIVAL_MS);
+      const waiting = busy.receive(channels[0] as string).catch((e: unknown) => e);
+      await busy.discardChannel(channels[0] as string);
+      expect(await waiting).toMatchObject({ code: "CHANNEL_DISCARDED" });
+      // Idle channels are swept at most once a second, by whichever receive comes due.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect(await receiveOrNothing(busy, "another", 10)).toBeUndefined();
+      expect(busy.localChannels).toBeLessThanOrEqual(1);
+    });
+  });
+
+  it("rejects with BACKEND_UNAVAILABLE when the server cannot be reached", async () => {
+    const unreachable = new PostgresChannelLayer({
+      connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/x`,
+    });
+    onTestFinished(() => unreachable.close());
+    await expect(unreachable.ready()).rejects.toMatchObject({ code: "BACKEND_UNAVAILABLE" });
+    await expect(unreachable.send("x", { type: "x" })).rejects.toMatchObject({ code: "BACKEND_UNAVAILABLE" });
+    await expect(unreachable.receive("x")).rejects.toMatchObject({ code: "BACKEND_UNAVAILABLE" });
+  });
+});
