@@ -3,7 +3,8 @@ import { receiveOrNothing, receiveWithin, type SuiteContext } from "./context.js
 
 export function crossInstanceTests(ctx: SuiteContext): void {
   describe.runIf(ctx.options.crossInstance)("across instances on one prefix", () => {
-    it("delivers a send from one instance to a receive on the other", async () => {
+    it("delivers a send from one instance to a receive on the other", async ({ skip }) => {
+      if (!ctx.supports("buffered")) skip();
       const [a, b] = await ctx.layerPair();
       const local = await b.newChannel();
       await a.send("cross-named", { type: "to.named" });
@@ -33,7 +34,8 @@ export function crossInstanceTests(ctx: SuiteContext): void {
       expect(await receiveOrNothing(a, onA, ctx.silenceMs)).toBeUndefined();
     });
 
-    it("gives each message on a shared named channel to exactly one instance", async () => {
+    it("gives each message on a shared named channel to exactly one instance", async ({ skip }) => {
+      if (!ctx.supports("buffered")) skip();
       const [a, b] = await ctx.layerPair({ capacity: 1000 });
       const sent = 100;
       const got: number[] = [];

@@ -33,7 +33,7 @@ export function flushTests(ctx: SuiteContext): void {
     });
 
     it("flushes only its own layer's prefix", async ({ skip }) => {
-      if (!ctx.supports("flush")) skip();
+      if (!ctx.supports("flush") || !ctx.supports("buffered")) skip();
       const [flushed, other] = [await ctx.layer(), await ctx.layer()];
       await other.send("same-name", { type: "survives" });
       await flushed.send("same-name", { type: "gone" });

@@ -4,7 +4,7 @@ import { receiveOrNothing, receiveWithin, type SuiteContext } from "./context.js
 export function groupTests(ctx: SuiteContext): void {
   describe("groups", () => {
     it("sends to every member of a group and to nobody else", async ({ skip }) => {
-      if (!ctx.supports("groups")) skip();
+      if (!ctx.supports("groups") || !ctx.supports("buffered")) skip();
       const layer = await ctx.layer();
       const members = [await layer.newChannel(), await layer.newChannel(), "named-member"];
       const outsider = await layer.newChannel();

@@ -3,7 +3,8 @@ import { receiveOrNothing, receiveWithin, type SuiteContext } from "./context.js
 
 export function sendReceiveTests(ctx: SuiteContext): void {
   describe("send and receive", () => {
-    it("delivers a sent message to a receive on the same channel", async () => {
+    it("delivers a sent message to a receive on the same channel", async ({ skip }) => {
+      if (!ctx.supports("buffered")) skip();
       const layer = await ctx.layer();
       await layer.send("test-channel", { type: "test.message", text: "hello" });
       expect(await receiveWithin(layer, "test-channel", ctx.arrivalMs)).toEqual({
@@ -28,7 +29,8 @@ export function sendReceiveTests(ctx: SuiteContext): void {
       expect(await received).toEqual({ type: "late.message" });
     });
 
-    it("keeps send order per channel", async () => {
+    it("keeps send order per channel", async ({ skip }) => {
+      if (!ctx.supports("buffered")) skip();
       const layer = await ctx.layer();
       for (const channel of ["ordered-channel", await layer.newChannel()]) {
         for (let n = 0; n < 50; n++) await layer.send(channel, { type: "ordered", n });
