@@ -20,15 +20,7 @@ export async function createChannelLayer(settings: Settings): Promise<ChannelLay
       return new PostgresChannelLayer({ connectionString: url, prefix });
     }
     case "nats": {
-      // Typed loosely: the package may not export the class yet while it is being written.
-      const nats = (await import("@channel-layers/nats")) as Record<string, unknown>;
-      const NatsChannelLayer = nats.NatsChannelLayer as
-        | (new (options: {
-            servers: string;
-            prefix?: string;
-          }) => ChannelLayer)
-        | undefined;
-      if (NatsChannelLayer === undefined) throw new Error("@channel-layers/nats does not export NatsChannelLayer");
+      const { NatsChannelLayer } = await import("@channel-layers/nats");
       return new NatsChannelLayer({ servers: url, prefix });
     }
   }
