@@ -289,6 +289,23 @@ describe("serve()", () => {
   });
 });
 
+describe("connection churn over the network", () => {
+  it("300 sockets opened, used and closed leave no connection, channel or membership behind", async () => {
+    const layer = new InMemoryChannelLayer();
+    cleanups.push(() => layer.close());
+    const server = await start({ channelLayer: layer });
+    for (let n = 0; n < 300; n += 30) {
+      const batch = Array.from({ length: 30 }, () => new LiveWebsocketCommunicator(wsUrl(server, "/ws/chat/churn/")));
+      for (const socket of batch) await socket.connect();
+      await batch[0]?.sendJsonTo({ message: `round ${n}` });
+      for (const socket of batch) expect(await socket.receiveJsonFrom()).toEqual({ message: `round ${n}` });
+      await Promise.all(batch.map((socket, i) => (i % 2 ? socket.disconnect() : socket.disconnect(4000))));
+    }
+    await until(() => server.connectionCount === 0, "every connection to be forgotten");
+    expect(layer.stats).toEqual({ channels: 0, groups: 0, memberships: 0 });
+  });
+});
+
 describe("attach()", () => {
   it("serves WebSockets on an existing http.Server whose HTTP side stays its own", async () => {
     const httpServer: Server = createServer((_request, response) => response.end("the user's own handler"));
