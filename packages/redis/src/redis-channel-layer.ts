@@ -20,7 +20,8 @@ import { LocalChannels } from "./local-channels.js";
 import { NamedChannelReceiver } from "./named-channel-receiver.js";
 import { ProcessKeyReceiver } from "./process-key-receiver.js";
 import { Receipts } from "./receipts.js";
-import { COUNT_SELF, DELETE_PREFIX, DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from "./scripts.js";
+import { DELETE_PREFIX, DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from "./scripts.js";
+import { SelfSends } from "./self-sends.js";
 import { connectShards, type RedisHost, type Shard, unavailable } from "./shards.js";
 import { ID_BYTES, randomId, WireCodec } from "./wire-codec.js";
 
@@ -75,6 +76,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
   private readonly codec: WireCodec;
   private readonly local: LocalChannels;
   private readonly receipts: Receipts;
+  private readonly selfSends: SelfSends;
   private readonly processReceivers = new Map<Shard, ProcessKeyReceiver>();
   /** Process key -> the shard it lives on, for every prefix newChannel() has used. */
   private readonly processKeys = new Map<string, Shard>();
@@ -104,6 +106,23 @@ export class RedisChannelLayer extends BaseChannelLayer {
       this.lastError = error;
     };
     this.receipts = new Receipts(reportError);
+    this.selfSends = new SelfSends(
+      {
+        shardOf: (channel) => this.shardOfLocal(channel),
+        heldKey: (channel) => this.keys.heldKey(channel),
+        capacityFor: (channel) => this.capacityFor(channel),
+        ttlMs: () => this.ttlMs,
+        score: (now) => this.nextScore(now),
+        cutoff: (now) => seconds(now - this.expiryMs),
+        deliver: (channel, body, id, sentAt, capacity) => {
+          if (sentAt < this.flushedAt || this.closed) return;
+          const message = this.codec.serializer.decode(body);
+          this.local.deliver(channel, message, id, sentAt + this.expiryMs, capacity, Date.now());
+        },
+        unavailable: (error) => unavailable("send", error),
+      },
+      this.receipts,
+    );
     this.local = new LocalChannels((channel, id) => {
       this.receipts.add(this.shardOfLocal(channel), this.keys.heldKey(channel), id);
     });
@@ -135,7 +154,11 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const body = this.codec.encodeBody(message);
     const id = randomId();
     const local = channel.indexOf("!") !== -1;
-    if (local && this.isOwnChannel(channel)) return this.sendToSelf(channel, body, id.toString("hex"));
+    // A send to a channel this instance receives itself skips the process key and the receive
+    // loop: a script counts it in the channel's held set (capacity stays visible to every
+    // instance), and the reply puts it in the mailbox, decoded from the bytes a remote receiver
+    // would get, so the sender's object is never shared.
+    if (local && this.isOwnChannel(channel)) return this.selfSends.send(channel, id.toString("hex"), body);
     const key = this.keys.channelKey(channel);
     const shard = local ? this.shardOfLocal(channel) : this.shardOfNamed(channel);
     const capacity = this.capacityFor(channel);
@@ -159,43 +182,6 @@ export class RedisChannelLayer extends BaseChannelLayer {
     return SEND.run(shard.client, keys, args).then(
       (added) => {
         if (added === 0) throw new ChannelFull(channel, capacity);
-      },
-      (error: unknown) => {
-        throw unavailable("send", error);
-      },
-    );
-  }
-
-  /**
-   * A send to a channel this instance receives itself skips the process key and the receive
-   * loop: the script counts it in the channel's held set (capacity stays visible to every
-   * instance), and the reply puts it in the mailbox, decoded from the bytes a remote receiver
-   * would get, so the sender's object is never shared.
-   */
-  private sendToSelf(channel: string, body: Buffer, id: string): Promise<void> {
-    const shard = this.shardOfLocal(channel);
-    const capacity = this.capacityFor(channel);
-    const now = Date.now();
-    const keys = [this.keys.heldKey(channel)];
-    const args: (string | number | Buffer)[] = [
-      this.nextScore(now),
-      seconds(now - this.expiryMs),
-      this.ttlMs,
-      capacity,
-      id,
-    ];
-    const receipts = this.receipts.takeSmall(shard);
-    if (receipts) {
-      keys.push(...receipts.keys);
-      args.push(...receipts.ids);
-    } else this.receipts.flushShard(shard);
-    shard.batchWrites();
-    return COUNT_SELF.run(shard.client, keys, args).then(
-      (added) => {
-        if (added === 0) throw new ChannelFull(channel, capacity);
-        if (now < this.flushedAt || this.closed) return;
-        const arrived = Date.now();
-        this.local.deliver(channel, this.codec.serializer.decode(body), id, now + this.expiryMs, capacity, arrived);
       },
       (error: unknown) => {
         throw unavailable("send", error);

@@ -64,26 +64,33 @@ return 1
 );
 
 /**
- * send to a process-local channel of the sending instance itself: only counts the message
- * against the channel's capacity (so other instances see it) and the sender hands it to the
- * channel's mailbox when the reply comes; it never needs the process key. KEYS: held set, then
- * receipts riding along. ARGV: now, expiry cutoff, ttl ms, capacity, id, then receipt ids.
- * Returns 1, or 0 when full.
+ * Sends to a process-local channel of the sending instance itself, batched: they only count
+ * against the channel's capacity (so other instances see them) and the sender hands them to the
+ * channel's mailbox when the reply comes; they never need the process key. Admits the first
+ * messages that fit, in order. KEYS: held set, then receipts riding along. ARGV: now, expiry
+ * cutoff, ttl ms, capacity, count k, k ids, then the receipts' ids. Returns how many it admitted.
  */
 export const COUNT_SELF = new LuaScript(
   "count-self",
   `
-for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i + 4]) end
+local k = tonumber(ARGV[5])
+for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i + 4 + k]) end
 local held, cap = KEYS[1], tonumber(ARGV[4])
 local n = redis.call('ZCARD', held)
-if n >= cap then
+if n + k > cap then
   redis.call('ZREMRANGEBYSCORE', held, '-inf', ARGV[2])
   n = redis.call('ZCARD', held)
-  if n >= cap then return 0 end
 end
-redis.call('ZADD', held, ARGV[1], ARGV[5])
+local admitted = math.max(0, math.min(k, cap - n))
+if admitted == 0 then return 0 end
+local args = {}
+for i = 1, admitted do
+  args[2 * i - 1] = ARGV[1]
+  args[2 * i] = ARGV[5 + i]
+end
+redis.call('ZADD', held, unpack(args))
 redis.call('PEXPIRE', held, ARGV[3])
-return 1
+return admitted
 `,
 );
 
