@@ -1,6 +1,6 @@
 """channels_redis 4 (Django Channels' RedisChannelLayer) doing the scenarios of bench/suites/redis.ts.
 
-Usage: channels_redis_bench.py <redis-url> <ping-pong|bulk|fan-out> <messages> [members] [instances]
+Usage: channels_redis_bench.py <redis-url> <ping-pong|ping-pong-2|bulk|fan-out> <messages> [members] [instances]
 Prints {"operations": n, "seconds": s}: n messages delivered (received) in s seconds.
 Every run uses a fresh prefix and deletes its keys afterwards.
 """
@@ -33,6 +33,25 @@ async def ping_pong(url, prefix, count):
         await layer.receive(channel)
     seconds = time.perf_counter() - started
     await layer.flush()
+    return count, seconds
+
+
+async def ping_pong_across(url, prefix, count):
+    a, b = make_layer(url, prefix), make_layer(url, prefix)
+    to_a, to_b = await a.new_channel(), await b.new_channel()
+
+    async def reply():
+        for _ in range(count // 2):
+            await b.send(to_a, await b.receive(to_b))
+
+    started = time.perf_counter()
+    replying = asyncio.ensure_future(reply())
+    for n in range(count // 2):
+        await a.send(to_b, message(n))
+        await a.receive(to_a)
+    await replying
+    seconds = time.perf_counter() - started
+    await a.flush()
     return count, seconds
 
 
@@ -79,6 +98,8 @@ async def main():
     prefix = "bench-py-" + uuid.uuid4().hex[:8] + ":"
     if scenario == "ping-pong":
         operations, seconds = await ping_pong(url, prefix, count)
+    elif scenario == "ping-pong-2":
+        operations, seconds = await ping_pong_across(url, prefix, count)
     elif scenario == "bulk":
         operations, seconds = await bulk(url, prefix, count)
     elif scenario == "fan-out":

@@ -1,28 +1,35 @@
 import { randomBytes } from "node:crypto";
-import { MessageSerializer } from "@channel-layers/core";
+import { type Message, MessageSerializer } from "@channel-layers/core";
 import { type Service, startService } from "@channel-layers/integration";
 import { RedisChannelLayer } from "@channel-layers/redis";
 import { Redis } from "ioredis";
-import { ACK, SEND } from "../../packages/redis/src/scripts.js";
-import { type BenchCase, type BenchSuite, measure, OURS } from "../src/harness.js";
+import { ACK, COUNT_SELF, GROUP_ADD, GROUP_SEND, SEND } from "../../packages/redis/src/scripts.js";
+import { type BenchCase, type BenchSuite, type Measurement, measure, OURS } from "../src/harness.js";
 import { pythonUnavailable, runPythonCase } from "../src/python.js";
 
 /**
  * RedisChannelLayer beside channels_redis 4 (the Python peer, same Redis, same run) and beside
- * raw ioredis sending the same Redis commands our layer sends (the same Lua scripts, BZMPOP,
- * receipts), without the layer around them: what the layer itself costs. Fan-out receivers are
- * spread over 4 layer instances (4 process keys), as 4 worker processes would be.
+ * raw ioredis sending the same Redis commands the layer sends (the same Lua scripts, BZMPOP,
+ * receipts), by hand and without the layer around them: the ratio to raw is what the layer's
+ * own JavaScript costs. Scenarios:
+ * - ping-pong: one instance sends to its own channel and receives, one message at a time;
+ * - ping-pong-2: two instances, each replying on the other's channel (the cross-process path);
+ * - bulk: 100 sends in flight at a time, then every receive;
+ * - fan-out-N: one sender's groupSend to N members spread over 4 receiving instances (4 process
+ *   keys, as 4 worker processes would have), every member receiving every message.
  */
 const message = (n: number) => ({ type: "bench.message", text: "hello", n });
 /** Sends in flight at once in bulk, for every subject. */
 const BULK_WINDOW = 100;
 const INSTANCES = 4;
+const EXPIRY_MS = 60_000;
 
 let service: Service | undefined;
+const url = () => service?.url as string;
 const prefix = () => `bench-${randomBytes(4).toString("hex")}:`;
 
 function layer(options: { prefix: string; capacity?: number }) {
-  return new RedisChannelLayer({ hosts: [service?.url as string], ...options });
+  return new RedisChannelLayer({ hosts: [url()], ...options });
 }
 
 async function pingPong(count: number): Promise<number> {
@@ -34,6 +41,26 @@ async function pingPong(count: number): Promise<number> {
   }
   await one.flush();
   await one.close();
+  return count;
+}
+
+async function pingPongAcross(count: number): Promise<number> {
+  const shared = prefix();
+  const [a, b] = [layer({ prefix: shared }), layer({ prefix: shared })];
+  const [toA, toB] = [await a.newChannel(), await b.newChannel()];
+  const replying = (async () => {
+    for (let n = 0; n < count / 2; n++) {
+      const ping = await b.receive(toB);
+      await b.send(toA, ping);
+    }
+  })();
+  for (let n = 0; n < count / 2; n++) {
+    await a.send(toB, message(n));
+    await a.receive(toA);
+  }
+  await replying;
+  await a.flush();
+  await Promise.all([a.close(), b.close()]);
   return count;
 }
 
@@ -52,7 +79,7 @@ async function bulk(count: number): Promise<number> {
 }
 
 /** Measures from the first groupSend to the last receive; setup (groupAdd) is not timed. */
-async function fanOut(sends: number, members: number): Promise<{ operations: number; seconds: number }> {
+async function fanOut(sends: number, members: number): Promise<Measurement> {
   const shared = prefix();
   const sender = layer({ prefix: shared, capacity: sends + 1 });
   const receivers = Array.from({ length: INSTANCES }, () => layer({ prefix: shared, capacity: sends + 1 }));
@@ -77,84 +104,184 @@ async function fanOut(sends: number, members: number): Promise<{ operations: num
   return measured;
 }
 
-// Raw ioredis: the layer's commands, issued by hand. One connection sends, one blocks.
-const packr = new MessageSerializer();
+// Raw ioredis: the layer's Redis commands, by hand.
+const serializer = new MessageSerializer();
+const seconds = (ms: number) => (ms / 1000).toFixed(6);
+let lastMicros = 0;
+/** Strictly growing scores, as the layer writes them. */
+const score = (now: number) => {
+  lastMicros = Math.max(Math.round(now * 1000), lastMicros + 1);
+  return (lastMicros / 1e6).toFixed(6);
+};
 
-interface RawPeer {
-  command: Redis;
-  blocking: Redis;
-  key: string;
-  marker: string;
-  held: string;
-  channel: string;
-}
-
-async function rawPeer(): Promise<RawPeer> {
-  const base = prefix();
-  const channel = `specific.${randomBytes(8).toString("hex")}!${randomBytes(12).toString("hex")}`;
-  const key = base + channel.slice(0, channel.indexOf("!") + 1);
-  const command = new Redis(service?.url as string);
-  const blocking = new Redis(service?.url as string);
-  await command.set(`${key}$receiver`, "1", "PX", 60_000);
-  return { command, blocking, key, marker: `${key}$receiver`, held: `${base}${channel}$held`, channel };
-}
-
-function rawSend(peer: RawPeer, n: number, capacity: number): Promise<unknown> {
-  const id = randomBytes(12);
-  const now = Date.now();
-  const body = packr.encode({ ...message(n), __asgi_channel__: peer.channel });
-  return SEND.run(
-    peer.command,
-    [peer.key, peer.marker, peer.held],
-    [(now / 1000).toFixed(6), ((now - 60_000) / 1000).toFixed(6), 60_000, capacity, Buffer.concat([id, body]), id],
-  );
-}
-
-/** Pops up to `count` members, decodes them and sends their receipts, as the layer's loop does. */
-async function rawReceive(peer: RawPeer, count: number): Promise<number> {
-  const reply = (await peer.blocking.callBuffer("BZMPOP", 5, 1, peer.key, "MIN", "COUNT", count)) as
-    | [Buffer, [Buffer, Buffer][]]
-    | null;
-  if (!reply) return 0;
-  const ids: Buffer[] = [];
-  for (const [member] of reply[1]) {
-    packr.decode(member.subarray(12));
-    ids.push(member.subarray(0, 12));
-  }
-  await ACK.run(
-    peer.command,
-    ids.map(() => peer.held),
-    ids,
-  );
-  return ids.length;
-}
-
-async function closeRaw(peer: RawPeer): Promise<void> {
-  await peer.command.del(peer.key, peer.marker, peer.held);
-  peer.command.disconnect();
-  peer.blocking.disconnect();
-}
-
+/** ping-pong: one COUNT_SELF per message (the last receipt riding along), then decode. */
 async function rawPingPong(count: number): Promise<number> {
-  const peer = await rawPeer();
+  const client = new Redis(url());
+  const held = `${prefix()}specific.x!y$held`;
+  let receipt: string | undefined;
   for (let n = 0; n < count; n++) {
-    await rawSend(peer, n, 100);
-    await rawReceive(peer, 1);
+    const body = serializer.encode(message(n));
+    const id = randomBytes(12).toString("hex");
+    const now = Date.now();
+    const keys = receipt ? [held, held] : [held];
+    const args = [score(now), seconds(now - EXPIRY_MS), EXPIRY_MS, 100, 1, id, ...(receipt ? [receipt] : [])];
+    await COUNT_SELF.run(client, keys, args);
+    serializer.decode(body);
+    receipt = id;
   }
-  await closeRaw(peer);
+  await client.del(held);
+  client.disconnect();
   return count;
 }
 
-async function rawBulk(count: number): Promise<number> {
-  const peer = await rawPeer();
-  for (let start = 0; start < count; start += BULK_WINDOW) {
-    const sends: Promise<unknown>[] = [];
-    for (let n = start; n < Math.min(count, start + BULK_WINDOW); n++) sends.push(rawSend(peer, n, count + 1));
-    await Promise.all(sends);
+/** ping-pong-2: SEND to the other side's process key, which a BZMPOP loop pops, twice per round. */
+async function rawPingPongAcross(count: number): Promise<number> {
+  const base = prefix();
+  const sides = ["a", "b"].map((side) => {
+    const key = `${base}specific.${side}!`;
+    return { key, channel: `specific.${side}!1`, held: `${base}specific.${side}!1$held`, command: new Redis(url()) };
+  });
+  const blocking = sides.map(() => new Redis(url()));
+  for (const side of sides) await side.command.set(`${side.key}$receiver`, "1", "PX", 60_000);
+  const send = (to: (typeof sides)[number], from: (typeof sides)[number], body: Message, receipt?: string) => {
+    const id = randomBytes(12);
+    const now = Date.now();
+    const member = Buffer.concat([id, serializer.encode({ ...body, __asgi_channel__: to.channel })]);
+    return SEND.run(
+      from.command,
+      [to.key, `${to.key}$receiver`, to.held, ...(receipt ? [from.held] : [])],
+      [score(now), seconds(now - EXPIRY_MS), EXPIRY_MS, 100, member, id.toString("hex"), ...(receipt ? [receipt] : [])],
+    );
+  };
+  const pop = async (index: number) => {
+    const side = sides[index] as (typeof sides)[number];
+    const reply = (await (blocking[index] as Redis).callBuffer("BZMPOP", 5, 1, side.key, "MIN", "COUNT", 512)) as [
+      Buffer,
+      [Buffer, Buffer][],
+    ];
+    const [member] = reply[1][0] as [Buffer, Buffer];
+    const decoded = serializer.decode(member.subarray(12));
+    delete decoded.__asgi_channel__;
+    return { message: decoded, receipt: member.subarray(0, 12).toString("hex") };
+  };
+  const [a, b] = sides as [(typeof sides)[number], (typeof sides)[number]];
+  const replying = (async () => {
+    let receipt: string | undefined;
+    for (let n = 0; n < count / 2; n++) {
+      const ping = await pop(1);
+      await send(a, b, ping.message, receipt);
+      receipt = ping.receipt;
+    }
+  })();
+  let receipt: string | undefined;
+  for (let n = 0; n < count / 2; n++) {
+    await send(b, a, message(n), receipt);
+    receipt = (await pop(0)).receipt;
   }
-  for (let received = 0; received < count; ) received += await rawReceive(peer, 512);
-  await closeRaw(peer);
+  await replying;
+  for (const side of sides) {
+    await side.command.del(side.key, `${side.key}$receiver`, side.held);
+    side.command.disconnect();
+  }
+  for (const connection of blocking) connection.disconnect();
   return count;
+}
+
+/** bulk: one COUNT_SELF per window of 100 ids, decode each, then the receipts 1000 at a time. */
+async function rawBulk(count: number): Promise<number> {
+  const client = new Redis(url());
+  const held = `${prefix()}specific.x!y$held`;
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += BULK_WINDOW) {
+    const size = Math.min(BULK_WINDOW, count - start);
+    const bodies = Array.from({ length: size }, (_, i) => serializer.encode(message(start + i)));
+    const window = Array.from({ length: size }, () => randomBytes(12).toString("hex"));
+    const now = Date.now();
+    await COUNT_SELF.run(client, [held], [score(now), seconds(now - EXPIRY_MS), EXPIRY_MS, count + 1, size, ...window]);
+    for (const body of bodies) serializer.decode(body);
+    ids.push(...window);
+  }
+  for (let start = 0; start < ids.length; start += 1000) {
+    const chunk = ids.slice(start, start + 1000);
+    await ACK.run(
+      client,
+      chunk.map(() => held),
+      chunk,
+    );
+  }
+  await client.del(held);
+  client.disconnect();
+  return count;
+}
+
+/** fan-out: GROUP_SEND per message; per receiving instance a BZMPOP loop, decode, a copy per member, receipts. */
+async function rawFanOut(sends: number, members: number): Promise<Measurement> {
+  const base = prefix();
+  const command = new Redis(url());
+  const instances = Array.from({ length: INSTANCES }, (_, i) => ({
+    key: `${base}specific.i${i}!`,
+    blocking: new Redis(url()),
+    channels: [] as string[],
+  }));
+  for (let m = 0; m < members; m++) {
+    const instance = instances[m % INSTANCES] as (typeof instances)[number];
+    const channel = `specific.i${m % INSTANCES}!${m}`;
+    instance.channels.push(channel);
+    await GROUP_ADD.run(command, [`${base}:group:bench`], [seconds(Date.now()), 86_400_000, channel]);
+  }
+  for (const instance of instances) await command.set(`${instance.key}$receiver`, "1", "PX", 60_000);
+  const measured = await measure(async () => {
+    const receiving = instances.map(async (instance) => {
+      let delivered = 0;
+      while (delivered < sends * instance.channels.length) {
+        const reply = (await instance.blocking.callBuffer("BZMPOP", 5, 1, instance.key, "MIN", "COUNT", 512)) as [
+          Buffer,
+          [Buffer, Buffer][],
+        ];
+        const keys: string[] = [];
+        const ids: string[] = [];
+        for (const [member] of reply[1]) {
+          const decoded = serializer.decode(member.subarray(12));
+          const channels = decoded.__asgi_channel__ as string[];
+          delete decoded.__asgi_channel__;
+          const id = member.subarray(0, 12).toString("hex");
+          for (const channel of channels) {
+            structuredClone(decoded);
+            keys.push(`${base}${channel}$held`);
+            ids.push(id);
+          }
+          delivered += channels.length;
+        }
+        for (let start = 0; start < keys.length; start += 1000) {
+          await ACK.run(command, keys.slice(start, start + 1000), ids.slice(start, start + 1000));
+        }
+      }
+    });
+    for (let n = 0; n < sends; n++) {
+      const now = Date.now();
+      await GROUP_SEND.run(
+        command,
+        [`${base}:group:bench`],
+        [
+          base,
+          score(now),
+          seconds(now - 86_400_000),
+          seconds(now - EXPIRY_MS),
+          EXPIRY_MS,
+          sends + 1,
+          randomBytes(8),
+          serializer.encode(message(n)),
+        ],
+      );
+    }
+    await Promise.all(receiving);
+    return sends * members;
+  });
+  const found = await command.keys(`${base}*`);
+  for (let start = 0; start < found.length; start += 1000) await command.del(...found.slice(start, start + 1000));
+  command.disconnect();
+  for (const instance of instances) instance.blocking.disconnect();
+  return measured;
 }
 
 /** Runs `work` once unmeasured so the JIT has warmed up, then measures it. */
@@ -163,9 +290,9 @@ async function warmMeasure(work: () => Promise<number>) {
   return measure(work);
 }
 
-async function warmFanOut(sends: number, members: number) {
-  await fanOut(Math.max(1, Math.round(sends / 4)), members);
-  return fanOut(sends, members);
+async function warmFanOut(run: typeof fanOut, sends: number, members: number) {
+  await run(Math.max(1, Math.round(sends / 4)), members);
+  return run(sends, members);
 }
 
 const suite: BenchSuite = {
@@ -182,7 +309,7 @@ const suite: BenchSuite = {
     const bulkCount = Math.round(100_000 * scale);
     const fan100Sends = Math.round(1000 * scale);
     const fan10kSends = quick ? 2 : 20;
-    // channels_redis is ~100x slower: give it sizes that take a second or two.
+    // channels_redis is 10-100x slower: give it sizes that take a second or two.
     const pyPingPong = Math.round(2000 * scale);
     const pyBulk = Math.round(5000 * scale);
     const pyFan100 = Math.round(200 * scale);
@@ -190,29 +317,50 @@ const suite: BenchSuite = {
     const python = async (args: string[]) => {
       const reason = await pythonUnavailable("channels_redis.core");
       if (reason) throw new Error(reason);
-      return runPythonCase("channels_redis_bench.py", [service?.url as string, ...args]);
+      return runPythonCase("channels_redis_bench.py", [url(), ...args]);
     };
-    const cases: BenchCase[] = [
-      { scenario: "ping-pong", subject: OURS, run: () => warmMeasure(() => pingPong(pingPongCount)) },
-      { scenario: "ping-pong", subject: "channels_redis", run: () => python(["ping-pong", String(pyPingPong)]) },
-      { scenario: "ping-pong", subject: "raw ioredis", run: () => warmMeasure(() => rawPingPong(pingPongCount)) },
-      { scenario: "bulk", subject: OURS, run: () => warmMeasure(() => bulk(bulkCount)) },
-      { scenario: "bulk", subject: "channels_redis", run: () => python(["bulk", String(pyBulk)]) },
-      { scenario: "bulk", subject: "raw ioredis", run: () => warmMeasure(() => rawBulk(bulkCount)) },
-      { scenario: "fan-out-100", subject: OURS, run: () => warmFanOut(fan100Sends, 100) },
-      {
-        scenario: "fan-out-100",
-        subject: "channels_redis",
-        run: () => python(["fan-out", String(pyFan100), "100", String(INSTANCES)]),
-      },
-      { scenario: "fan-out-10000", subject: OURS, run: () => warmFanOut(fan10kSends, 10_000) },
-      {
-        scenario: "fan-out-10000",
-        subject: "channels_redis",
-        run: () => python(["fan-out", String(pyFan10k), "10000", String(INSTANCES)]),
-      },
+    const trio = (
+      scenario: string,
+      ours: () => Promise<Measurement>,
+      peer: string[],
+      raw: () => Promise<Measurement>,
+    ): BenchCase[] => [
+      { scenario, subject: OURS, run: ours },
+      { scenario, subject: "channels_redis", run: () => python(peer) },
+      { scenario, subject: "raw ioredis", run: raw },
     ];
-    return cases;
+    return [
+      ...trio(
+        "ping-pong",
+        () => warmMeasure(() => pingPong(pingPongCount)),
+        ["ping-pong", String(pyPingPong)],
+        () => warmMeasure(() => rawPingPong(pingPongCount)),
+      ),
+      ...trio(
+        "ping-pong-2",
+        () => warmMeasure(() => pingPongAcross(pingPongCount)),
+        ["ping-pong-2", String(pyPingPong)],
+        () => warmMeasure(() => rawPingPongAcross(pingPongCount)),
+      ),
+      ...trio(
+        "bulk",
+        () => warmMeasure(() => bulk(bulkCount)),
+        ["bulk", String(pyBulk)],
+        () => warmMeasure(() => rawBulk(bulkCount)),
+      ),
+      ...trio(
+        "fan-out-100",
+        () => warmFanOut(fanOut, fan100Sends, 100),
+        ["fan-out", String(pyFan100), "100", String(INSTANCES)],
+        () => warmFanOut(rawFanOut, fan100Sends, 100),
+      ),
+      ...trio(
+        "fan-out-10000",
+        () => warmFanOut(fanOut, fan10kSends, 10_000),
+        ["fan-out", String(pyFan10k), "10000", String(INSTANCES)],
+        () => warmFanOut(rawFanOut, fan10kSends, 10_000),
+      ),
+    ];
   },
   async teardown() {
     await service?.stop();
