@@ -119,7 +119,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
           const message = this.codec.serializer.decode(body);
           this.local.deliver(channel, message, id, sentAt + this.expiryMs, capacity, Date.now());
         },
-        unavailable: (error) => unavailable("send", error),
+        unavailable: (channel, error) => this.shardOfLocal(channel).unavailable("send", error),
       },
       this.receipts,
     );
@@ -184,7 +184,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
         if (added === 0) throw new ChannelFull(channel, capacity);
       },
       (error: unknown) => {
-        throw unavailable("send", error);
+        throw shard.unavailable("send", error);
       },
     );
   }

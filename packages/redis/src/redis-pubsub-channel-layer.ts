@@ -83,7 +83,7 @@ export class RedisPubSubChannelLayer extends BaseChannelLayer {
     return shard.client.publish(channel, payload).then(
       () => undefined,
       (error: unknown) => {
-        throw unavailable("send", error);
+        throw shard.unavailable("send", error);
       },
     );
   }

@@ -24,7 +24,7 @@ export interface SelfSendHost {
   cutoff(now: number): string;
   /** Puts an admitted message into the channel's mailbox. */
   deliver(channel: string, body: Buffer, id: string, sentAt: number, capacity: number): void;
-  unavailable(error: unknown): unknown;
+  unavailable(channel: string, error: unknown): unknown;
 }
 
 /**
@@ -94,7 +94,7 @@ export class SelfSends {
         }
       },
       (error: unknown) => {
-        const failure = host.unavailable(error);
+        const failure = host.unavailable(channel, error);
         for (const each of pending) each.reject(failure);
       },
     );

@@ -30,6 +30,8 @@ export class Shard {
   private readonly spares: RedisClient[] = [];
   private readonly made = new Set<RedisClient>();
   private corked = false;
+  /** The last error the connection reported (refused, TLS, auth...), for BACKEND_UNAVAILABLE messages. */
+  lastConnectionError: Error | undefined;
 
   constructor(
     readonly index: number,
@@ -37,7 +39,18 @@ export class Shard {
     readonly client: RedisClient,
     /** Whether this layer created `client` (and so closes it). */
     readonly owned: boolean,
-  ) {}
+  ) {
+    client.on("error", this.rememberError);
+  }
+
+  private readonly rememberError = (error: Error): void => {
+    this.lastConnectionError = error;
+  };
+
+  /** A failed command on this shard as the layer reports it, naming the connection's last error. */
+  unavailable(operation: string, cause: unknown): BackendUnavailable {
+    return unavailable(operation, cause, this.lastConnectionError);
+  }
 
   get isCluster(): boolean {
     return isCluster(this.client);
@@ -94,6 +107,7 @@ export class Shard {
     for (const client of this.made) client.disconnect();
     this.made.clear();
     this.spares.length = 0;
+    this.client.off("error", this.rememberError);
     if (this.owned) await quitOrDisconnect(this.client);
   }
 }
@@ -172,10 +186,12 @@ export function connectShards(hosts: readonly RedisHost[] | undefined): Shard[] 
 }
 
 /** A failed Redis command as the layer reports it. */
-export function unavailable(operation: string, cause: unknown): BackendUnavailable {
+export function unavailable(operation: string, cause: unknown, connectionError?: Error): BackendUnavailable {
   const reason = cause instanceof Error ? cause.message : String(cause);
+  const last =
+    connectionError && connectionError.message !== reason ? `; last connection error: ${connectionError.message}` : "";
   return new BackendUnavailable(
-    `Redis ${operation} failed (${reason}): check that Redis is reachable; the layer reconnects by itself`,
+    `Redis ${operation} failed (${reason}${last}): check that Redis is reachable; the layer reconnects by itself`,
     { cause },
   );
 }
