@@ -1,5 +1,6 @@
 import type { Message } from "@channel-layers/core";
 import { PostgresChannelLayer } from "@channel-layers/postgres";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Service, startService } from "../src/index.js";
 
@@ -22,6 +23,20 @@ const CHANNELS = 2;
 
 type Outcome = { acked: Set<number>; failed: Set<number>; delivered: number[] };
 
+/** Server process ids of a layer instance's LISTEN connection (named after its NOTIFY channel). */
+async function listenerBackends(url: string, notifyChannel: string): Promise<number[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const result = await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [
+      `channel-layers ${notifyChannel}`,
+    ]);
+    return result.rows.map((row) => row.pid);
+  } finally {
+    await client.end();
+  }
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -34,7 +49,7 @@ async function until(condition: () => boolean, what: string, ms = 30_000): Promi
   }
 }
 
-describe.runIf(service)("PostgreSQL fault: kill -9 and restart under load", () => {
+describe.runIf(service)("PostgreSQL faults on a throwaway server", () => {
   it("loses no acknowledged message beyond claims in flight, duplicates none, keeps order", {
     timeout: 90_000,
   }, async () => {
@@ -128,5 +143,32 @@ describe.runIf(service)("PostgreSQL fault: kill -9 and restart under load", () =
       expect(lost.length, `${channel}: lost ${lost.join(",")}`).toBeLessThanOrEqual(KILLS);
     }
     console.log(`postgres faults (${KILLS} kills, ${CHANNELS} channels):`, report, `recovery ms: ${recoveries}`);
+  });
+
+  it("notices a LISTEN connection that hangs without a word (SIGSTOP, as a partition) and catches up", {
+    timeout: 30_000,
+  }, async () => {
+    const db = service as Service;
+    const options = { connectionString: db.url, prefix: "hang", timeout: 1, reconnectDelay: 50 };
+    const sender = new PostgresChannelLayer(options);
+    const receiver = new PostgresChannelLayer(options);
+    await Promise.all([sender.ready(), receiver.ready()]);
+    const channel = await receiver.newChannel();
+    const [pid] = await listenerBackends(db.url, receiver.ownNotifyChannel);
+    if (pid === undefined) throw new Error("no LISTEN connection found");
+    process.kill(pid, "SIGSTOP");
+    try {
+      const waiting = receiver.receive(channel, { signal: AbortSignal.timeout(15_000) });
+      await sender.send(channel, { type: "while.hung" });
+      // The stopped backend cannot pass the NOTIFY on; the heartbeat times out after 1 s, the
+      // listener reconnects and the receiver looks at the table.
+      expect(await waiting).toEqual({ type: "while.hung" });
+      const now = await listenerBackends(db.url, receiver.ownNotifyChannel);
+      expect(now.filter((other) => other !== pid)).toHaveLength(1);
+    } finally {
+      process.kill(pid, "SIGCONT");
+      process.kill(pid, "SIGTERM"); // what pg_terminate_backend sends; SIGKILL would restart the server
+      await Promise.all([sender.close(), receiver.close()]);
+    }
   });
 });

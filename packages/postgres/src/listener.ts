@@ -17,6 +17,11 @@ export interface ListenerOptions {
   applicationName: string;
   reconnectDelayMs: number;
   maxReconnectDelayMs: number;
+  /**
+   * How often the idle connection is asked a `SELECT 1`, answered within the same time. A
+   * connection can die without a word (a network partition, a host gone): only a question finds out.
+   */
+  heartbeatMs: number;
 }
 
 /**
@@ -29,6 +34,7 @@ export class NotificationListener {
   private closed = false;
   private delayMs: number;
   private retryTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   private connecting: Promise<void> | undefined;
   /** Whether the connection is up and listening. */
   listening = false;
@@ -53,6 +59,7 @@ export class NotificationListener {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeatTimer);
     await this.connecting?.catch(() => undefined);
     const client = this.client;
     this.client = undefined;
@@ -88,6 +95,16 @@ export class NotificationListener {
     this.client = client;
     this.listening = true;
     this.delayMs = this.options.reconnectDelayMs;
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(client), this.options.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private heartbeat(client: pg.Client): void {
+    if (this.client !== client) return;
+    // query_timeout is pg's reply timeout; @types/pg does not list it.
+    const ping: pg.QueryConfig = Object.assign({ text: "SELECT 1" }, { query_timeout: this.options.heartbeatMs });
+    client.query(ping).catch(() => this.dropped(client));
   }
 
   private dropped(client: pg.Client): void {

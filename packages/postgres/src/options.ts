@@ -45,6 +45,13 @@ export interface PostgresChannelLayerOptions extends ChannelLayerOptions {
    * NOTIFY; this bounds how long it waits. Default 5.
    */
   pollInterval?: number;
+  /**
+   * Seconds a call waits for the server: for a pool connection (a pool the layer makes), and for
+   * each statement's reply. Past it the call rejects with BACKEND_UNAVAILABLE (a send may then
+   * have gone through or not). The LISTEN connection is checked this often too, so a silently
+   * dead one is noticed and replaced. Default 30.
+   */
+  timeout?: number;
   /** Milliseconds before the first attempt to reconnect the LISTEN connection; doubled per failure. Default 100. */
   reconnectDelay?: number;
   /** Longest wait between reconnect attempts, in milliseconds. Default 5000. */
@@ -60,6 +67,7 @@ export interface ResolvedPostgresOptions {
   readonly cleanupIntervalMs: number;
   readonly vacuumThreshold: number;
   readonly pollIntervalMs: number;
+  readonly timeoutMs: number;
   readonly reconnectDelayMs: number;
   readonly maxReconnectDelayMs: number;
 }
@@ -100,6 +108,7 @@ export function resolvePostgresOptions(options: PostgresChannelLayerOptions): Re
     vacuumThreshold:
       options.vacuumThreshold === 0 ? 0 : positive("vacuumThreshold", options.vacuumThreshold, 10_000, true),
     pollIntervalMs: positive("pollInterval", options.pollInterval, 5) * 1000,
+    timeoutMs: positive("timeout", options.timeout, 30) * 1000,
     reconnectDelayMs: positive("reconnectDelay", options.reconnectDelay, 100),
     maxReconnectDelayMs: positive("maxReconnectDelay", options.maxReconnectDelay, 5000),
   };

@@ -26,6 +26,7 @@ import {
   type PreparedStatement,
   type Statements,
 } from "./sql.js";
+import { WakeUps } from "./wake-ups.js";
 
 const debug = debuglog("channel-layers-postgres");
 
@@ -70,6 +71,9 @@ export class PostgresChannelLayer extends BaseChannelLayer {
   private started = false;
   private starting: Promise<void> | undefined;
   private readonly maintenance: Maintenance;
+  private readonly wakeUps: WakeUps;
+  /** Sends and groupSends on the pool under way: while any is, the next one batches its NOTIFY. */
+  private sendsInFlight = 0;
 
   constructor(options: PostgresChannelLayerOptions = {}) {
     super(options);
@@ -88,7 +92,12 @@ export class PostgresChannelLayer extends BaseChannelLayer {
       // JIT compilation pays off for long analytic queries, never for these: a claim over
       // thousands of channels crosses jit_above_cost and would spend longer compiling than running.
       const jitOff = options.connectionString?.includes("options=") ? {} : { options: "-c jit=off" };
-      this.pool = new pg.Pool({ ...listenConfig, ...jitOff, max: resolved.poolSize });
+      this.pool = new pg.Pool({
+        ...listenConfig,
+        ...jitOff,
+        max: resolved.poolSize,
+        connectionTimeoutMillis: resolved.timeoutMs,
+      });
       this.ownsPool = true;
       // An idle pooled connection the server drops emits "error" on the pool; without a handler
       // that would end the process. The next query simply opens a new connection.
@@ -101,6 +110,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
         applicationName: `channel-layers ${this.ownNotifyChannel}`,
         reconnectDelayMs: resolved.reconnectDelayMs,
         maxReconnectDelayMs: resolved.maxReconnectDelayMs,
+        heartbeatMs: resolved.timeoutMs,
       },
       {
         notified: (channel, payload) => this.wake(channel, payload),
@@ -114,6 +124,13 @@ export class PostgresChannelLayer extends BaseChannelLayer {
       cleanupIntervalMs: resolved.cleanupIntervalMs,
       vacuumThreshold: resolved.vacuumThreshold,
     });
+    this.wakeUps = new WakeUps(
+      async (targets, payloads) => {
+        await this.run(this.pool, this.statements.notify, "notify", [targets, payloads]);
+      },
+      resolved.reconnectDelayMs,
+      resolved.maxReconnectDelayMs,
+    );
     this.receivers = new Receivers({
       claim: (channels, counts) => this.claim(channels, counts),
       putBack: (messages) => this.putBack(messages),
@@ -242,6 +259,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
     try {
       await this.starting?.catch(() => undefined);
       await this.receivers.stop();
+      await this.wakeUps.close();
       await this.listener.close();
       await this.maintenance.close();
       if (this.ownsPool) await this.pool.end();
@@ -255,26 +273,53 @@ export class PostgresChannelLayer extends BaseChannelLayer {
     await this.listener.start();
   }
 
+  /**
+   * A send on `db`. Alone on this instance it NOTIFYs in its own statement (one round trip, the
+   * lowest latency); overlapping other sends it commits without, and its wake-up goes out with
+   * theirs (see WakeUps). In the caller's transaction it always NOTIFYs itself, at that commit.
+   */
   private async sendEncoded(db: Queryable, channel: string, payload: Buffer): Promise<void> {
-    const result = await this.run(db, this.statements.send, "send", [
-      channel,
-      payload,
-      this.expiryMs,
-      this.capacityFor(channel),
-      notifyTarget(this.names, channel),
-    ]);
-    if (result.rowCount === 0) throw new ChannelFull(channel, this.capacityFor(channel));
+    const capacity = this.capacityFor(channel);
+    const target = notifyTarget(this.names, channel);
+    const batched = db === this.pool && (this.sendsInFlight > 0 || this.wakeUps.busy);
+    this.sendsInFlight++;
+    let result: pg.QueryResult;
+    try {
+      result = batched
+        ? await this.run(db, this.statements.sendQuiet, "send", [channel, payload, this.expiryMs, capacity])
+        : await this.run(db, this.statements.send, "send", [channel, payload, this.expiryMs, capacity, target]);
+    } finally {
+      this.sendsInFlight--;
+    }
+    if (result.rowCount === 0) throw new ChannelFull(channel, capacity);
     this.maintenance.tick();
+    if (batched) {
+      this.wakeUps.add(target, channel);
+      await this.wakeUps.flush();
+    }
   }
 
   private async groupSendEncoded(db: Queryable, group: string, payload: Buffer): Promise<void> {
-    await this.run(db, this.statements.groupSend, "send to a group", [
-      group,
-      payload,
-      this.expiryMs,
-      this.names.notifyBase,
-    ]);
-    this.maintenance.tick();
+    const batched = db === this.pool && (this.sendsInFlight > 0 || this.wakeUps.busy);
+    const values = [group, payload, this.expiryMs, this.names.notifyBase];
+    this.sendsInFlight++;
+    try {
+      if (!batched) {
+        await this.run(db, this.statements.groupSend, "send to a group", values);
+        return;
+      }
+      const wakes = await this.run<{ target: string; payload: string }>(
+        db,
+        this.statements.groupSendQuiet,
+        "send to a group",
+        values,
+      );
+      for (const wake of wakes.rows) this.wakeUps.add(wake.target, wake.payload);
+    } finally {
+      this.sendsInFlight--;
+      this.maintenance.tick();
+    }
+    await this.wakeUps.flush();
   }
 
   /** A NOTIFY arrived: its payload lists the channels it is for, or is empty for "all of them". */
@@ -289,11 +334,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
   }
 
   private async claim(channels: string[], counts: number[]): Promise<ClaimRow[]> {
-    const result = await this.pool.query<ClaimRow>({
-      name: this.statements.claim.name,
-      text: this.statements.claim.text,
-      values: [channels, counts],
-    });
+    const result = await this.pool.query<ClaimRow>(this.config(this.statements.claim, [channels, counts]));
     this.maintenance.received(result.rowCount ?? 0);
     this.maintenance.tick();
     return result.rows;
@@ -315,6 +356,12 @@ export class PostgresChannelLayer extends BaseChannelLayer {
     this.maintenance.track(work);
   }
 
+  /** A statement's query config, with a reply timeout (pg's `query_timeout`, missing from @types/pg). */
+  private config(statement: PreparedStatement, values: unknown[]): pg.QueryConfig {
+    const config: pg.QueryConfig = { name: statement.name, text: statement.text, values };
+    return Object.assign(config, { query_timeout: this.postgresOptions.timeoutMs });
+  }
+
   private async run<R extends pg.QueryResultRow = pg.QueryResultRow>(
     db: Queryable,
     statement: PreparedStatement,
@@ -322,7 +369,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
     values: unknown[] = [],
   ): Promise<pg.QueryResult<R>> {
     try {
-      return await db.query<R>({ name: statement.name, text: statement.text, values });
+      return await db.query<R>(this.config(statement, values));
     } catch (error) {
       throw backendUnavailable(action, error);
     }

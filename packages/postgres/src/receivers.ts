@@ -195,13 +195,15 @@ export class Receivers {
 
   /**
    * Kicks once the current burst of calls is over: a NOTIFY listing 100 channels, or 10,000
-   * receive loops coming back for more, becomes one claim instead of a claim for the first
-   * channel, another for the second and one for the rest.
+   * receive loops coming back for more after a claim delivered to them, becomes one claim instead
+   * of a claim for the first channel, another for the second and one for the rest. setImmediate,
+   * not a microtask: a receive loop comes back a few promise hops after its delivery, and all of
+   * them must have come back before the batch is made.
    */
   private kickSoon(): void {
     if (this.kickQueued) return;
     this.kickQueued = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.kickQueued = false;
       this.kick();
     });
@@ -238,7 +240,7 @@ export class Receivers {
       this.inFlight++;
       void this.claim(states, counts).finally(() => {
         this.inFlight--;
-        this.kick();
+        this.kickSoon();
         if (this.inFlight === 0) {
           const waiters = this.idleWaiters;
           this.idleWaiters = [];

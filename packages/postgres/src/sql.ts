@@ -67,7 +67,10 @@ export interface PreparedStatement {
 /** Every statement a layer runs, built once per (schema, prefix). */
 export interface Statements {
   send: PreparedStatement;
+  sendQuiet: PreparedStatement;
   groupSend: PreparedStatement;
+  groupSendQuiet: PreparedStatement;
+  notify: PreparedStatement;
   claim: PreparedStatement;
   putBack: PreparedStatement;
   groupAdd: PreparedStatement;
@@ -77,68 +80,89 @@ export interface Statements {
   cleanup: PreparedStatement;
 }
 
+/**
+ * The capacity check and insert of a send ($1 channel, $2 payload, $3 expiry ms, $4 capacity),
+ * ending in CTE `sent` that holds the channel when the message went in. The check counts
+ * unexpired committed rows, but first bounds their number by the span of their ids (two index
+ * probes): only a channel whose span reaches capacity is counted, so a long backlog does not make
+ * every send slower. It takes no lock: concurrent senders to one channel can each pass it, so a
+ * channel may exceed capacity by the number of sends in flight to it at that moment.
+ */
+function sendCtes(message: string): string {
+  return `WITH span AS (
+    SELECT (SELECT id FROM ${message} WHERE channel = $1::text AND expires_at > statement_timestamp()
+            ORDER BY id LIMIT 1) AS first,
+           (SELECT id FROM ${message} WHERE channel = $1::text ORDER BY id DESC LIMIT 1) AS last
+  ), held AS (
+    SELECT CASE
+      WHEN first IS NULL THEN 0
+      WHEN last - first + 1 < $4::int THEN last - first + 1
+      ELSE (SELECT count(*) FROM (
+              SELECT 1 FROM ${message} WHERE channel = $1::text AND expires_at > statement_timestamp()
+              ORDER BY id LIMIT $4::int
+            ) unexpired)
+    END AS n
+    FROM span
+  ), sent AS (
+    INSERT INTO ${message} (channel, expires_at, payload)
+    SELECT $1::text, statement_timestamp() + $3::float8 * interval '1 millisecond', $2::bytea FROM held WHERE n < $4::int
+    RETURNING channel
+  )`;
+}
+
+/**
+ * A groupSend ($1 group, $2 payload, $3 expiry ms, $4 notify base) up to CTE `wakes`: an insert
+ * per unexpired member below the capacity recorded at groupAdd, and one (target, payload) per
+ * NOTIFY channel to wake. Each member's messages are counted by an index scan in id order (not a
+ * bitmap scan, nor a hash join over the whole table): a plain index scan can mark the entries of
+ * received messages dead as it passes them, and its cost follows the member's own rows only.
+ */
+function groupSendCtes(message: string, membership: string): string {
+  return `WITH members AS (
+    SELECT channel, capacity FROM ${membership}
+    WHERE group_name = $1::text AND expires_at > statement_timestamp()
+  ), sent AS (
+    INSERT INTO ${message} (channel, expires_at, payload)
+    SELECT m.channel, statement_timestamp() + $3::float8 * interval '1 millisecond', $2::bytea
+    FROM members m
+    WHERE (SELECT count(*) FROM (
+             SELECT 1 FROM ${message} h
+             WHERE h.channel = m.channel AND h.expires_at > statement_timestamp()
+             ORDER BY h.id LIMIT m.capacity
+           ) unexpired) < m.capacity
+    RETURNING channel
+  ), wakes AS (
+    SELECT target, CASE WHEN sum(octet_length(channel) + 1) <= ${MAX_NOTIFY_LIST_BYTES} THEN string_agg(channel, ' ') ELSE '' END AS payload
+    FROM (SELECT ${notifyTargetSql("$4::text")} AS target, channel FROM sent) targeted
+    GROUP BY target
+  )`;
+}
+
 export function buildStatements(names: LayerNames): Statements {
   const { messageTable: message, membershipTable: membership, notifyBase } = names;
   const statement = (role: string, text: string): PreparedStatement => ({ name: `${notifyBase}_${role}`, text });
   return {
     // $1 channel, $2 payload, $3 expiry ms, $4 capacity, $5 NOTIFY channel. One round trip: the
     // capacity check, an insert only below capacity, a NOTIFY only when it inserted; no row back
-    // means the channel was full. The check counts unexpired committed rows, but first bounds
-    // their number by the span of their ids (two index probes): only a channel whose span reaches
-    // capacity is counted, so a long backlog does not make every send slower. It takes no lock:
-    // concurrent senders to one channel can each pass it, so a channel may exceed capacity by the
-    // number of sends in flight to it at that moment.
-    send: statement(
-      "send",
-      `WITH span AS (
-         SELECT (SELECT id FROM ${message} WHERE channel = $1::text AND expires_at > statement_timestamp()
-                 ORDER BY id LIMIT 1) AS first,
-                (SELECT id FROM ${message} WHERE channel = $1::text ORDER BY id DESC LIMIT 1) AS last
-       ), held AS (
-         SELECT CASE
-           WHEN first IS NULL THEN 0
-           WHEN last - first + 1 < $4::int THEN last - first + 1
-           ELSE (SELECT count(*) FROM (
-                   SELECT 1 FROM ${message} WHERE channel = $1::text AND expires_at > statement_timestamp() ORDER BY id LIMIT $4::int
-                 ) unexpired)
-         END AS n
-         FROM span
-       ), sent AS (
-         INSERT INTO ${message} (channel, expires_at, payload)
-         SELECT $1::text, statement_timestamp() + $3::float8 * interval '1 millisecond', $2::bytea FROM held WHERE n < $4::int
-         RETURNING channel
-       )
-       SELECT pg_notify($5::text, channel) FROM sent`,
-    ),
-    // $1 group, $2 payload, $3 expiry ms, $4 notify base. One statement for the whole group: an
-    // insert per unexpired member below the capacity recorded at groupAdd, then one NOTIFY per
-    // instance that owns members (listing them) and one for the named members. Each member's
-    // messages are counted by an index scan in id order (not a bitmap scan, nor a hash join over
-    // the whole table): a plain index scan marks the entries of received messages dead as it
-    // passes them, so the count stays cheap however many messages went through since the last
-    // vacuum.
+    // means the channel was full. sendQuiet is the same without the NOTIFY (see WakeUps).
+    send: statement("send", `${sendCtes(message)} SELECT pg_notify($5::text, channel) FROM sent`),
+    sendQuiet: statement("send_quiet", `${sendCtes(message)} SELECT channel FROM sent`),
+    // $1 group, $2 payload, $3 expiry ms, $4 notify base. One statement for the whole group, with
+    // one NOTIFY per instance that owns members (listing them) and one for the named members.
+    // groupSendQuiet returns those wake-ups as rows (target, payload) instead.
     groupSend: statement(
       "group_send",
-      `WITH members AS (
-         SELECT channel, capacity FROM ${membership}
-         WHERE group_name = $1::text AND expires_at > statement_timestamp()
-       ), sent AS (
-         INSERT INTO ${message} (channel, expires_at, payload)
-         SELECT m.channel, statement_timestamp() + $3::float8 * interval '1 millisecond', $2::bytea
-         FROM members m
-         WHERE (SELECT count(*) FROM (
-                  SELECT 1 FROM ${message} h
-                  WHERE h.channel = m.channel AND h.expires_at > statement_timestamp()
-                  ORDER BY h.id LIMIT m.capacity
-                ) unexpired) < m.capacity
-         RETURNING channel
-       ), wakes AS (
-         SELECT ${notifyTargetSql("$4::text")} AS target,
-                string_agg(channel, ' ') AS channels, sum(octet_length(channel) + 1) AS bytes
-         FROM sent GROUP BY 1
-       )
-       SELECT count(pg_notify(target, CASE WHEN bytes <= ${MAX_NOTIFY_LIST_BYTES} THEN channels ELSE '' END))::int AS wakes
-       FROM wakes`,
+      `${groupSendCtes(message, membership)}
+       SELECT count(pg_notify(target, payload))::int AS wakes FROM wakes`,
+    ),
+    groupSendQuiet: statement(
+      "group_send_quiet",
+      `${groupSendCtes(message, membership)} SELECT target, payload FROM wakes`,
+    ),
+    // $1 NOTIFY channels, $2 payloads: the wake-ups of many sends in one transaction.
+    notify: statement(
+      "notify",
+      `SELECT count(pg_notify(target, payload))::int AS wakes FROM unnest($1::text[], $2::text[]) AS wake(target, payload)`,
     ),
     // $1 channels, $2 how many each. Locks the oldest unexpired messages of each channel, one more
     // than asked for, skipping rows another receiver has locked (so each message goes to exactly
