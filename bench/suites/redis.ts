@@ -124,7 +124,7 @@ async function rawPingPong(count: number): Promise<number> {
     const id = randomBytes(12).toString("hex");
     const now = Date.now();
     const keys = receipt ? [held, held] : [held];
-    const args = [score(now), seconds(now - EXPIRY_MS), EXPIRY_MS, 100, 1, id, ...(receipt ? [receipt] : [])];
+    const args = [score(now), seconds(now - EXPIRY_MS), EXPIRY_MS, 100, 1, id, ...(receipt ? [1, receipt] : [])];
     await COUNT_SELF.run(client, keys, args);
     serializer.decode(body);
     receipt = id;
@@ -150,7 +150,15 @@ async function rawPingPongAcross(count: number): Promise<number> {
     return SEND.run(
       from.command,
       [to.key, `${to.key}$receiver`, to.held, ...(receipt ? [from.held] : [])],
-      [score(now), seconds(now - EXPIRY_MS), EXPIRY_MS, 100, member, id.toString("hex"), ...(receipt ? [receipt] : [])],
+      [
+        score(now),
+        seconds(now - EXPIRY_MS),
+        EXPIRY_MS,
+        100,
+        member,
+        id.toString("hex"),
+        ...(receipt ? [1, receipt] : []),
+      ],
     );
   };
   const pop = async (index: number) => {
@@ -203,11 +211,7 @@ async function rawBulk(count: number): Promise<number> {
   }
   for (let start = 0; start < ids.length; start += 1000) {
     const chunk = ids.slice(start, start + 1000);
-    await ACK.run(
-      client,
-      chunk.map(() => held),
-      chunk,
-    );
+    await ACK.run(client, [held], [chunk.length, ...chunk]);
   }
   await client.del(held);
   client.disconnect();
@@ -253,7 +257,8 @@ async function rawFanOut(sends: number, members: number): Promise<Measurement> {
           delivered += channels.length;
         }
         for (let start = 0; start < keys.length; start += 1000) {
-          await ACK.run(command, keys.slice(start, start + 1000), ids.slice(start, start + 1000));
+          const part = keys.slice(start, start + 1000);
+          await ACK.run(command, part, [...part.map(() => 1), ...ids.slice(start, start + 1000)]);
         }
       }
     });

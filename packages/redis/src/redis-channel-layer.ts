@@ -105,7 +105,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const reportError = (error: unknown) => {
       this.lastError = error;
     };
-    this.receipts = new Receipts(reportError);
+    this.receipts = new Receipts((channel) => this.keys.heldKey(channel), reportError);
     this.selfSends = new SelfSends(
       {
         shardOf: (channel) => this.shardOfLocal(channel),
@@ -124,7 +124,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
       this.receipts,
     );
     this.local = new LocalChannels((channel, id) => {
-      this.receipts.add(this.shardOfLocal(channel), this.keys.heldKey(channel), id);
+      this.receipts.add(this.shardOfLocal(channel), channel, id);
     });
     for (const shard of this.shards) {
       // Redis came back (maybe empty, after a restart): mark our process keys again at once.
@@ -176,7 +176,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const receipts = this.keys.cluster ? undefined : this.receipts.takeSmall(shard);
     if (receipts) {
       keys.push(...receipts.keys);
-      args.push(...receipts.ids);
+      args.push(...receipts.args);
     } else this.receipts.flushShard(shard);
     shard.batchWrites();
     return SEND.run(shard.client, keys, args).then(

@@ -31,18 +31,34 @@ export class LuaScript {
 // Each script below is one round trip; the comment above each says what it guarantees.
 
 /**
+ * Receipts riding along in a script: KEYS[first..] are held sets; ARGV[base..] holds how many
+ * ids each gets, then the ids. One variadic ZREM per held set.
+ */
+const ACK_FUNCTION = `
+local function ack(first, base)
+  local sets = #KEYS - first + 1
+  local pos = base + sets
+  for i = 0, sets - 1 do
+    local n = tonumber(ARGV[base + i])
+    redis.call('ZREM', KEYS[first + i], unpack(ARGV, pos, pos + n - 1))
+    pos = pos + n
+  end
+end
+`;
+
+/**
  * send: trims, checks capacity, adds and refreshes the expiry atomically. KEYS: target, receiver
  * marker, held set (a named channel passes its own key for all three). When the process key has a
  * live RedisChannelLayer receiver (marker present), capacity is per channel, counted in the
  * channel's held set; otherwise it is channels_redis' count of the whole key. Returns 1, or 0
  * when full. ARGV: now, expiry cutoff, ttl ms, capacity, member, id (hex of the member's first 12
- * bytes, as in every held set). Receipts waiting to go out
- * may ride along (saving a round trip): more KEYS (held sets) with their ids after ARGV[6].
+ * bytes, as in every held set). Receipts waiting to go out may ride along (saving a round trip):
+ * more KEYS (held sets) and their block after ARGV[6].
  */
 export const SEND = new LuaScript(
   "send",
-  `
-for i = 4, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i + 3]) end
+  `${ACK_FUNCTION}
+ack(4, 7)
 local target, marker, held = KEYS[1], KEYS[2], KEYS[3]
 local cap = tonumber(ARGV[4])
 local perChannel = marker ~= target and redis.call('EXISTS', marker) == 1
@@ -68,13 +84,13 @@ return 1
  * against the channel's capacity (so other instances see them) and the sender hands them to the
  * channel's mailbox when the reply comes; they never need the process key. Admits the first
  * messages that fit, in order. KEYS: held set, then receipts riding along. ARGV: now, expiry
- * cutoff, ttl ms, capacity, count k, k ids, then the receipts' ids. Returns how many it admitted.
+ * cutoff, ttl ms, capacity, count k, k ids, then the receipts' block. Returns how many it admitted.
  */
 export const COUNT_SELF = new LuaScript(
   "count-self",
-  `
+  `${ACK_FUNCTION}
 local k = tonumber(ARGV[5])
-for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i + 4 + k]) end
+ack(2, 6 + k)
 local held, cap = KEYS[1], tonumber(ARGV[4])
 local n = redis.call('ZCARD', held)
 if n + k > cap then
@@ -249,11 +265,11 @@ return full
 `,
 );
 
-/** Receipts: removes each received message's id from its channel's held set. KEYS: held sets; ARGV: ids. */
+/** Receipts: removes received messages' ids from their channels' held sets. KEYS: held sets; ARGV: the block. */
 export const ACK = new LuaScript(
   "ack",
-  `
-for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i]) end
+  `${ACK_FUNCTION}
+ack(1, 1)
 return #KEYS
 `,
 );

@@ -79,7 +79,7 @@ export class SelfSends {
     const receipts = this.receipts.takeSmall(shard);
     if (receipts) {
       keys.push(...receipts.keys);
-      args.push(...receipts.ids);
+      args.push(...receipts.args);
     } else this.receipts.flushShard(shard);
     shard.batchWrites();
     COUNT_SELF.run(shard.client, keys, args).then(
