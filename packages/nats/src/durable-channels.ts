@@ -1,6 +1,7 @@
 import { BackendUnavailable, ChannelFull, Mailbox, type Message, type MessageSerializer } from "@channel-layers/core";
 import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { BlobStore } from "./blobs.js";
+import { type DeliveryInfo, parseAckSubject, RecentDeliveries } from "./delivery-info.js";
 import { FrameKind, FrameWriter } from "./frames.js";
 import {
   ApiCode,
@@ -8,15 +9,19 @@ import {
   type JetStreamCalls,
   NoStream,
   nanos,
+  refusedByServer,
   StreamPublishError,
   unavailable,
 } from "./jetstream.js";
+import type { Publisher } from "./publisher.js";
 import type { SubjectMap } from "./subjects.js";
 
 /** The one durable pull consumer of each channel stream, shared by every receiving instance. */
 const CONSUMER = "receivers";
 /** A pull request lapses after this long; the layer then asks again if anyone still waits. */
 const PULL_EXPIRES_MS = 20_000;
+/** How long a receive waits before asking again for a consumer the server did not answer about. */
+const RETRY_MS = 500;
 /** Streams remembered as created before the memory is cleared (named channels are few). */
 const ENSURED_LIMIT = 10_000;
 
@@ -30,6 +35,9 @@ const HOLD_MS = 1000;
 interface Delivery {
   message: Message;
   reply: string;
+  info: DeliveryInfo;
+  /** Where the channel remembers what it handed out. */
+  recent: RecentDeliveries;
 }
 
 /** A pull request not yet fully answered. */
@@ -62,6 +70,7 @@ interface Receiving {
   ready: boolean;
   consumer: Promise<void> | undefined;
   releaseTimer: NodeJS.Timeout | undefined;
+  readonly recent: RecentDeliveries;
 }
 
 export interface DurableChannelsOptions {
@@ -97,9 +106,12 @@ export class DurableChannels {
   private nextPull = 0;
   /** Messages found expired on arrival (the server's max_age had not dropped them yet). */
   expired = 0;
+  /** Redeliveries of messages already received here (their acknowledgement was lost), dropped. */
+  duplicatesDropped = 0;
 
   constructor(
-    private readonly nc: NatsConnection,
+    nc: NatsConnection,
+    private readonly publisher: Publisher,
     private readonly js: JetStreamCalls,
     private readonly subjects: SubjectMap,
     private readonly blobs: BlobStore,
@@ -145,6 +157,7 @@ export class DurableChannels {
         ready: false,
         consumer: undefined,
         releaseTimer: undefined,
+        recent: new RecentDeliveries(),
       };
       this.receiving.set(channel, state);
     }
@@ -216,8 +229,11 @@ export class DurableChannels {
         },
         (error: unknown) => {
           state.consumer = undefined;
-          // Nothing could be pulled for the receives waiting: tell them rather than hang.
-          if (this.receiving.get(state.channel) === state) this.clear(state, unavailable("receive", error));
+          if (this.receiving.get(state.channel) !== state) return;
+          // JetStream said no (no JetStream, no permission): tell the waiting receives rather
+          // than let them hang. No answer (the server is down): they wait, and it is tried again.
+          if (refusedByServer(error)) this.clear(state, unavailable("receive", error));
+          else setTimeout(() => this.refill(state), RETRY_MS).unref();
         },
       );
       return;
@@ -227,16 +243,14 @@ export class DurableChannels {
     state.pulls.push(pull);
     this.pullOwners.set(id, state);
     state.outstanding += needed;
-    try {
-      this.nc.publish(
-        `$JS.API.CONSUMER.MSG.NEXT.${state.stream}.${CONSUMER}`,
-        JSON.stringify({ batch: needed, expires: nanos(PULL_EXPIRES_MS) }),
-        { reply: `${this.pullInbox}.${id}` },
-      );
-    } catch {
+    this.publisher.publish(
+      `$JS.API.CONSUMER.MSG.NEXT.${state.stream}.${CONSUMER}`,
+      Buffer.from(JSON.stringify({ batch: needed, expires: nanos(PULL_EXPIRES_MS) })),
+      `${this.pullInbox}.${id}`,
+      undefined,
       // Closed connection: close() rejects the receives.
-      this.ended(state, pull);
-    }
+      () => this.ended(state, pull),
+    );
   }
 
   /** Forgets a pull request the server has finished with, and what it still asked for. */
@@ -302,80 +316,73 @@ export class DurableChannels {
     const state = channel === undefined ? undefined : this.receiving.get(channel);
     if (!reply) return;
     if (state) this.served(state);
-    if (this.isExpired(reply)) {
+    const info = parseAckSubject(reply);
+    if (Date.now() - info.storedAt >= this.options.expiryMs) {
       this.expired++;
-      this.nc.publish(reply, ACK);
+      this.publisher.publish(reply, ACK);
     } else if (state === undefined) {
-      this.nc.publish(reply, NAK);
+      this.publisher.publish(reply, NAK);
+    } else if (state.recent.has(info)) {
+      this.duplicatesDropped++;
+      this.publisher.publish(reply, ACK);
     } else if (msg.data[0] === FrameKind.blobReference) {
-      this.fetchLarge(state, msg.data.slice(), reply);
+      this.fetchLarge(state, msg.data.slice(), reply, info);
     } else {
-      this.handOver(state, msg.data.subarray(1), reply);
+      this.handOver(state, msg.data.subarray(1), reply, info);
     }
     if (state) this.refill(state);
   }
 
   /** Acknowledges a delivery as a receive takes it. */
   private readonly acknowledge = (delivery: Delivery): Message => {
-    this.nc.publish(delivery.reply, ACK);
+    delivery.recent.add(delivery.info);
+    this.publisher.publish(delivery.reply, ACK);
     return delivery.message;
   };
 
   /** Gives a message to the longest-waiting receive, or holds it for the next one. */
-  private handOver(state: Receiving, body: Uint8Array, reply: string): void {
+  private handOver(state: Receiving, body: Uint8Array, reply: string, info: DeliveryInfo): void {
     let message: Message;
     try {
       message = this.options.serializer.decode(body);
     } catch {
-      this.nc.publish(reply, ACK); // Not ours to read: drop it rather than redeliver it forever.
+      this.publisher.publish(reply, ACK); // Not ours to read: drop it rather than redeliver it forever.
       return;
     }
     const waiting = state.box.waiting > 0;
-    state.box.deliver({ message, reply }, Number.POSITIVE_INFINITY);
+    state.box.deliver({ message, reply, info, recent: state.recent }, Number.POSITIVE_INFINITY);
     if (!waiting) state.releaseTimer ??= setTimeout(() => this.release(state), HOLD_MS);
   }
 
   /** Hands the held messages back to the server, for whichever instance asks next. */
   private release(state: Receiving): void {
     state.releaseTimer = undefined;
-    for (let held = state.box.takeBuffered(); held; held = state.box.takeBuffered()) this.nc.publish(held.reply, NAK);
+    for (let held = state.box.takeBuffered(); held; held = state.box.takeBuffered())
+      this.publisher.publish(held.reply, NAK);
   }
 
   /** Rejects the channel's waiting receives with `error`, handing held messages back first. */
   private clear(state: Receiving, error: unknown): void {
     if (state.releaseTimer) clearTimeout(state.releaseTimer);
-    try {
-      this.release(state);
-    } catch {
-      // Closed connection: the server redelivers them after ackWait.
-    }
+    this.release(state);
     state.box.clear(error);
   }
 
-  private fetchLarge(state: Receiving, reference: Uint8Array, reply: string): void {
+  private fetchLarge(state: Receiving, reference: Uint8Array, reply: string, info: DeliveryInfo): void {
     state.fetching++;
-    this.nc.publish(reply, IN_PROGRESS);
+    this.publisher.publish(reply, IN_PROGRESS);
     this.blobs.get(reference).then(
       (body) => {
         state.fetching--;
-        this.handOver(state, body, reply);
+        this.handOver(state, body, reply, info);
         this.refill(state);
       },
       () => {
         state.fetching--;
-        this.nc.publish(reply, NAK);
+        this.publisher.publish(reply, NAK);
         this.refill(state);
       },
     );
-  }
-
-  /** Whether a delivered message is older than expiry, by the stream timestamp in its ack subject. */
-  private isExpired(reply: string): boolean {
-    // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ns>.<pending>, with a
-    // domain and account hash after ACK in the newer form.
-    const tokens = reply.split(".");
-    const nanos = Number(tokens.length >= 12 ? tokens[9] : tokens[7]);
-    return Number.isFinite(nanos) && Date.now() - nanos / 1e6 >= this.options.expiryMs;
   }
 
   private publishError(channel: string, error: unknown): Error {

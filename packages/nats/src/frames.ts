@@ -22,6 +22,8 @@ export const FrameKind = {
   durable: 8,
   /** In a channel stream: a message whose chunks are in the blob stream at these sequences. */
   blobReference: 9,
+  /** To an instance: how many send frames have you had from me? (a request) */
+  count: 10,
 } as const;
 
 export const FrameFlag = {
@@ -31,7 +33,10 @@ export const FrameFlag = {
   chunked: 2,
 } as const;
 
-/** First byte of a reply to a request frame; a u32 follows (room left, or the capacity when full). */
+/**
+ * First byte of a reply to a request frame. A u32 follows (room left, or the capacity when full),
+ * then, for sends, an f64: how many send frames the owner has had from the requesting instance.
+ */
 export const ReplyStatus = {
   accepted: 0,
   full: 1,
@@ -125,6 +130,15 @@ export class FrameReader {
 }
 
 /** A reply to a request frame. */
-export function replyFrame(status: number, value: number): Uint8Array {
-  return new FrameWriter(5).u8(status).u32(Math.max(0, Math.min(value, 0xffffffff))).bytes;
+export function replyFrame(status: number, value: number, received = 0): Uint8Array {
+  return new FrameWriter(13)
+    .u8(status)
+    .u32(Math.max(0, Math.min(value, 0xffffffff)))
+    .f64(received).bytes;
+}
+
+/** A reply read back. */
+export function readReply(data: Uint8Array): { status: number; value: number; received: number } {
+  const reader = new FrameReader(data);
+  return { status: reader.u8(), value: reader.u32(), received: reader.f64() };
 }

@@ -4,6 +4,7 @@ import type { ChunkAssembler } from "./chunks.js";
 import { FrameFlag, FrameKind, FrameReader, ReplyStatus, replyFrame } from "./frames.js";
 import type { GroupSubscriptions } from "./group-subscriptions.js";
 import type { LocalChannels } from "./local-channels.js";
+import type { Publisher } from "./publisher.js";
 
 const DONE = replyFrame(ReplyStatus.done, 0);
 
@@ -17,9 +18,12 @@ export class InstanceEndpoint {
   private readonly subscription: Subscription;
   /** Frames that could not be read. */
   unreadable = 0;
+  /** Send frames had from each sending instance, told back to it so it can count what went missing. */
+  private readonly received = new Map<string, number>();
 
   constructor(
-    private readonly nc: NatsConnection,
+    nc: NatsConnection,
+    private readonly publisher: Publisher,
     subject: string,
     private readonly local: LocalChannels,
     private readonly groups: GroupSubscriptions,
@@ -52,6 +56,8 @@ export class InstanceEndpoint {
         const group = reader.string();
         if (this.local.leave(group, reader.string())) this.groups.unsubscribe(group);
         this.reply(msg.reply, DONE);
+      } else if (kind === FrameKind.count) {
+        this.reply(msg.reply, replyFrame(ReplyStatus.done, 0, this.received.get(reader.string()) ?? 0));
       } else if (kind === FrameKind.discard) {
         const channel = reader.string();
         for (const group of this.local.discard(channel, new ChannelDiscarded(channel))) this.groups.unsubscribe(group);
@@ -65,6 +71,9 @@ export class InstanceEndpoint {
   private send(reader: FrameReader, reply: string | undefined): void {
     const flags = reader.u8();
     const channel = reader.string();
+    const sender = reader.string();
+    const received = (this.received.get(sender) ?? 0) + 1;
+    this.received.set(sender, received);
     let body: Uint8Array | undefined;
     if (flags & FrameFlag.chunked) {
       const key = reader.string();
@@ -72,22 +81,21 @@ export class InstanceEndpoint {
       body = this.chunks.complete(key, count, reader.rest());
     } else body = reader.rest();
     if (body === undefined) {
-      this.reply(reply, replyFrame(ReplyStatus.incomplete, 0));
+      this.reply(reply, replyFrame(ReplyStatus.incomplete, 0, received));
       return;
     }
     const free = this.local.deliver(channel, this.serializer.decode(body), (flags & FrameFlag.mustAccept) !== 0);
+    if (!reply) return;
     this.reply(
       reply,
-      free < 0 ? replyFrame(ReplyStatus.full, this.capacityFor(channel)) : replyFrame(ReplyStatus.accepted, free),
+      free < 0
+        ? replyFrame(ReplyStatus.full, this.capacityFor(channel), received)
+        : replyFrame(ReplyStatus.accepted, free, received),
     );
   }
 
   private reply(subject: string | undefined, frame: Uint8Array): void {
-    if (subject === undefined) return;
-    try {
-      this.nc.publish(subject, frame);
-    } catch {
-      // Closed connection: the requester times out.
-    }
+    // nats.js gives a message without a reply subject an empty one.
+    if (subject) this.publisher.publish(subject, frame);
   }
 }

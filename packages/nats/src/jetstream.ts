@@ -182,6 +182,11 @@ export class JetStreamCalls {
   }
 }
 
+/** Whether JetStream answered with an error (as opposed to not answering at all). */
+export function refusedByServer(error: unknown): boolean {
+  return error instanceof JetStreamApiError || (error instanceof Error && error.cause instanceof JetStreamApiError);
+}
+
 /** `error` as BACKEND_UNAVAILABLE, unless it is a ChannelLayerError already. */
 export function unavailable(doing: string, error: unknown): Error {
   if (error instanceof Error && "code" in error && typeof error.code === "string") return error;

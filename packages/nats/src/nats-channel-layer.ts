@@ -26,10 +26,16 @@ export interface NatsChannelLayerStats {
   /** Named channels this instance has received on. */
   durableChannels: number;
   /**
-   * Sends to another instance's process-local channel that resolved before the owner
-   * acknowledged them, and whose acknowledgement never came (a crash or disconnect): maybe lost.
+   * Sends to other instances' process-local channels that the owner's own count shows it never
+   * got (lost in a crash or disconnect on the way, though the send had resolved).
    */
-  unacknowledgedSends: number;
+  lostSends: number;
+  /**
+   * Sends to other instances' process-local channels not yet accounted for because their owner
+   * has not answered since (a timeout): maybe lost. Falls back to 0 once the owner answers again,
+   * the lost ones then counted in `lostSends`.
+   */
+  unconfirmedSends: number;
   /** Sends to a process-local channel whose instance was gone: dropped, as nobody could receive them. */
   undeliverable: number;
   /** Group messages a member of this instance missed because its buffer was full. */
@@ -38,6 +44,11 @@ export interface NatsChannelLayerStats {
   incompleteTransfers: number;
   /** Durable messages dropped on arrival because they had outlived expiry. */
   expiredOnArrival: number;
+  /**
+   * Durable messages redelivered after a server crash lost their acknowledgement, and dropped
+   * because this instance had already received them.
+   */
+  duplicatesDropped: number;
   /** Times the connection came back after a loss. */
   reconnects: number;
 }
@@ -87,11 +98,13 @@ export class NatsChannelLayer extends BaseChannelLayer {
       groups: this.local.groupCount,
       memberships: this.local.membershipCount,
       durableChannels: session?.durable.channelCount ?? 0,
-      unacknowledgedSends: session?.remote.unacknowledged ?? 0,
+      lostSends: session?.remote.lost ?? 0,
+      unconfirmedSends: session?.remote.unconfirmed ?? 0,
       undeliverable: this.undeliverable + (session?.remote.undeliverable ?? 0),
       skippedFull: this.local.skippedFull,
       incompleteTransfers: session?.chunks.incomplete ?? 0,
       expiredOnArrival: session?.durable.expired ?? 0,
+      duplicatesDropped: session?.durable.duplicatesDropped ?? 0,
       reconnects: session?.reconnects ?? 0,
     };
   }

@@ -1,112 +1,238 @@
 import { BackendUnavailable, ChannelFull, coarseNow } from "@channel-layers/core";
 import type { Msg } from "@nats-io/transport-node";
-import { FrameFlag, ReplyStatus } from "./frames.js";
+import { FrameFlag, FrameKind, FrameWriter, ReplyStatus, readReply } from "./frames.js";
+import type { Publisher } from "./publisher.js";
 import { NoResponders, type Requests } from "./requests.js";
 
 /** What a sender knows of one remote process-local channel. */
 interface Window {
-  /** Room the owner reported after the last message it acknowledged. */
-  knownFree: number;
-  knownAt: number;
-  /** Messages sent and not yet acknowledged. */
-  inFlight: number;
+  /** Messages this instance has sent to the channel. */
+  sent: number;
+  /** The last answer: after our message number `answeredAt`, the channel had room for `free` more. */
+  answeredAt: number;
+  free: number;
+  /** When that answer came (ms epoch); older answers are not trusted. */
+  heardAt: number;
+  /** Our message number that last asked for an answer. */
+  askedAt: number;
 }
 
-/** A send may run ahead of acknowledgements by at most this many messages per channel. */
-const MAX_AHEAD = 1024;
-/** What the owner reported is trusted for this long. */
-const KNOWN_FREE_MS = 1000;
+/** What a sender knows of one owning instance, for counting loss. */
+interface Ledger {
+  /** Messages sent to the owner, over all its channels. */
+  sent: number;
+  /** `sent` as of the message the owner answered last. */
+  answeredSent: number;
+  /** Of those, how many the owner said it never got. */
+  lost: number;
+  /** A request went unanswered since the last answer: what was sent since is unconfirmed. */
+  stalled: boolean;
+  /** The owner's subject. */
+  readonly subject: string;
+  /** Set while messages sent without asking wait to be counted by the owner. */
+  countTimer: NodeJS.Timeout | undefined;
+}
+
+/** A send may run ahead of the owner's last answer by at most this many messages per channel. */
+const MAX_AHEAD = 256;
+/** Running ahead, a send asks for an answer every this many messages (or sooner, on a small window). */
+const ASK_EVERY = 64;
+/** An owner's answer is trusted for this long. */
+const ANSWER_TRUSTED_MS = 1000;
+/** Messages sent without asking are counted by their owner once sending pauses this long. */
+const COUNT_AFTER_MS = 200;
 /** Windows kept before idle ones are forgotten (channel churn must not grow memory). */
 const WINDOW_LIMIT = 10_000;
 
 const RESOLVED = Promise.resolve();
 
 /**
- * Sends to process-local channels owned by other instances. Each send is a request to the owner,
- * which buffers the message (or refuses it when the channel is full) and answers with the room
- * left. A sender that already knows there is room for this message, counting its own
- * unacknowledged ones, resolves at once and lets the acknowledgement come later, so a stream of
- * sends to one channel is not held to one round trip each; it marks such a message "must
- * accept". Capacity is exact for a single sender; several senders racing on one channel can
- * overfill it by what each had in flight. Sends that resolved early and then got no
- * acknowledgement are counted in `unacknowledged`: they may be lost.
+ * Sends to process-local channels that other instances own: capacity is the owner's to enforce,
+ * and visible to every sender. A send the sender cannot vouch for is a request: the owner buffers
+ * the message or refuses it as full (ChannelFull at the sender) and answers with the room left.
+ * A sender that knows from an answer there is room for this message, counting what it sent since,
+ * publishes it without waiting and marks it "must accept"; every so often such a message asks for
+ * an answer too, which renews what the sender knows before it runs out. So a stream of sends to
+ * one channel costs about one publish each, like raw NATS, while a full channel still refuses the
+ * sender. Capacity is exact for one sender; several senders racing on one channel may overfill it
+ * by what each ran ahead (at most MAX_AHEAD).
+ *
+ * Loss: each answer also says how many messages the owner has had from this instance, so a
+ * sender knows how many of its messages provably went missing (`lost`), and, when an owner stops
+ * answering, how many it cannot vouch for (`unconfirmed`).
  */
 export class RemoteSends {
   private readonly windows = new Map<string, Window>();
-  /** Sends that resolved before their acknowledgement, which then never came. */
-  unacknowledged = 0;
-  /** Sends to a channel whose owning instance is gone (nobody listens on its subject). */
+  private readonly ledgers = new Map<string, Ledger>();
+  /** Sends to a channel whose owning instance is gone (nobody listens on its subject): dropped. */
   undeliverable = 0;
+
+  private readonly countFrame: Uint8Array;
 
   constructor(
     private readonly requests: Requests,
+    private readonly publisher: Publisher,
     private readonly connected: () => boolean,
-  ) {}
+    instanceId: string,
+  ) {
+    this.countFrame = new FrameWriter(1 + FrameWriter.stringSize(instanceId))
+      .u8(FrameKind.count)
+      .string(instanceId).bytes;
+  }
 
   /**
-   * Sends `frame` (a send frame whose flags byte is at `flagsOffset`) to the owner's `subject`.
-   * `mayRunAhead` is false for frames that must be acknowledged before resolving.
+   * Sends `frame` (a send frame whose flags byte is at `flagsOffset`) to `owner` on `subject`.
+   * `mayRunAhead` is false for frames that must be answered before resolving.
    */
-  send(channel: string, subject: string, frame: Buffer, flagsOffset: number, mayRunAhead = true): Promise<void> {
-    let window = this.windows.get(channel);
-    if (window === undefined) {
-      if (this.windows.size >= WINDOW_LIMIT) this.forgetIdle();
-      window = { knownFree: 0, knownAt: 0, inFlight: 0 };
-      this.windows.set(channel, window);
-    }
-    const ahead =
+  send(
+    channel: string,
+    owner: string,
+    subject: string,
+    frame: Buffer,
+    flagsOffset: number,
+    mayRunAhead = true,
+  ): Promise<void> {
+    const window = this.windowOf(channel);
+    const ledger = this.ledgerOf(owner, subject);
+    const number = ++window.sent;
+    ledger.sent++;
+    const ahead = number - window.answeredAt;
+    const runAhead =
       mayRunAhead &&
-      window.inFlight < window.knownFree &&
-      window.inFlight < MAX_AHEAD &&
-      coarseNow() - window.knownAt < KNOWN_FREE_MS &&
+      ahead <= window.free &&
+      ahead <= MAX_AHEAD &&
+      coarseNow() - window.heardAt < ANSWER_TRUSTED_MS &&
       this.connected();
-    if (ahead) frame[flagsOffset] = (frame[flagsOffset] as number) | FrameFlag.mustAccept;
-    window.inFlight++;
-    const settled = this.requests.request(subject, frame).then(
-      (reply) => this.acknowledged(channel, window, reply),
-      (error: unknown) => this.failed(window, error, ahead),
+    if (runAhead) {
+      frame[flagsOffset] = (frame[flagsOffset] as number) | FrameFlag.mustAccept;
+      const askEvery = Math.max(1, Math.min(ASK_EVERY, Math.floor(Math.min(window.free, MAX_AHEAD) / 4)));
+      if (number - window.askedAt < askEvery) {
+        this.publisher.publish(subject, frame);
+        ledger.countTimer ??= setTimeout(() => this.count(ledger), COUNT_AFTER_MS).unref();
+        return RESOLVED;
+      }
+    }
+    window.askedAt = number;
+    const sent = ledger.sent;
+    const answered = this.requests.request(subject, frame).then(
+      (reply) => this.answered(channel, window, number, ledger, sent, reply),
+      (error: unknown) => this.unanswered(window, ledger, error, runAhead),
     );
-    if (!ahead) return settled;
-    settled.catch(() => undefined);
+    if (!runAhead) return answered;
+    answered.catch(() => undefined);
     return RESOLVED;
   }
 
-  /** Forgets what was learnt of every channel (after flush, or a reconnect). */
-  reset(): void {
-    for (const window of this.windows.values()) window.knownFree = 0;
+  /** Messages an owner's count showed it never got (a crash or a disconnect on the way). */
+  get lost(): number {
+    let lost = 0;
+    for (const ledger of this.ledgers.values()) lost += ledger.lost;
+    return lost;
   }
 
-  private acknowledged(channel: string, window: Window, reply: Msg): void {
-    window.inFlight--;
-    const data = reply.data;
-    const status = data[0];
-    const value = data.length >= 5 ? Buffer.from(data.buffer, data.byteOffset, data.byteLength).readUInt32BE(1) : 0;
-    window.knownAt = coarseNow();
-    if (status === ReplyStatus.accepted) {
-      window.knownFree = value;
+  /** Messages sent to owners that have not answered since (timeouts): maybe lost, until they answer. */
+  get unconfirmed(): number {
+    let unconfirmed = 0;
+    for (const ledger of this.ledgers.values()) if (ledger.stalled) unconfirmed += ledger.sent - ledger.answeredSent;
+    return unconfirmed;
+  }
+
+  /**
+   * Asks an owner how many messages it has had from us, once sending to it pauses: so what was
+   * sent without asking is accounted for (lost or undeliverable) without waiting for the next send.
+   */
+  private count(ledger: Ledger): void {
+    ledger.countTimer = undefined;
+    if (ledger.sent === ledger.answeredSent) return;
+    if (!this.connected()) {
+      ledger.countTimer = setTimeout(() => this.count(ledger), COUNT_AFTER_MS).unref();
       return;
     }
-    window.knownFree = 0;
-    if (status === ReplyStatus.full) throw new ChannelFull(channel, value);
+    const sent = ledger.sent;
+    this.requests.request(ledger.subject, this.countFrame).then(
+      (reply) => this.counted(ledger, sent, readReply(reply.data).received),
+      (error: unknown) => this.unanswered(undefined, ledger, error, true),
+    );
+  }
+
+  private counted(ledger: Ledger, sent: number, received: number): void {
+    if (sent <= ledger.answeredSent) return;
+    // NATS keeps one publisher's order, so the owner has had everything we sent it before this
+    // message that was ever going to arrive: the difference is what went missing.
+    ledger.answeredSent = sent;
+    ledger.lost = Math.max(ledger.lost, sent - received);
+    ledger.stalled = false;
+  }
+
+  /** Forgets what owners said of their channels (after flush, or a reconnect). */
+  reset(): void {
+    for (const window of this.windows.values()) window.heardAt = 0;
+  }
+
+  private answered(channel: string, window: Window, number: number, ledger: Ledger, sent: number, reply: Msg): void {
+    const answer = readReply(reply.data);
+    this.counted(ledger, sent, answer.received);
+    if (number > window.answeredAt) {
+      window.answeredAt = number;
+      window.heardAt = coarseNow();
+      window.free = answer.status === ReplyStatus.accepted ? answer.value : 0;
+    }
+    if (answer.status === ReplyStatus.accepted) return;
+    if (answer.status === ReplyStatus.full) throw new ChannelFull(channel, answer.value);
     throw new BackendUnavailable(
       `A large message to ${channel} lost a chunk on the way (a reconnect in the middle) and was not delivered; send it again`,
     );
   }
 
-  private failed(window: Window, error: unknown, ranAhead: boolean): void {
-    window.inFlight--;
-    window.knownFree = 0;
+  private unanswered(window: Window | undefined, ledger: Ledger, error: unknown, ranAhead: boolean): void {
+    if (window) window.heardAt = 0;
     if (error instanceof NoResponders) {
       // The owner is gone: nobody can ever receive on the channel, as with a send to a dead
       // consumer's channel in Channels, where the message waits unread until it expires.
-      this.undeliverable++;
+      this.undeliverable += ledger.sent - ledger.answeredSent;
+      ledger.answeredSent = ledger.sent;
       return;
     }
-    if (ranAhead) this.unacknowledged++;
-    throw error;
+    ledger.stalled = true;
+    if (!ranAhead) throw error;
+  }
+
+  private windowOf(channel: string): Window {
+    let window = this.windows.get(channel);
+    if (window === undefined) {
+      if (this.windows.size >= WINDOW_LIMIT) this.forgetIdle();
+      window = { sent: 0, answeredAt: 0, free: 0, heardAt: 0, askedAt: 0 };
+      this.windows.set(channel, window);
+    }
+    return window;
+  }
+
+  private ledgerOf(owner: string, subject: string): Ledger {
+    let ledger = this.ledgers.get(owner);
+    if (ledger === undefined) {
+      if (this.ledgers.size >= WINDOW_LIMIT) this.forgetSettledOwners();
+      ledger = { sent: 0, answeredSent: 0, lost: 0, stalled: false, subject, countTimer: undefined };
+      this.ledgers.set(owner, ledger);
+    }
+    return ledger;
+  }
+
+  /** Owners whose every message is accounted for and nothing lost: nothing to remember. */
+  private forgetSettledOwners(): void {
+    for (const [owner, ledger] of this.ledgers) {
+      if (ledger.sent === ledger.answeredSent && ledger.lost === 0 && !ledger.countTimer) this.ledgers.delete(owner);
+    }
+  }
+
+  /** Stops counting (close). */
+  close(): void {
+    for (const ledger of this.ledgers.values()) if (ledger.countTimer) clearTimeout(ledger.countTimer);
   }
 
   private forgetIdle(): void {
-    for (const [channel, window] of this.windows) if (window.inFlight === 0) this.windows.delete(channel);
+    const now = coarseNow();
+    for (const [channel, window] of this.windows) {
+      if (now - window.heardAt > ANSWER_TRUSTED_MS) this.windows.delete(channel);
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { BackendUnavailable, coarseNow } from "@channel-layers/core";
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import type { Publisher } from "./publisher.js";
 
 /** Nobody subscribes to the subject a request went to (the server answered 503). */
 export class NoResponders extends Error {
@@ -30,7 +31,8 @@ export class Requests {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly nc: NatsConnection,
+    nc: NatsConnection,
+    private readonly publisher: Publisher,
     private readonly timeoutMs: number,
   ) {
     this.subscription = nc.subscribe(`${this.inbox}.*`, { callback: (_error, reply) => this.answer(reply) });
@@ -40,13 +42,10 @@ export class Requests {
   request(subject: string, payload: Uint8Array, headers?: MsgHdrs): Promise<Msg> {
     const id = ++this.next;
     return new Promise<Msg>((resolve, reject) => {
-      try {
-        this.nc.publish(subject, payload, { reply: `${this.inbox}.${id}`, headers });
-      } catch (cause) {
-        reject(new BackendUnavailable(`Could not publish to NATS: ${(cause as Error).message}`, { cause }));
-        return;
-      }
       this.pending.set(id, { resolve, reject, deadline: coarseNow() + this.timeoutMs, subject });
+      this.publisher.publish(subject, payload, `${this.inbox}.${id}`, headers, (error) => {
+        if (this.pending.delete(id)) reject(error);
+      });
       this.timer ??= setInterval(() => this.expire(), Math.min(250, this.timeoutMs / 2)).unref();
     });
   }

@@ -9,6 +9,7 @@ import { InstanceEndpoint } from "./instance-endpoint.js";
 import { JetStreamCalls, unavailable } from "./jetstream.js";
 import type { LocalChannels } from "./local-channels.js";
 import { NamedMemberships } from "./named-memberships.js";
+import { Publisher } from "./publisher.js";
 import { RemoteSends } from "./remote-sends.js";
 import { NoResponders, Requests } from "./requests.js";
 import type { SubjectMap } from "./subjects.js";
@@ -35,6 +36,7 @@ const MAX_SWEEP_INTERVAL_MS = 30_000;
  * once the connection is up; the layer sends its own process-local channels' messages without it.
  */
 export class Session {
+  readonly publisher: Publisher;
   readonly requests: Requests;
   readonly js: JetStreamCalls;
   readonly durable: DurableChannels;
@@ -59,11 +61,13 @@ export class Session {
   ) {
     const { subjects, local, serializer } = ctx;
     this.chunkSize = chunkSizeFor(nc.info?.max_payload ?? 1024 * 1024);
-    this.requests = new Requests(nc, ctx.requestTimeoutMs);
+    this.publisher = new Publisher(nc);
+    this.requests = new Requests(nc, this.publisher, ctx.requestTimeoutMs);
     this.js = new JetStreamCalls(nc, this.requests, ctx.requestTimeoutMs);
     this.chunks = new ChunkAssembler(Math.max(ctx.requestTimeoutMs, 10_000));
     this.durable = new DurableChannels(
       nc,
+      this.publisher,
       this.js,
       subjects,
       new BlobStore(this.js, subjects, ctx.expiryMs, this.chunkSize),
@@ -77,10 +81,11 @@ export class Session {
       },
     );
     this.memberships = new NamedMemberships(this.js, subjects, ctx.groupExpiryMs);
-    this.remote = new RemoteSends(this.requests, () => this.connected);
+    this.remote = new RemoteSends(this.requests, this.publisher, () => this.connected, ctx.instanceId);
     this.groups = new GroupSubscriptions(nc, subjects, local, serializer, this.chunks, ctx.instanceId);
     this.endpoint = new InstanceEndpoint(
       nc,
+      this.publisher,
       subjects.instance(ctx.instanceId),
       local,
       this.groups,
@@ -108,49 +113,51 @@ export class Session {
   /** Sends an encoded message to a process-local channel of the instance `owner`. */
   sendToInstance(channel: string, owner: string, body: Uint8Array): Promise<void> {
     const subject = this.ctx.subjects.instance(owner);
-    const name = FrameWriter.stringSize(channel);
+    const head = 2 + FrameWriter.stringSize(channel) + FrameWriter.stringSize(this.ctx.instanceId);
     if (body.byteLength <= this.chunkSize) {
-      const frame = new FrameWriter(2 + name + body.byteLength).u8(FrameKind.send).u8(0).string(channel).raw(body);
-      return this.remote.send(channel, subject, frame.bytes, 1);
+      const frame = new FrameWriter(head + body.byteLength)
+        .u8(FrameKind.send)
+        .u8(0)
+        .string(channel)
+        .string(this.ctx.instanceId)
+        .raw(body);
+      return this.remote.send(channel, owner, subject, frame.bytes, 1);
     }
     const { key, count, tail } = this.publishChunks(subject, body);
-    const frame = new FrameWriter(2 + name + FrameWriter.stringSize(key) + 4 + tail.byteLength)
+    const frame = new FrameWriter(head + FrameWriter.stringSize(key) + 4 + tail.byteLength)
       .u8(FrameKind.send)
       .u8(FrameFlag.chunked)
       .string(channel)
+      .string(this.ctx.instanceId)
       .string(key)
       .u32(count)
       .raw(tail);
-    return this.remote.send(channel, subject, frame.bytes, 1, false);
+    return this.remote.send(channel, owner, subject, frame.bytes, 1, false);
   }
 
   /** Publishes an encoded message once on the group's subject, for every other instance's members. */
   publishToGroup(group: string, body: Uint8Array): void {
     const subject = this.ctx.subjects.group(group);
     const sender = FrameWriter.stringSize(this.ctx.instanceId);
-    try {
-      if (body.byteLength <= this.chunkSize) {
-        this.nc.publish(
-          subject,
-          new FrameWriter(2 + sender + body.byteLength).u8(FrameKind.group).u8(0).string(this.ctx.instanceId).raw(body)
-            .bytes,
-        );
-        return;
-      }
-      const { key, count, tail } = this.publishChunks(subject, body);
-      this.nc.publish(
+    if (body.byteLength <= this.chunkSize) {
+      this.publisher.publish(
         subject,
-        new FrameWriter(2 + sender + FrameWriter.stringSize(key) + 4 + tail.byteLength)
-          .u8(FrameKind.group)
-          .u8(FrameFlag.chunked)
-          .string(this.ctx.instanceId)
-          .string(key)
-          .u32(count)
-          .raw(tail).bytes,
+        new FrameWriter(2 + sender + body.byteLength).u8(FrameKind.group).u8(0).string(this.ctx.instanceId).raw(body)
+          .bytes,
       );
-    } catch (error) {
-      throw unavailable(`send to group ${group}`, error);
+      return;
     }
+    const { key, count, tail } = this.publishChunks(subject, body);
+    this.publisher.publish(
+      subject,
+      new FrameWriter(2 + sender + FrameWriter.stringSize(key) + 4 + tail.byteLength)
+        .u8(FrameKind.group)
+        .u8(FrameFlag.chunked)
+        .string(this.ctx.instanceId)
+        .string(key)
+        .u32(count)
+        .raw(tail).bytes,
+    );
   }
 
   /** Asks the instance `owner` to add its channel to a group (answered once it is subscribed). */
@@ -180,15 +187,15 @@ export class Session {
 
   /** Tells every other instance of the prefix to flush, and empties every stream of the prefix. */
   async flush(): Promise<void> {
+    this.publisher.publish(
+      this.ctx.subjects.control,
+      new FrameWriter(1 + FrameWriter.stringSize(this.ctx.instanceId)).u8(FrameKind.flush).string(this.ctx.instanceId)
+        .bytes,
+    );
     try {
-      this.nc.publish(
-        this.ctx.subjects.control,
-        new FrameWriter(1 + FrameWriter.stringSize(this.ctx.instanceId)).u8(FrameKind.flush).string(this.ctx.instanceId)
-          .bytes,
-      );
       const streams = await this.js.streamNames(this.ctx.subjects.everything);
       await Promise.all(streams.map((stream) => this.js.purgeStream(stream)));
-      await this.nc.flush();
+      await this.publisher.flush();
     } catch (error) {
       throw unavailable("flush", error);
     }
@@ -208,13 +215,14 @@ export class Session {
    */
   async close(error: unknown, ownsConnection: boolean): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.remote.close();
     this.statuses?.stop?.();
     this.endpoint.close();
     this.groups.unsubscribeAll();
     if (!this.control.isClosed()) this.control.unsubscribe();
     if (ownsConnection) {
       // Sends that resolved ahead of their acknowledgement are still in the client's buffer.
-      await this.nc.flush().catch(() => undefined);
+      await this.publisher.flush().catch(() => undefined);
       await this.nc.close().catch(() => undefined);
     }
     this.requests.close(error);
@@ -234,7 +242,7 @@ export class Session {
   private publishChunks(subject: string, body: Uint8Array): { key: string; count: number; tail: Uint8Array } {
     const key = `${this.ctx.instanceId}.${++this.transfers}`;
     const { chunks, tail } = splitIntoChunks(key, body, this.chunkSize);
-    for (const chunk of chunks) this.nc.publish(subject, chunk);
+    for (const chunk of chunks) this.publisher.publish(subject, chunk);
     return { key, count: chunks.length, tail };
   }
 
