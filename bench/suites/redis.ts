@@ -289,15 +289,30 @@ async function rawFanOut(sends: number, members: number): Promise<Measurement> {
   return measured;
 }
 
-/** Runs `work` once unmeasured so the JIT has warmed up, then measures it. */
+/**
+ * The best of `RUNS` runs: this machine's other work (2 cores, shared) slows single runs by up
+ * to 2x, and only the fastest run approaches what the subject itself costs. Every subject,
+ * channels_redis included, gets the same treatment.
+ */
+const RUNS = 3;
+async function bestOf(run: () => Promise<Measurement>): Promise<Measurement> {
+  let best: Measurement | undefined;
+  for (let i = 0; i < RUNS; i++) {
+    const measured = await run();
+    if (!best || measured.operations / measured.seconds > best.operations / best.seconds) best = measured;
+  }
+  return best as Measurement;
+}
+
+/** Runs `work` once unmeasured so the JIT has warmed up, then the best of three measured runs. */
 async function warmMeasure(work: () => Promise<number>) {
   await work();
-  return measure(work);
+  return bestOf(() => measure(work));
 }
 
 async function warmFanOut(run: typeof fanOut, sends: number, members: number) {
   await run(Math.max(1, Math.round(sends / 4)), members);
-  return run(sends, members);
+  return bestOf(() => run(sends, members));
 }
 
 const suite: BenchSuite = {
@@ -322,7 +337,7 @@ const suite: BenchSuite = {
     const python = async (args: string[]) => {
       const reason = await pythonUnavailable("channels_redis.core");
       if (reason) throw new Error(reason);
-      return runPythonCase("channels_redis_bench.py", [url(), ...args]);
+      return bestOf(() => runPythonCase("channels_redis_bench.py", [url(), ...args]));
     };
     const trio = (
       scenario: string,
