@@ -24,6 +24,8 @@ export const FrameKind = {
   blobReference: 9,
   /** To an instance: how many send frames have you had from me? (a request) */
   count: 10,
+  /** To an instance: several of the frames above in one NATS message, each with its reply subject. */
+  batch: 11,
 } as const;
 
 export const FrameFlag = {
@@ -119,6 +121,14 @@ export class FrameReader {
     const length = this.u8();
     if (this.offset + length > this.buffer.length) throw new RangeError("Frame ends early");
     const value = this.buffer.toString("latin1", this.offset, this.offset + length);
+    this.offset += length;
+    return value;
+  }
+
+  /** The next `length` bytes. */
+  bytes(length: number): Uint8Array {
+    if (this.offset + length > this.buffer.length) throw new RangeError("Frame ends early");
+    const value = this.buffer.subarray(this.offset, this.offset + length);
     this.offset += length;
     return value;
   }

@@ -2,6 +2,7 @@ import type { MessageSerializer } from "@channel-layers/core";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { ChunkAssembler } from "./chunks.js";
 import { FrameFlag, FrameKind, FrameReader } from "./frames.js";
+import { unavailable } from "./jetstream.js";
 import type { LocalChannels } from "./local-channels.js";
 import type { SubjectMap } from "./subjects.js";
 
@@ -9,6 +10,8 @@ interface GroupSubscription {
   subscription: Subscription;
   /** Resolves once the server has the subscription, so a groupSend after groupAdd reaches it. */
   ready: Promise<void>;
+  /** The last confirmation failed (no connection): the next groupAdd asks again. */
+  failed: boolean;
 }
 
 /**
@@ -42,10 +45,22 @@ export class GroupSubscriptions {
       const subscription = this.nc.subscribe(this.subjects.group(group), {
         callback: (_error, msg) => this.arrived(group, msg),
       });
-      entry = { subscription, ready: this.nc.flush() };
+      entry = { subscription, ready: this.confirm(group), failed: false };
       this.subscriptions.set(group, entry);
+    } else if (entry.failed) {
+      entry.failed = false;
+      entry.ready = this.confirm(group);
     }
     return entry.ready;
+  }
+
+  /** Resolves once the server has answered a PING sent after the SUB; a failure is retried by the next call. */
+  private confirm(group: string): Promise<void> {
+    return this.nc.flush().catch((error: unknown) => {
+      const entry = this.subscriptions.get(group);
+      if (entry) entry.failed = true;
+      throw unavailable(`subscribe to group ${group}`, error);
+    });
   }
 
   unsubscribe(group: string): void {

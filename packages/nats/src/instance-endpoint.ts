@@ -1,5 +1,5 @@
 import { ChannelDiscarded, type MessageSerializer } from "@channel-layers/core";
-import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { ChunkAssembler } from "./chunks.js";
 import { FrameFlag, FrameKind, FrameReader, ReplyStatus, replyFrame } from "./frames.js";
 import type { GroupSubscriptions } from "./group-subscriptions.js";
@@ -31,37 +31,42 @@ export class InstanceEndpoint {
     private readonly chunks: ChunkAssembler,
     private readonly capacityFor: (channel: string) => number,
   ) {
-    this.subscription = nc.subscribe(subject, { callback: (_error, msg) => this.arrived(msg) });
+    this.subscription = nc.subscribe(subject, { callback: (_error, msg) => this.arrived(msg.data, msg.reply) });
   }
 
   close(): void {
     if (!this.subscription.isClosed()) this.subscription.unsubscribe();
   }
 
-  private arrived(msg: Msg): void {
+  private arrived(data: Uint8Array, reply: string | undefined): void {
     try {
-      const reader = new FrameReader(msg.data);
+      const reader = new FrameReader(data);
       const kind = reader.u8();
-      if (kind === FrameKind.send) this.send(reader, msg.reply);
-      else if (kind === FrameKind.chunk) this.chunks.add(reader.string(), reader.rest());
+      if (kind === FrameKind.send) this.send(reader, reply);
+      else if (kind === FrameKind.batch) {
+        for (let count = reader.u32(); count > 0; count--) {
+          const entryReply = reader.string();
+          this.arrived(reader.bytes(reader.u32()), entryReply);
+        }
+      } else if (kind === FrameKind.chunk) this.chunks.add(reader.string(), reader.rest());
       else if (kind === FrameKind.join) {
         const group = reader.string();
         const channel = reader.string();
         this.local.join(group, channel, Date.now() + reader.f64());
         this.groups.subscribe(group).then(
-          () => this.reply(msg.reply, DONE),
+          () => this.reply(reply, DONE),
           () => undefined, // Disconnected: the requester times out and says so.
         );
       } else if (kind === FrameKind.leave) {
         const group = reader.string();
         if (this.local.leave(group, reader.string())) this.groups.unsubscribe(group);
-        this.reply(msg.reply, DONE);
+        this.reply(reply, DONE);
       } else if (kind === FrameKind.count) {
-        this.reply(msg.reply, replyFrame(ReplyStatus.done, 0, this.received.get(reader.string()) ?? 0));
+        this.reply(reply, replyFrame(ReplyStatus.done, 0, this.received.get(reader.string()) ?? 0));
       } else if (kind === FrameKind.discard) {
         const channel = reader.string();
         for (const group of this.local.discard(channel, new ChannelDiscarded(channel))) this.groups.unsubscribe(group);
-        this.reply(msg.reply, DONE);
+        this.reply(reply, DONE);
       } else this.unreadable++;
     } catch {
       this.unreadable++;

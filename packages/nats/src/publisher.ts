@@ -1,5 +1,6 @@
 import { BackendUnavailable } from "@channel-layers/core";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
+import { FrameKind } from "./frames.js";
 
 interface Outgoing {
   subject: string;
@@ -7,20 +8,31 @@ interface Outgoing {
   reply: string | undefined;
   headers: MsgHdrs | undefined;
   failed: ((error: unknown) => void) | undefined;
+  /** The receiver reads batch frames: it may travel in one with its neighbours. */
+  batchable: boolean;
 }
+
+/** Bytes a frame takes in a batch besides itself: its reply's length and its own length. */
+const BATCH_ENTRY_ROOM = 1 + 4;
 
 /**
  * Every publish of a layer goes through here, in order, and reaches nats.js once per turn of the
  * event loop. nats.js writes its buffer to the socket in a microtask after the first publish into
  * it, so a caller that awaits each send (whose promise may already be resolved) would otherwise
  * cost one socket write per message; handing nats.js a turn's publishes at once makes that one
- * write for all of them. Order is kept because nothing the layer publishes bypasses this queue.
+ * write for all of them. Consecutive frames for one instance subject go as one batch frame (one
+ * NATS message for the server to route and each client to parse), and their order is kept
+ * because nothing the layer publishes bypasses this queue.
  */
 export class Publisher {
   private queue: Outgoing[] = [];
   private scheduled = false;
 
-  constructor(private readonly nc: NatsConnection) {}
+  constructor(
+    private readonly nc: NatsConnection,
+    /** The largest batch frame: the server's max_payload less room for the protocol. */
+    private readonly maxBatchBytes: number,
+  ) {}
 
   publish(
     subject: string,
@@ -28,8 +40,9 @@ export class Publisher {
     reply?: string,
     headers?: MsgHdrs,
     failed?: (error: unknown) => void,
+    batchable = false,
   ): void {
-    this.queue.push({ subject, payload, reply, headers, failed });
+    this.queue.push({ subject, payload, reply, headers, failed, batchable });
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.drain);
@@ -42,16 +55,21 @@ export class Publisher {
     const queue = this.queue;
     if (queue.length === 0) return;
     this.queue = [];
-    for (const { subject, payload, reply, headers, failed } of queue) {
-      try {
-        this.nc.publish(
-          subject,
-          payload,
-          reply === undefined && headers === undefined ? undefined : { reply, headers },
-        );
-      } catch (cause) {
-        failed?.(new BackendUnavailable(`Could not publish to NATS: ${(cause as Error).message}`, { cause }));
+    for (let i = 0; i < queue.length; ) {
+      const first = queue[i] as Outgoing;
+      let end = i + 1;
+      if (first.batchable) {
+        let size = 5 + BATCH_ENTRY_ROOM + (first.reply?.length ?? 0) + first.payload.byteLength;
+        for (; end < queue.length; end++) {
+          const next = queue[end] as Outgoing;
+          const grown = size + BATCH_ENTRY_ROOM + (next.reply?.length ?? 0) + next.payload.byteLength;
+          if (!next.batchable || next.subject !== first.subject || grown > this.maxBatchBytes) break;
+          size = grown;
+        }
       }
+      if (end - i === 1) this.send(first.subject, first.payload, first.reply, first.headers, [first]);
+      else this.send(first.subject, batchFrame(queue, i, end), undefined, undefined, queue.slice(i, end));
+      i = end;
     }
   };
 
@@ -60,4 +78,42 @@ export class Publisher {
     this.drain();
     await this.nc.flush();
   }
+
+  private send(
+    subject: string,
+    payload: Uint8Array,
+    reply: string | undefined,
+    headers: MsgHdrs | undefined,
+    carried: Outgoing[],
+  ): void {
+    try {
+      this.nc.publish(subject, payload, reply === undefined && headers === undefined ? undefined : { reply, headers });
+    } catch (cause) {
+      const error = new BackendUnavailable(`Could not publish to NATS: ${(cause as Error).message}`, { cause });
+      for (const outgoing of carried) outgoing.failed?.(error);
+    }
+  }
+}
+
+/** `[batch][count u32]`, then per frame `[reply length u8][reply][frame length u32][frame]`. */
+function batchFrame(queue: Outgoing[], start: number, end: number): Uint8Array {
+  let size = 5;
+  for (let i = start; i < end; i++) {
+    const outgoing = queue[i] as Outgoing;
+    size += BATCH_ENTRY_ROOM + (outgoing.reply?.length ?? 0) + outgoing.payload.byteLength;
+  }
+  const bytes = Buffer.allocUnsafe(size);
+  bytes[0] = FrameKind.batch;
+  bytes.writeUInt32BE(end - start, 1);
+  let offset = 5;
+  for (let i = start; i < end; i++) {
+    const { reply, payload } = queue[i] as Outgoing;
+    bytes[offset++] = reply?.length ?? 0;
+    if (reply) offset += bytes.write(reply, offset, "latin1");
+    bytes.writeUInt32BE(payload.byteLength, offset);
+    offset += 4;
+    bytes.set(payload, offset);
+    offset += payload.byteLength;
+  }
+  return bytes;
 }

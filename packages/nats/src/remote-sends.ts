@@ -107,14 +107,14 @@ export class RemoteSends {
       frame[flagsOffset] = (frame[flagsOffset] as number) | FrameFlag.mustAccept;
       const askEvery = Math.max(1, Math.min(ASK_EVERY, Math.floor(Math.min(window.free, MAX_AHEAD) / 4)));
       if (number - window.askedAt < askEvery) {
-        this.publisher.publish(subject, frame);
+        this.publisher.publish(subject, frame, undefined, undefined, undefined, true);
         ledger.countTimer ??= setTimeout(() => this.count(ledger), COUNT_AFTER_MS).unref();
         return RESOLVED;
       }
     }
     window.askedAt = number;
     const sent = ledger.sent;
-    const answered = this.requests.request(subject, frame).then(
+    const answered = this.requests.request(subject, frame, undefined, true).then(
       (reply) => this.answered(channel, window, number, ledger, sent, reply),
       (error: unknown) => this.unanswered(window, ledger, error, runAhead),
     );
@@ -149,7 +149,7 @@ export class RemoteSends {
       return;
     }
     const sent = ledger.sent;
-    this.requests.request(ledger.subject, this.countFrame).then(
+    this.requests.request(ledger.subject, this.countFrame, undefined, true).then(
       (reply) => this.counted(ledger, sent, readReply(reply.data).received),
       (error: unknown) => this.unanswered(undefined, ledger, error, true),
     );

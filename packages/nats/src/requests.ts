@@ -39,13 +39,20 @@ export class Requests {
   }
 
   /** Publishes `payload` to `subject` and resolves with the reply. */
-  request(subject: string, payload: Uint8Array, headers?: MsgHdrs): Promise<Msg> {
+  request(subject: string, payload: Uint8Array, headers?: MsgHdrs, batchable = false): Promise<Msg> {
     const id = ++this.next;
     return new Promise<Msg>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, deadline: coarseNow() + this.timeoutMs, subject });
-      this.publisher.publish(subject, payload, `${this.inbox}.${id}`, headers, (error) => {
-        if (this.pending.delete(id)) reject(error);
-      });
+      this.publisher.publish(
+        subject,
+        payload,
+        `${this.inbox}.${id}`,
+        headers,
+        (error) => {
+          if (this.pending.delete(id)) reject(error);
+        },
+        batchable,
+      );
       this.timer ??= setInterval(() => this.expire(), Math.min(250, this.timeoutMs / 2)).unref();
     });
   }

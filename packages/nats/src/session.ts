@@ -61,7 +61,7 @@ export class Session {
   ) {
     const { subjects, local, serializer } = ctx;
     this.chunkSize = chunkSizeFor(nc.info?.max_payload ?? 1024 * 1024);
-    this.publisher = new Publisher(nc);
+    this.publisher = new Publisher(nc, this.chunkSize);
     this.requests = new Requests(nc, this.publisher, ctx.requestTimeoutMs);
     this.js = new JetStreamCalls(nc, this.requests, ctx.requestTimeoutMs);
     this.chunks = new ChunkAssembler(Math.max(ctx.requestTimeoutMs, 10_000));
@@ -232,7 +232,7 @@ export class Session {
   /** A request to another instance; a gone instance (nobody listens) is a no-op. */
   private async ask(owner: string, frame: Uint8Array): Promise<void> {
     try {
-      await this.requests.request(this.ctx.subjects.instance(owner), frame);
+      await this.requests.request(this.ctx.subjects.instance(owner), frame, undefined, true);
     } catch (error) {
       if (!(error instanceof NoResponders)) throw error;
     }
