@@ -230,10 +230,15 @@ class RawPg {
 
   /**
    * The fan-out receiver: on each NOTIFY for the group, one DELETE ... RETURNING takes every
-   * member's messages, which are handed to the members' receive loops.
+   * member's messages, and each is handed to the receive loop of its member (a promise per
+   * message, as a consumer awaiting receive() gets), until every member has `perChannel`.
    */
   async drainGroup(group: string, channels: string[], perChannel: number): Promise<void> {
-    const queues = new Map(channels.map((channel) => [channel, [] as unknown[]]));
+    const inboxes = new Map(channels.map((channel) => [channel, new Inbox()]));
+    const consumers = channels.map(async (channel) => {
+      const inbox = inboxes.get(channel) as Inbox;
+      for (let n = 0; n < perChannel; n++) await inbox.take();
+    });
     let remaining = channels.length * perChannel;
     while (remaining > 0) {
       const woken = new Promise<void>((resolve) => this.waiting.set(group, [resolve]));
@@ -241,10 +246,31 @@ class RawPg {
         `DELETE FROM ${this.table} WHERE channel = ANY($1::text[]) RETURNING channel, payload`,
         [channels],
       );
-      for (const row of result.rows) queues.get(row.channel)?.push(JSON.parse(row.payload));
+      for (const row of result.rows) inboxes.get(row.channel)?.put(JSON.parse(row.payload));
       remaining -= result.rows.length;
       if (result.rows.length === 0) await woken;
     }
+    await Promise.all(consumers);
+  }
+}
+
+/** One consumer's messages: put() hands to a waiting take() or keeps it for the next. */
+class Inbox {
+  private readonly kept: unknown[] = [];
+  private waiter: ((message: unknown) => void) | undefined;
+
+  put(message: unknown): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    if (waiter) waiter(message);
+    else this.kept.push(message);
+  }
+
+  take(): Promise<unknown> {
+    if (this.kept.length > 0) return Promise.resolve(this.kept.shift());
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
   }
 }
 

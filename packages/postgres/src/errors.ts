@@ -1,18 +1,23 @@
 import { BackendUnavailable, ChannelLayerError } from "@channel-layers/core";
 
-/** SQLSTATE of "relation does not exist". */
-const UNDEFINED_TABLE = "42P01";
+/** What to do about a failed statement, by SQLSTATE (or Node's error code for a socket). */
+function advice(code: unknown): string {
+  if (code === "42P01") return "the layer's tables are missing: run migrate() or leave the migrate option on";
+  if (code === "25P02") return "the transaction given to withClient() failed earlier: roll it back";
+  if (typeof code === "string" && code.startsWith("42")) {
+    return "the layer's tables do not look as this version expects, or its role lacks privileges on them";
+  }
+  return "check that PostgreSQL is up and reachable with the layer's connection settings, then retry";
+}
 
 /**
- * Wraps whatever pg rejected with (a refused or dropped connection, a server shutting down, a
- * statement error) in BackendUnavailable, naming what the layer was doing and keeping the cause.
+ * Wraps whatever pg rejected with (a refused or dropped connection, a timeout, a server shutting
+ * down, a statement error) in BackendUnavailable, naming what the layer was doing and what to do,
+ * and keeping the cause.
  */
 export function backendUnavailable(action: string, cause: unknown): ChannelLayerError {
   if (cause instanceof ChannelLayerError) return cause;
   const detail = cause instanceof Error ? cause.message : String(cause);
-  const advice =
-    (cause as { code?: unknown } | undefined)?.code === UNDEFINED_TABLE
-      ? "the layer's tables are missing: run migrate() or leave the migrate option on"
-      : "check that PostgreSQL is up and reachable with the layer's connection settings";
-  return new BackendUnavailable(`PostgreSQL could not ${action} (${detail}): ${advice}`, { cause });
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return new BackendUnavailable(`PostgreSQL could not ${action} (${detail}): ${advice(code)}`, { cause });
 }

@@ -42,6 +42,12 @@ export interface PostgresTransactionalSender {
 }
 
 const RESOLVED = Promise.resolve();
+/**
+ * Channels from which a claim scans all of their messages in one index scan rather than probing
+ * each for its oldest: probing costs a fixed overhead per channel, the scan one per message, and
+ * a channel holds at most its capacity. A claim this wide is a groupSend's members coming back.
+ */
+const WIDE_CLAIM = 64;
 
 /**
  * A channel layer on PostgreSQL. Messages are rows in `<prefix>_message` until a receive takes
@@ -334,7 +340,8 @@ export class PostgresChannelLayer extends BaseChannelLayer {
   }
 
   private async claim(channels: string[], counts: number[]): Promise<ClaimRow[]> {
-    const result = await this.pool.query<ClaimRow>(this.config(this.statements.claim, [channels, counts]));
+    const statement = channels.length >= WIDE_CLAIM ? this.statements.claimWide : this.statements.claim;
+    const result = await this.pool.query<ClaimRow>(this.config(statement, [channels, counts]));
     this.maintenance.received(result.rowCount ?? 0);
     this.maintenance.tick();
     return result.rows;

@@ -72,6 +72,7 @@ export interface Statements {
   groupSendQuiet: PreparedStatement;
   notify: PreparedStatement;
   claim: PreparedStatement;
+  claimWide: PreparedStatement;
   putBack: PreparedStatement;
   groupAdd: PreparedStatement;
   groupDiscard: PreparedStatement;
@@ -192,6 +193,29 @@ export function buildStatements(names: LayerNames): Statements {
        FROM taken
        UNION ALL
        SELECT channel, NULL, NULL, NULL FROM locked WHERE rank > n`,
+    ),
+    // The same for many channels at once (a groupSend's members): one index scan over all of them
+    // instead of a probe per channel, locking every unexpired message of theirs (at most their
+    // capacity each) and deleting the oldest n per channel; the rows left locked are free again
+    // at commit, a moment later.
+    claimWide: statement(
+      "claim_wide",
+      `WITH locked AS (
+         SELECT m.channel, m.id, m.ctid AS row FROM ${message} m
+         WHERE m.channel = ANY($1::text[]) AND m.expires_at > now()
+         FOR UPDATE SKIP LOCKED
+       ), ranked AS (
+         SELECT locked.channel, locked.row, wanted.n,
+                row_number() OVER (PARTITION BY locked.channel ORDER BY locked.id) AS rank
+         FROM locked JOIN unnest($1::text[], $2::int[]) AS wanted(channel, n) ON wanted.channel = locked.channel
+       ), taken AS (
+         DELETE FROM ${message} m WHERE m.ctid = ANY(ARRAY(SELECT row FROM ranked WHERE rank <= n))
+         RETURNING m.channel, m.id, m.expires_at, m.payload
+       )
+       SELECT channel, id::text AS id, (extract(epoch FROM expires_at) * 1000)::float8 AS "expiresAt", payload
+       FROM taken
+       UNION ALL
+       SELECT channel, NULL, NULL, NULL FROM ranked WHERE rank = n + 1`,
     ),
     // $1 id, $2 channel, $3 expires at (ms epoch), $4 payload, $5 NOTIFY channel. Returns a claimed
     // message nobody took (its receiver went away meanwhile) under its old id, so it keeps its place.
