@@ -7,6 +7,8 @@ import type { LocalChannels } from "./local-channels.js";
 import type { Publisher } from "./publisher.js";
 
 const DONE = replyFrame(ReplyStatus.done, 0);
+/** Sending instances whose counts are kept. */
+const MAX_SENDERS = 10_000;
 
 /**
  * This instance's one subscription (`<prefix>.i.<instanceId>`): what other instances ask of its
@@ -79,6 +81,13 @@ export class InstanceEndpoint {
     const sender = reader.string();
     const received = (this.received.get(sender) ?? 0) + 1;
     this.received.set(sender, received);
+    if (received === 1 && this.received.size > MAX_SENDERS) {
+      // Senders are layer instances, which come and go: forget the longest-known one.
+      for (const oldest of this.received.keys()) {
+        this.received.delete(oldest);
+        break;
+      }
+    }
     let body: Uint8Array | undefined;
     if (flags & FrameFlag.chunked) {
       const key = reader.string();
