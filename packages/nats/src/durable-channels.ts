@@ -182,6 +182,14 @@ export class DurableChannels {
     }
   }
 
+  /** Hands every held message back to the server (closing). */
+  releaseAll(): void {
+    for (const state of this.receiving.values()) {
+      if (state.releaseTimer) clearTimeout(state.releaseTimer);
+      this.release(state);
+    }
+  }
+
   close(error: unknown): void {
     for (const state of this.receiving.values()) this.clear(state, error);
     this.receiving.clear();

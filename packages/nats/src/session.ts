@@ -220,9 +220,12 @@ export class Session {
     this.endpoint.close();
     this.groups.unsubscribeAll();
     if (!this.control.isClosed()) this.control.unsubscribe();
+    // Held durable messages go back to the server, and sends that resolved ahead of their
+    // acknowledgement may still be queued here: out they go before the connection closes.
+    this.durable.releaseAll();
+    this.publisher.drain();
     if (ownsConnection) {
-      // Sends that resolved ahead of their acknowledgement are still in the client's buffer.
-      await this.publisher.flush().catch(() => undefined);
+      await this.nc.flush().catch(() => undefined);
       await this.nc.close().catch(() => undefined);
     }
     this.requests.close(error);
