@@ -107,6 +107,13 @@ async function fanOut(sends: number, members: number): Promise<Measurement> {
 // Raw ioredis: the layer's Redis commands, by hand.
 const serializer = new MessageSerializer();
 const seconds = (ms: number) => (ms / 1000).toFixed(6);
+/** Held-set time (hex ms) and ids starting with the send time, as the layer makes them. */
+const timeHex = (ms: number) => Math.floor(ms).toString(16).padStart(12, "0");
+const newId = (now: number) => {
+  const id = randomBytes(12);
+  id.writeUIntBE(now, 0, 6);
+  return id;
+};
 let lastMicros = 0;
 /** Strictly growing scores, as the layer writes them. */
 const score = (now: number) => {
@@ -117,14 +124,14 @@ const score = (now: number) => {
 /** ping-pong: one COUNT_SELF per message (the last receipt riding along), then decode. */
 async function rawPingPong(count: number): Promise<number> {
   const client = new Redis(url());
-  const held = `${prefix()}specific.x!y$held`;
+  const held = `${prefix()}specific.x!$held`;
   let receipt: string | undefined;
   for (let n = 0; n < count; n++) {
     const body = serializer.encode(message(n));
-    const id = randomBytes(12).toString("hex");
     const now = Date.now();
+    const id = newId(now).toString("hex");
     const keys = receipt ? [held, held] : [held];
-    const args = [score(now), seconds(now - EXPIRY_MS), EXPIRY_MS, 100, 1, id, ...(receipt ? [1, receipt] : [])];
+    const args = [timeHex(now - EXPIRY_MS), EXPIRY_MS, 100, "y", 1, id, ...(receipt ? [1, `y|${receipt}`] : [])];
     await COUNT_SELF.run(client, keys, args);
     serializer.decode(body);
     receipt = id;
@@ -139,13 +146,13 @@ async function rawPingPongAcross(count: number): Promise<number> {
   const base = prefix();
   const sides = ["a", "b"].map((side) => {
     const key = `${base}specific.${side}!`;
-    return { key, channel: `specific.${side}!1`, held: `${base}specific.${side}!1$held`, command: new Redis(url()) };
+    return { key, channel: `specific.${side}!1`, held: `${key}$held`, command: new Redis(url()) };
   });
   const blocking = sides.map(() => new Redis(url()));
   for (const side of sides) await side.command.set(`${side.key}$receiver`, "1", "PX", 60_000);
   const send = (to: (typeof sides)[number], from: (typeof sides)[number], body: Message, receipt?: string) => {
-    const id = randomBytes(12);
     const now = Date.now();
+    const id = newId(now);
     const member = Buffer.concat([id, serializer.encode({ ...body, __asgi_channel__: to.channel })]);
     return SEND.run(
       from.command,
@@ -153,11 +160,13 @@ async function rawPingPongAcross(count: number): Promise<number> {
       [
         score(now),
         seconds(now - EXPIRY_MS),
+        timeHex(now - EXPIRY_MS),
         EXPIRY_MS,
         100,
         member,
+        "1",
         id.toString("hex"),
-        ...(receipt ? [1, receipt] : []),
+        ...(receipt ? [1, `1|${receipt}`] : []),
       ],
     );
   };
@@ -198,20 +207,20 @@ async function rawPingPongAcross(count: number): Promise<number> {
 /** bulk: one COUNT_SELF per window of 100 ids, decode each, then the receipts 1000 at a time. */
 async function rawBulk(count: number): Promise<number> {
   const client = new Redis(url());
-  const held = `${prefix()}specific.x!y$held`;
+  const held = `${prefix()}specific.x!$held`;
   const ids: string[] = [];
   for (let start = 0; start < count; start += BULK_WINDOW) {
     const size = Math.min(BULK_WINDOW, count - start);
     const bodies = Array.from({ length: size }, (_, i) => serializer.encode(message(start + i)));
-    const window = Array.from({ length: size }, () => randomBytes(12).toString("hex"));
     const now = Date.now();
-    await COUNT_SELF.run(client, [held], [score(now), seconds(now - EXPIRY_MS), EXPIRY_MS, count + 1, size, ...window]);
+    const window = Array.from({ length: size }, () => newId(now).toString("hex"));
+    await COUNT_SELF.run(client, [held], [timeHex(now - EXPIRY_MS), EXPIRY_MS, count + 1, "y", size, ...window]);
     for (const body of bodies) serializer.decode(body);
     ids.push(...window);
   }
   for (let start = 0; start < ids.length; start += 1000) {
     const chunk = ids.slice(start, start + 1000);
-    await ACK.run(client, [held], [chunk.length, ...chunk]);
+    await ACK.run(client, [held], [chunk.length, ...chunk.map((id) => `y|${id}`)]);
   }
   await client.del(held);
   client.disconnect();
@@ -242,8 +251,7 @@ async function rawFanOut(sends: number, members: number): Promise<Measurement> {
           Buffer,
           [Buffer, Buffer][],
         ];
-        const keys: string[] = [];
-        const ids: string[] = [];
+        const entries: string[] = [];
         for (const [member] of reply[1]) {
           const decoded = serializer.decode(member.subarray(12));
           const channels = decoded.__asgi_channel__ as string[];
@@ -251,14 +259,13 @@ async function rawFanOut(sends: number, members: number): Promise<Measurement> {
           const id = member.subarray(0, 12).toString("hex");
           for (const channel of channels) {
             structuredClone(decoded);
-            keys.push(`${base}${channel}$held`);
-            ids.push(id);
+            entries.push(`${channel.slice(channel.indexOf("!") + 1)}|${id}`);
           }
           delivered += channels.length;
         }
-        for (let start = 0; start < keys.length; start += 1000) {
-          const part = keys.slice(start, start + 1000);
-          await ACK.run(command, part, [...part.map(() => 1), ...ids.slice(start, start + 1000)]);
+        for (let start = 0; start < entries.length; start += 1000) {
+          const part = entries.slice(start, start + 1000);
+          await ACK.run(command, [`${instance.key}$held`], [part.length, ...part]);
         }
       }
     });
@@ -272,9 +279,10 @@ async function rawFanOut(sends: number, members: number): Promise<Measurement> {
           score(now),
           seconds(now - 86_400_000),
           seconds(now - EXPIRY_MS),
+          timeHex(now - EXPIRY_MS),
           EXPIRY_MS,
           sends + 1,
-          randomBytes(8),
+          newId(now).subarray(0, 8),
           serializer.encode(message(n)),
         ],
       );

@@ -1,11 +1,16 @@
 import { nonLocalName } from "@channel-layers/core";
 
+/** The part of a process-local channel's name after its `!`: its name within its process key. */
+export function localPart(channel: string): string {
+  return channel.slice(channel.indexOf("!") + 1);
+}
+
 /**
  * Redis key names. Without Cluster they are exactly channels_redis': a channel's sorted set at
  * prefix + name, a process's local channels at prefix + the part up to `!`, groups at
  * `prefix:group:name`. The keys only this package uses sit beside them: `<process key>$receiver`
- * (a live RedisChannelLayer counts per channel) and `<prefix><channel>$held` (what one local
- * channel holds). With Cluster every key gets a hash tag, so each script touches one slot: the
+ * (a live RedisChannelLayer counts per channel) and `<process key>$held` (what each of its
+ * channels holds). With Cluster every key gets a hash tag, so each script touches one slot: the
  * channel or group name, or for process-local channels the instance id before the `!`, which puts
  * all of one instance's keys in one slot (channels_redis has no Cluster support to agree with).
  */
@@ -32,10 +37,12 @@ export class KeySpace {
     return `${processKey}$receiver`;
   }
 
-  /** Ids of the unexpired messages sent to process-local `channel` and not yet received. */
+  /**
+   * The held set of process-local `channel`'s process key: an entry `<local part>|<id>` for each
+   * message sent to one of its channels and not yet received (see scripts.ts).
+   */
   heldKey(channel: string): string {
-    if (!this.cluster) return `${this.prefix}${channel}$held`;
-    return `${this.prefix}{${processTag(nonLocalName(channel))}}${channel}$held`;
+    return `${this.processKey(nonLocalName(channel))}$held`;
   }
 
   /** A private key an instance's receive loop also blocks on, so it can be woken to watch new keys. */

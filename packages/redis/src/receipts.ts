@@ -14,32 +14,29 @@ export interface ReceiptBlock {
 }
 
 /**
- * Receipts of received process-local messages, batched: each removes the message's id (hex of
- * its 12-byte prefix) from its channel's held set, which is what frees its place in the channel's
- * capacity. They go out in one script per shard (one ZREM per channel), at the latest on the next
- * turn of the event loop, and before any command this layer sends on that shard's connection
- * (inside it, when it is a send), so a send that follows a receive sees the room.
+ * Receipts of received process-local messages, batched: each removes the message's entry
+ * (`<local part>|<id>`) from its process key's held set, which is what frees its place in the
+ * channel's capacity. They go out in one script per shard (one variadic ZREM per held set), at
+ * the latest on the next turn of the event loop, and before any command this layer sends on that
+ * shard's connection (inside it, when it is a send), so a send that follows a receive sees the room.
  */
 export class Receipts {
-  /** Shard -> channel -> ids received since the last flush. */
+  /** Shard -> held set -> entries received since the last flush. */
   private readonly pending = new Map<Shard, Map<string, string[]>>();
   private readonly counts = new Map<Shard, number>();
   private scheduled = false;
 
-  constructor(
-    private readonly heldKey: (channel: string) => string,
-    private readonly reportError: (error: unknown) => void,
-  ) {}
+  constructor(private readonly reportError: (error: unknown) => void) {}
 
-  add(shard: Shard, channel: string, id: string): void {
-    let channels = this.pending.get(shard);
-    if (channels === undefined) {
-      channels = new Map();
-      this.pending.set(shard, channels);
+  add(shard: Shard, heldKey: string, entry: string): void {
+    let sets = this.pending.get(shard);
+    if (sets === undefined) {
+      sets = new Map();
+      this.pending.set(shard, sets);
     }
-    const ids = channels.get(channel);
-    if (ids === undefined) channels.set(channel, [id]);
-    else ids.push(id);
+    const entries = sets.get(heldKey);
+    if (entries === undefined) sets.set(heldKey, [entry]);
+    else entries.push(entry);
     this.counts.set(shard, (this.counts.get(shard) ?? 0) + 1);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -93,14 +90,14 @@ export class Receipts {
     return Promise.all([...this.pending.keys()].map((shard) => this.flushShard(shard)));
   }
 
-  private block(channels: [string, string[]][]): ReceiptBlock {
+  private block(sets: [string, string[]][]): ReceiptBlock {
     const keys: string[] = [];
     const args: (string | number)[] = [];
-    for (const [channel, ids] of channels) {
-      keys.push(this.heldKey(channel));
-      args.push(ids.length);
+    for (const [heldKey, entries] of sets) {
+      keys.push(heldKey);
+      args.push(entries.length);
     }
-    for (const [, ids] of channels) for (const id of ids) args.push(id);
+    for (const [, entries] of sets) for (const entry of entries) args.push(entry);
     return { keys, args };
   }
 }

@@ -15,15 +15,15 @@ import type { PoppedEntry } from "./blocking-pop.js";
 import { keySlot } from "./cluster-slot.js";
 import { MultiFernet } from "./fernet.js";
 import { consistentHash } from "./hash-ring.js";
-import { KeySpace } from "./key-space.js";
+import { KeySpace, localPart } from "./key-space.js";
 import { LocalChannels } from "./local-channels.js";
 import { NamedChannelReceiver } from "./named-channel-receiver.js";
 import { ProcessKeyReceiver } from "./process-key-receiver.js";
 import { Receipts } from "./receipts.js";
-import { DELETE_PREFIX, DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from "./scripts.js";
+import { DELETE_PREFIX, DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND, SWEEP_HELD } from "./scripts.js";
 import { SelfSends } from "./self-sends.js";
 import { connectShards, type RedisHost, type Shard, unavailable } from "./shards.js";
-import { ID_BYTES, randomId, WireCodec } from "./wire-codec.js";
+import { newId, timeHex, WireCodec } from "./wire-codec.js";
 
 /** Options of RedisChannelLayer: channels_redis 4's, camelCased, with its defaults. */
 export interface RedisChannelLayerOptions extends ChannelLayerOptions {
@@ -105,15 +105,14 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const reportError = (error: unknown) => {
       this.lastError = error;
     };
-    this.receipts = new Receipts((channel) => this.keys.heldKey(channel), reportError);
+    this.receipts = new Receipts(reportError);
     this.selfSends = new SelfSends(
       {
         shardOf: (channel) => this.shardOfLocal(channel),
         heldKey: (channel) => this.keys.heldKey(channel),
         capacityFor: (channel) => this.capacityFor(channel),
         ttlMs: () => this.ttlMs,
-        score: (now) => this.nextScore(now),
-        cutoff: (now) => seconds(now - this.expiryMs),
+        cutoff: (now) => timeHex(now - this.expiryMs),
         deliver: (channel, body, id, sentAt, capacity) => {
           if (sentAt < this.flushedAt || this.closed) return;
           const message = this.codec.serializer.decode(body);
@@ -124,7 +123,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
       this.receipts,
     );
     this.local = new LocalChannels((channel, id) => {
-      this.receipts.add(this.shardOfLocal(channel), channel, id);
+      this.receipts.add(this.shardOfLocal(channel), this.keys.heldKey(channel), `${localPart(channel)}|${id}`);
     });
     for (const shard of this.shards) {
       // Redis came back (maybe empty, after a restart): mark our process keys again at once.
@@ -152,7 +151,8 @@ export class RedisChannelLayer extends BaseChannelLayer {
 
   protected _send(channel: string, message: Message): Promise<void> {
     const body = this.codec.encodeBody(message);
-    const id = randomId();
+    const now = Date.now();
+    const id = newId(now);
     const local = channel.indexOf("!") !== -1;
     // A send to a channel this instance receives itself skips the process key and the receive
     // loop: a script counts it in the channel's held set (capacity stays visible to every
@@ -162,14 +162,15 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const key = this.keys.channelKey(channel);
     const shard = local ? this.shardOfLocal(channel) : this.shardOfNamed(channel);
     const capacity = this.capacityFor(channel);
-    const now = Date.now();
     const keys = local ? [key, this.keys.receiverKey(key), this.keys.heldKey(channel)] : [key, key, key];
     const args: (string | number | Buffer)[] = [
       this.nextScore(now),
       seconds(now - this.expiryMs),
+      timeHex(now - this.expiryMs),
       this.ttlMs,
       capacity,
       this.codec.member(id, body, local ? channel : undefined),
+      local ? localPart(channel) : "",
       id.toString("hex"),
     ];
     // Without Cluster any key may ride along: pending receipts go in this very script.
@@ -254,9 +255,10 @@ export class RedisChannelLayer extends BaseChannelLayer {
           this.nextScore(now),
           groupCutoff,
           seconds(now - this.expiryMs),
+          timeHex(now - this.expiryMs),
           this.ttlMs,
           this.options.capacity,
-          randomId().subarray(0, ID_BYTES - 4),
+          newId(now).subarray(0, 8),
           body,
         ],
       ).then(
@@ -292,13 +294,22 @@ export class RedisChannelLayer extends BaseChannelLayer {
       const batchId = this.keys.cluster ? `${target.index}:${keySlot(key)}` : String(target.index);
       let batch = batches.get(batchId);
       if (batch === undefined) {
-        batch = { shard: target, keys: [], args: [score, seconds(now - this.expiryMs), this.ttlMs] };
+        batch = {
+          shard: target,
+          keys: [],
+          args: [score, seconds(now - this.expiryMs), timeHex(now - this.expiryMs), this.ttlMs],
+        };
         batches.set(batchId, batch);
       }
-      const id = randomId();
+      const id = newId(now);
       if (local) batch.keys.push(key, this.keys.receiverKey(key), this.keys.heldKey(channel));
       else batch.keys.push(key, key, key);
-      batch.args.push(this.capacityFor(channel), this.codec.member(id, body, [channel]), id.toString("hex"));
+      batch.args.push(
+        this.capacityFor(channel),
+        this.codec.member(id, body, [channel]),
+        local ? localPart(channel) : "",
+        id.toString("hex"),
+      );
     }
     try {
       await Promise.all(
@@ -317,7 +328,12 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const writes: Promise<unknown>[] = groups.map((group) =>
       this.shardOfGroup(group).client.zrem(this.keys.groupKey(group), channel),
     );
-    if (local) writes.push(this.shardOfLocal(channel).client.del(this.keys.heldKey(channel)));
+    if (local) {
+      const entries = localPart(channel);
+      writes.push(
+        this.shardOfLocal(channel).client.zremrangebylex(this.keys.heldKey(channel), `[${entries}|`, `(${entries}}`),
+      );
+    }
     try {
       await Promise.all(writes);
     } catch (error) {
@@ -428,15 +444,18 @@ export class RedisChannelLayer extends BaseChannelLayer {
     }
   }
 
+  /** Renews the markers of this instance's process keys on `shard`, and drops expired entries from their held sets. */
   private async renewMarkers(shard: Shard): Promise<void> {
-    const pipeline = shard.client.pipeline();
-    let any = false;
+    const cutoff = timeHex(Date.now() - this.expiryMs);
+    const writes: Promise<unknown>[] = [];
     for (const [key, owner] of this.processKeys) {
       if (owner !== shard) continue;
-      pipeline.set(this.keys.receiverKey(key), "1", "PX", RECEIVER_MARKER_TTL_MS);
-      any = true;
+      writes.push(shard.client.set(this.keys.receiverKey(key), "1", "PX", RECEIVER_MARKER_TTL_MS));
+      writes.push(SWEEP_HELD.run(shard.client, [`${key}$held`], [cutoff]));
     }
-    if (any) await pipeline.exec().catch((error: unknown) => (this.lastError = error));
+    await Promise.all(writes).catch((error: unknown) => {
+      this.lastError = error;
+    });
   }
 
   private async deleteKeys(shard: Shard): Promise<void> {

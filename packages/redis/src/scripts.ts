@@ -29,10 +29,17 @@ export class LuaScript {
 }
 
 // Each script below is one round trip; the comment above each says what it guarantees.
+//
+// Held sets: a process key with a live RedisChannelLayer receiver (its `$receiver` marker is
+// set) has one held set, `<process key>$held`, a sorted set whose members (all scored 0) are
+// `<local part>|<id>`: the local part is the channel name after its `!`, the id the hex of the
+// message's 12-byte prefix, whose first 6 bytes are the send time in ms. So one channel's
+// entries are one lexical range, ordered by send time: ZLEXCOUNT counts what the channel holds,
+// ZREMRANGEBYLEX drops its expired entries, and '|' sorts after every character a name may have.
 
 /**
  * Receipts riding along in a script: KEYS[first..] are held sets; ARGV[base..] holds how many
- * ids each gets, then the ids. One variadic ZREM per held set.
+ * members each gets, then the members. One variadic ZREM per held set.
  */
 const ACK_FUNCTION = `
 local function ack(first, base)
@@ -46,35 +53,45 @@ local function ack(first, base)
 end
 `;
 
+/** Counts one channel's entries in a held set, dropping its expired ones first when it looks full. */
+const HELD_FUNCTION = `
+local function held_count(held, channel, cap, cutoff)
+  local n = redis.call('ZLEXCOUNT', held, '[' .. channel .. '|', '(' .. channel .. '}')
+  if n >= cap then
+    redis.call('ZREMRANGEBYLEX', held, '[' .. channel .. '|', '(' .. channel .. '|' .. cutoff)
+    n = redis.call('ZLEXCOUNT', held, '[' .. channel .. '|', '(' .. channel .. '}')
+  end
+  return n
+end
+`;
+
 /**
  * send: trims, checks capacity, adds and refreshes the expiry atomically. KEYS: target, receiver
- * marker, held set (a named channel passes its own key for all three). When the process key has a
- * live RedisChannelLayer receiver (marker present), capacity is per channel, counted in the
- * channel's held set; otherwise it is channels_redis' count of the whole key. Returns 1, or 0
- * when full. ARGV: now, expiry cutoff, ttl ms, capacity, member, id (hex of the member's first 12
- * bytes, as in every held set). Receipts waiting to go out may ride along (saving a round trip):
- * more KEYS (held sets) and their block after ARGV[6].
+ * marker, held set (a named channel passes its own key for all three). With the marker present,
+ * capacity is per channel, counted in the held set; otherwise it is channels_redis' count of the
+ * whole key. Returns 1, or 0 when full. ARGV: score, cutoff (seconds), cutoff (hex ms), ttl ms,
+ * capacity, member, local part, id. Receipts waiting to go out may ride along (saving a round
+ * trip): more KEYS (held sets) and their block after ARGV[8].
  */
 export const SEND = new LuaScript(
   "send",
-  `${ACK_FUNCTION}
-ack(4, 7)
+  `${ACK_FUNCTION}${HELD_FUNCTION}
+ack(4, 9)
 local target, marker, held = KEYS[1], KEYS[2], KEYS[3]
-local cap = tonumber(ARGV[4])
-local perChannel = marker ~= target and redis.call('EXISTS', marker) == 1
-local counted = perChannel and held or target
-local n = redis.call('ZCARD', counted)
-if n >= cap then
-  redis.call('ZREMRANGEBYSCORE', counted, '-inf', ARGV[2])
-  n = redis.call('ZCARD', counted)
-  if n >= cap then return 0 end
+local cap = tonumber(ARGV[5])
+if marker ~= target and redis.call('EXISTS', marker) == 1 then
+  if held_count(held, ARGV[7], cap, ARGV[3]) >= cap then return 0 end
+  redis.call('ZADD', held, 0, ARGV[7] .. '|' .. ARGV[8])
+  redis.call('PEXPIRE', held, ARGV[4])
+else
+  local n = redis.call('ZCARD', target)
+  if n >= cap then
+    redis.call('ZREMRANGEBYSCORE', target, '-inf', ARGV[2])
+    if redis.call('ZCARD', target) >= cap then return 0 end
+  end
 end
-if perChannel then
-  redis.call('ZADD', held, ARGV[1], ARGV[6])
-  redis.call('PEXPIRE', held, ARGV[3])
-end
-redis.call('ZADD', target, ARGV[1], ARGV[5])
-redis.call('PEXPIRE', target, ARGV[3])
+redis.call('ZADD', target, ARGV[1], ARGV[6])
+redis.call('PEXPIRE', target, ARGV[4])
 return 1
 `,
 );
@@ -83,29 +100,30 @@ return 1
  * Sends to a process-local channel of the sending instance itself, batched: they only count
  * against the channel's capacity (so other instances see them) and the sender hands them to the
  * channel's mailbox when the reply comes; they never need the process key. Admits the first
- * messages that fit, in order. KEYS: held set, then receipts riding along. ARGV: now, expiry
- * cutoff, ttl ms, capacity, count k, k ids, then the receipts' block. Returns how many it admitted.
+ * messages that fit, in order. KEYS: held set, then receipts riding along. ARGV: cutoff (hex ms),
+ * ttl ms, capacity, local part, count k, k ids, then the receipts' block. Returns how many it
+ * admitted.
  */
 export const COUNT_SELF = new LuaScript(
   "count-self",
   `${ACK_FUNCTION}
 local k = tonumber(ARGV[5])
 ack(2, 6 + k)
-local held, cap = KEYS[1], tonumber(ARGV[4])
-local n = redis.call('ZCARD', held)
+local held, cap, channel = KEYS[1], tonumber(ARGV[3]), ARGV[4]
+local n = redis.call('ZLEXCOUNT', held, '[' .. channel .. '|', '(' .. channel .. '}')
 if n + k > cap then
-  redis.call('ZREMRANGEBYSCORE', held, '-inf', ARGV[2])
-  n = redis.call('ZCARD', held)
+  redis.call('ZREMRANGEBYLEX', held, '[' .. channel .. '|', '(' .. channel .. '|' .. ARGV[1])
+  n = redis.call('ZLEXCOUNT', held, '[' .. channel .. '|', '(' .. channel .. '}')
 end
 local admitted = math.max(0, math.min(k, cap - n))
 if admitted == 0 then return 0 end
 local args = {}
 for i = 1, admitted do
-  args[2 * i - 1] = ARGV[1]
-  args[2 * i] = ARGV[5 + i]
+  args[2 * i - 1] = 0
+  args[2 * i] = channel .. '|' .. ARGV[5 + i]
 end
 redis.call('ZADD', held, unpack(args))
-redis.call('PEXPIRE', held, ARGV[3])
+redis.call('PEXPIRE', held, ARGV[2])
 return admitted
 `,
 );
@@ -131,34 +149,38 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 
 /**
  * Writes prepared members, skipping full targets, all on one shard / slot. KEYS: per target its
- * key, receiver marker and held set (as SEND). ARGV: now, expiry cutoff, ttl ms, then per target
- * capacity, member, id. Returns how many targets were full.
+ * key, receiver marker and held set (as SEND). ARGV: score, cutoff (seconds), cutoff (hex ms),
+ * ttl ms, then per target capacity, member, local part, id. Returns how many targets were full.
  */
 export const DELIVER_MANY = new LuaScript(
   "deliver-many",
-  `
-local now, cutoff, ttl = ARGV[1], ARGV[2], ARGV[3]
+  `${HELD_FUNCTION}
+local now, cutoff, cutoffHex, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local full = 0
 for i = 1, #KEYS, 3 do
   local target, marker, held = KEYS[i], KEYS[i + 1], KEYS[i + 2]
-  local a = 4 + (i - 1)
+  local a = 5 + (i - 1) / 3 * 4
   local cap = tonumber(ARGV[a])
-  local perChannel = marker ~= target and redis.call('EXISTS', marker) == 1
-  local counted = perChannel and held or target
-  local n = redis.call('ZCARD', counted)
-  if n >= cap then
-    redis.call('ZREMRANGEBYSCORE', counted, '-inf', cutoff)
-    n = redis.call('ZCARD', counted)
-  end
-  if n >= cap then
-    full = full + 1
-  else
-    if perChannel then
-      redis.call('ZADD', held, now, ARGV[a + 2])
+  local room
+  if marker ~= target and redis.call('EXISTS', marker) == 1 then
+    room = held_count(held, ARGV[a + 2], cap, cutoffHex) < cap
+    if room then
+      redis.call('ZADD', held, 0, ARGV[a + 2] .. '|' .. ARGV[a + 3])
       redis.call('PEXPIRE', held, ttl)
     end
+  else
+    local n = redis.call('ZCARD', target)
+    if n >= cap then
+      redis.call('ZREMRANGEBYSCORE', target, '-inf', cutoff)
+      n = redis.call('ZCARD', target)
+    end
+    room = n < cap
+  end
+  if room then
     redis.call('ZADD', target, now, ARGV[a + 1])
     redis.call('PEXPIRE', target, ttl)
+  else
+    full = full + 1
   end
 end
 return full
@@ -170,14 +192,15 @@ return full
  * writes each process key once, with one member whose __asgi_channel__ lists the channels of
  * that key that have room (channels_redis' format), and each named channel once. The member's
  * msgpack is the sender's body with the key spliced in, so the server never decodes a message.
- * Keys are derived as KeySpace does without Cluster. KEYS: group. ARGV: prefix, now, group
- * cutoff, expiry cutoff, ttl ms, capacity, 8 random bytes, body. Returns how many members were full.
+ * Keys are derived as KeySpace does without Cluster. KEYS: group. ARGV: prefix, score, group
+ * cutoff, expiry cutoff (seconds), expiry cutoff (hex ms), ttl ms, capacity, 8 bytes that start
+ * every id (6 of send time in ms, 2 random), body. Returns how many members were full.
  */
 export const GROUP_SEND = new LuaScript(
   "group-send",
-  `
-local prefix, now, cutoff, ttl = ARGV[1], ARGV[2], ARGV[4], ARGV[5]
-local cap, nonce, body = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+  `${HELD_FUNCTION}
+local prefix, now, cutoff, cutoffHex, ttl = ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6]
+local cap, nonce, body = tonumber(ARGV[7]), ARGV[8], ARGV[9]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 if #members == 0 then return 0 end
@@ -201,6 +224,7 @@ local head = header .. string.sub(body, skip + 1) .. str('__asgi_channel__')
 local function hex(bytes)
   return (string.gsub(bytes, '.', function(c) return string.format('%02x', string.byte(c)) end))
 end
+local nonceHex = hex(nonce)
 
 local order, lists = {}, {}
 for _, channel in ipairs(members) do
@@ -218,27 +242,23 @@ end
 local full = 0
 for k, key in ipairs(order) do
   local list = lists[key]
-  local id = nonce .. struct.pack('>I4', k)
-  local heldId = nil
   local accepted = list
+  local id = nonce .. struct.pack('>I4', k)
   if string.sub(key, -1) == '!' and redis.call('EXISTS', key .. '$receiver') == 1 then
     accepted = {}
+    local held = key .. '$held'
+    local entry = '|' .. nonceHex .. string.format('%08x', k)
+    local skipLocal = #key - #prefix + 1
     for _, channel in ipairs(list) do
-      local held = prefix .. channel .. '$held'
-      local n = redis.call('ZCARD', held)
-      if n >= cap then
-        redis.call('ZREMRANGEBYSCORE', held, '-inf', cutoff)
-        n = redis.call('ZCARD', held)
-      end
-      if n < cap then
+      local localPart = string.sub(channel, skipLocal)
+      if held_count(held, localPart, cap, cutoffHex) < cap then
         accepted[#accepted + 1] = channel
-        heldId = heldId or hex(id)
-        redis.call('ZADD', held, now, heldId)
-        redis.call('PEXPIRE', held, ttl)
+        redis.call('ZADD', held, 0, localPart .. entry)
       else
         full = full + 1
       end
     end
+    if #accepted > 0 then redis.call('PEXPIRE', held, ttl) end
   else
     local n = redis.call('ZCARD', key)
     if n >= cap then
@@ -265,12 +285,31 @@ return full
 `,
 );
 
-/** Receipts: removes received messages' ids from their channels' held sets. KEYS: held sets; ARGV: the block. */
+/** Receipts: removes received messages from their channels' held sets. KEYS: held sets; ARGV: the block. */
 export const ACK = new LuaScript(
   "ack",
   `${ACK_FUNCTION}
 ack(1, 1)
 return #KEYS
+`,
+);
+
+/**
+ * Drops a held set's expired entries, whatever channel they are for (a channel that stopped
+ * receiving without discardChannel leaves some). KEYS: held set. ARGV: cutoff (hex ms).
+ */
+export const SWEEP_HELD = new LuaScript(
+  "sweep-held",
+  `
+local expired = {}
+for _, entry in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local bar = string.find(entry, '|', 1, true)
+  if bar and string.sub(entry, bar + 1, bar + 12) < ARGV[1] then expired[#expired + 1] = entry end
+end
+for i = 1, #expired, 1000 do
+  redis.call('ZREM', KEYS[1], unpack(expired, i, math.min(i + 999, #expired)))
+end
+return #expired
 `,
 );
 

@@ -1,4 +1,5 @@
 import { ChannelFull } from "@channel-layers/core";
+import { localPart } from "./key-space.js";
 import type { Receipts } from "./receipts.js";
 import { COUNT_SELF } from "./scripts.js";
 import type { Shard } from "./shards.js";
@@ -18,9 +19,8 @@ export interface SelfSendHost {
   shardOf(channel: string): Shard;
   heldKey(channel: string): string;
   capacityFor(channel: string): number;
-  /** Time-to-live of held sets, and the score (send time) and expiry cutoff as Redis wants them. */
+  /** Time-to-live of held sets, and the expiry cutoff as held sets want it (hex ms). */
   ttlMs(): number;
-  score(now: number): string;
   cutoff(now: number): string;
   /** Puts an admitted message into the channel's mailbox. */
   deliver(channel: string, body: Buffer, id: string, sentAt: number, capacity: number): void;
@@ -74,7 +74,7 @@ export class SelfSends {
     const shard = host.shardOf(channel);
     const capacity = host.capacityFor(channel);
     const keys = [host.heldKey(channel)];
-    const args: (string | number)[] = [host.score(now), host.cutoff(now), host.ttlMs(), capacity, pending.length];
+    const args: (string | number)[] = [host.cutoff(now), host.ttlMs(), capacity, localPart(channel), pending.length];
     for (const each of pending) args.push(each.id);
     const receipts = this.receipts.takeSmall(shard);
     if (receipts) {

@@ -12,16 +12,26 @@ const POOL_SIZE = 4096;
 const pool = Buffer.alloc(POOL_SIZE);
 let poolOffset = POOL_SIZE;
 
-/** 12 fresh random bytes in their own buffer (a command may hold on to it while Redis is away). */
-export function randomId(): Buffer {
-  if (poolOffset + ID_BYTES > POOL_SIZE) {
+/**
+ * A member's 12-byte prefix, in its own buffer (a command may hold on to it while Redis is
+ * away): 6 bytes of the send time in ms, then 6 random ones. channels_redis reads all 12 as
+ * random; the time makes a channel's entries in its held set sort by send time (see scripts.ts).
+ */
+export function newId(nowMs: number): Buffer {
+  if (poolOffset + 6 > POOL_SIZE) {
     randomFillSync(pool);
     poolOffset = 0;
   }
   const id = Buffer.allocUnsafe(ID_BYTES);
-  pool.copy(id, 0, poolOffset, poolOffset + ID_BYTES);
-  poolOffset += ID_BYTES;
+  id.writeUIntBE(Math.floor(nowMs), 0, 6);
+  pool.copy(id, 6, poolOffset, poolOffset + 6);
+  poolOffset += 6;
   return id;
+}
+
+/** A time in ms as the 12 hex digits that start an id's hex: held-set entries older than it sort below. */
+export function timeHex(nowMs: number): string {
+  return Math.max(0, Math.floor(nowMs)).toString(16).padStart(12, "0");
 }
 
 function encodeString(text: string): Buffer {
