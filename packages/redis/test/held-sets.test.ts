@@ -55,7 +55,7 @@ describe("held sets", () => {
       const heldKey = `${prefix}${gone.split("!")[0]}!$held`;
       expect(await client.zcard(heldKey)).toBe(6);
       await receiver.discardChannel(gone);
-      const left = await client.zrange(heldKey, 0, -1);
+      const left = await client.zrange(heldKey, "0", "-1");
       expect(left).toHaveLength(3);
       expect(left.every((entry) => entry.startsWith(`${kept.split("!")[1]}|`))).toBe(true);
     } finally {
