@@ -1,6 +1,6 @@
 import { ChannelFull } from "@channel-layers/core";
 import { receiveOrNothing, receiveWithin } from "@channel-layers/core/conformance";
-import { NatsChannelLayer } from "@channel-layers/nats";
+import { NatsChannelLayer, SubjectMap } from "@channel-layers/nats";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { NatsTestServer, randomPrefix } from "./nats-server.js";
@@ -94,6 +94,48 @@ describe.runIf(server)("several instances on one prefix", () => {
     await b.groupDiscard("workers", "jobs.named");
     await a.groupSend("workers", { type: "job", n: 2 });
     expect(await receiveOrNothing(b, "jobs.named", 300)).toBeUndefined();
+  });
+
+  it("publishes a groupSend once, however many members and instances", async () => {
+    const [sender, ...receivers] = instances(4);
+    const members: [NatsChannelLayer, string][] = [];
+    for (const receiver of receivers) {
+      for (let m = 0; m < 5; m++) members.push([receiver, await receiver.newChannel()]);
+    }
+    for (const [, channel] of members) await sender.groupAdd("once", channel);
+    const tap = await live.connection();
+    let published = 0;
+    const subscription = tap.subscribe(new SubjectMap(sender.prefix).group("once"), {
+      callback: () => {
+        published++;
+      },
+    });
+    await tap.flush();
+    try {
+      for (let n = 0; n < 10; n++) await sender.groupSend("once", { type: "once", n });
+      for (const [receiver, channel] of members) {
+        for (let n = 0; n < 10; n++) expect(await receiveWithin(receiver, channel, 5000)).toEqual({ type: "once", n });
+      }
+      await tap.flush();
+      expect(published).toBe(10);
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+
+  it("lapses memberships after groupExpiry, named ones and ones added from another instance", async () => {
+    const [owner, other] = instances(2, { groupExpiry: 0.5 });
+    const local = await owner.newChannel();
+    await other.groupAdd("lapsing", local);
+    await other.groupAdd("lapsing", "lapsing-named");
+    await owner.groupSend("lapsing", { type: "before" });
+    expect(await receiveWithin(owner, local, 5000)).toEqual({ type: "before" });
+    expect(await receiveWithin(other, "lapsing-named", 5000)).toEqual({ type: "before" });
+    // Time passing is the behaviour under test.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await other.groupSend("lapsing", { type: "after" });
+    expect(await receiveOrNothing(owner, local, 300)).toBeUndefined();
+    expect(await receiveOrNothing(other, "lapsing-named", 300)).toBeUndefined();
   });
 
   it("keeps every named member that instances add to one group at the same moment", async () => {
