@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ChannelLayer } from "../channel-layer.js";
 import { LayerClosed } from "../errors.js";
-import type { SuiteContext } from "./context.js";
+import { rejectionOf, type SuiteContext } from "./context.js";
 
 function everyCall(layer: ChannelLayer): [string, () => Promise<unknown>][] {
   const message = { type: "after.close" };
@@ -22,11 +22,11 @@ export function closeTests(ctx: SuiteContext): void {
     it("rejects pending receives with LayerClosed", async () => {
       const layer = await ctx.layer();
       const local = await layer.newChannel();
-      const pending = [layer.receive(local), layer.receive(local), layer.receive("closing-named")];
+      const pending = [layer.receive(local), layer.receive(local), layer.receive("closing-named")].map(rejectionOf);
       await new Promise((resolve) => setTimeout(resolve, 20));
       await layer.close();
       for (const receive of pending) {
-        const error = await receive.catch((e: unknown) => e);
+        const error = await receive;
         expect(error).toBeInstanceOf(LayerClosed);
         expect(error).toMatchObject({ code: "LAYER_CLOSED" });
       }

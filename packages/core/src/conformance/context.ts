@@ -78,6 +78,19 @@ export async function receiveOrNothing(
   }
 }
 
+/**
+ * The error `promise` rejects with (fails if it resolves). Handles the rejection at once, so a
+ * layer rejecting it while the test awaits something else is not an unhandled rejection.
+ */
+export function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    (value) => {
+      throw new Error(`Expected a rejection, got ${JSON.stringify(value)}`);
+    },
+    (error: unknown) => error,
+  );
+}
+
 /** Settles `promise` if it settles within a few microtasks, i.e. before any I/O could answer. */
 export async function settleBeforeIo(promise: Promise<unknown>): Promise<{ settled: boolean; error: unknown }> {
   const outcome = { settled: false, error: undefined as unknown };

@@ -55,6 +55,32 @@ export function crossInstanceTests(ctx: SuiteContext): void {
       expect(got.sort((x, y) => x - y)).toEqual(Array.from({ length: sent }, (_, n) => n));
     });
 
+    it("counts a process-local channel's capacity for senders on another instance", async ({ skip }) => {
+      if (!ctx.supports("capacity")) skip();
+      const [owner, sender] = await ctx.layerPair({ capacity: 2 });
+      const channel = await owner.newChannel();
+      await sender.send(channel, { type: "one" });
+      await sender.send(channel, { type: "two" });
+      await expect(sender.send(channel, { type: "three" })).rejects.toMatchObject({ code: "CHANNEL_FULL" });
+      expect(await receiveWithin(owner, channel, ctx.arrivalMs)).toEqual({ type: "one" });
+      await sender.send(channel, { type: "three" });
+      expect(await receiveWithin(owner, channel, ctx.arrivalMs)).toEqual({ type: "two" });
+      expect(await receiveWithin(owner, channel, ctx.arrivalMs)).toEqual({ type: "three" });
+    });
+
+    it("reaches a named channel that one instance added to a group, from a groupSend on the other", async ({
+      skip,
+    }) => {
+      if (!ctx.supports("groups")) skip();
+      const [a, b] = await ctx.layerPair();
+      await a.groupAdd("cross-named-group", "cross-named-member");
+      await b.groupSend("cross-named-group", { type: "to.named.member" });
+      expect(await receiveWithin(a, "cross-named-member", ctx.arrivalMs)).toEqual({ type: "to.named.member" });
+      await a.groupDiscard("cross-named-group", "cross-named-member");
+      await b.groupSend("cross-named-group", { type: "after.discard" });
+      expect(await receiveOrNothing(b, "cross-named-member", ctx.silenceMs)).toBeUndefined();
+    });
+
     it("counts capacity across instances", async ({ skip }) => {
       if (!ctx.supports("capacity")) skip();
       const [a, b] = await ctx.layerPair({ capacity: 2 });

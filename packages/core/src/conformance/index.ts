@@ -20,7 +20,7 @@ export type {
   ConformanceOptions,
   SuiteContext,
 } from "./context.js";
-export { receiveOrNothing, receiveWithin, settleBeforeIo } from "./context.js";
+export { receiveOrNothing, receiveWithin, rejectionOf, settleBeforeIo } from "./context.js";
 
 /**
  * The ChannelLayer conformance suite: call it from a vitest test file with a factory that makes a
