@@ -1,6 +1,6 @@
 import type { Message } from "@channel-layers/core";
 import { servicesRequired } from "@channel-layers/integration";
-import { RedisChannelLayer } from "@channel-layers/redis";
+import { RedisChannelLayer, RedisPubSubChannelLayer } from "@channel-layers/redis";
 import { afterEach, describe, expect, it } from "vitest";
 import { ChannelsRedisPeer, channelsRedisMissing } from "./python-peer.js";
 import { freshPrefix, useRedis } from "./redis-service.js";
@@ -116,5 +116,24 @@ describe.skipIf(missing !== undefined).each([
     expect(await node.receive(quiet, { signal })).toEqual({ type: "quiet" });
     expect(await node.receive(quiet, { signal })).toEqual({ type: "from.python" });
     expect(await node.receive(busy, { signal })).toEqual({ type: "one" });
+  });
+});
+
+describe.skipIf(missing !== undefined)("interop with channels_redis 4's pub/sub layer", () => {
+  it("sends plain messages both ways", async () => {
+    // channels_redis' pub/sub layer puts the prefix in channel names: no ":" in it, then.
+    const prefix = freshPrefix("interop-pubsub").replace(":", ".");
+    const node = new RedisPubSubChannelLayer({ hosts: [redis.url as string], prefix });
+    const python = new ChannelsRedisPeer(redis.url as string, prefix, [], "pubsub");
+    try {
+      const pythonChannel = await python.newChannel();
+      await node.send(pythonChannel, MESSAGE);
+      expect(await python.receive(pythonChannel)).toEqual(MESSAGE);
+      const nodeChannel = await node.newChannel();
+      await python.send(nodeChannel, MESSAGE);
+      expect(plain(await node.receive(nodeChannel, { signal: AbortSignal.timeout(5000) }))).toEqual(MESSAGE);
+    } finally {
+      await Promise.all([node.close(), python.close()]);
+    }
   });
 });

@@ -46,8 +46,10 @@ export class ChannelsRedisPeer {
   private readonly replies: ((line: string) => void)[] = [];
   private stderr = "";
 
-  constructor(url: string, prefix: string, encryptionKeys: readonly string[] = []) {
-    this.child = spawn(PYTHON, [PEER, url, prefix, ...encryptionKeys]);
+  constructor(url: string, prefix: string, encryptionKeys: readonly string[] = [], layer: "core" | "pubsub" = "core") {
+    this.child = spawn(PYTHON, [PEER, url, prefix, ...encryptionKeys], {
+      env: { ...process.env, PEER_LAYER: layer },
+    });
     this.child.stderr.on("data", (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString()).slice(-4000);
     });

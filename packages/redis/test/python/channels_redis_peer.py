@@ -8,12 +8,15 @@ Each stdin line is a JSON command; each gets one JSON line back on stdout:
   {"op": "group_add", "group": g, "channel": c}      -> {"ok": true}
   {"op": "group_send", "group": g, "message": m}     -> {"ok": true}
 Bytes travel as {"$bytes": hex}; any failure is {"error": text}.
+With PEER_LAYER=pubsub in the environment it drives channels_redis' RedisPubSubChannelLayer instead.
 """
 import asyncio
 import json
+import os
 import sys
 
 from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 
 
 def to_json(value):
@@ -61,7 +64,10 @@ async def handle(layer, command):
 async def main():
     url, prefix, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
     hosts = json.loads(url) if url.startswith("[") else [url]
-    layer = RedisChannelLayer(hosts=hosts, prefix=prefix, symmetric_encryption_keys=keys or None)
+    if os.environ.get("PEER_LAYER") == "pubsub":
+        layer = RedisPubSubChannelLayer(hosts=hosts, prefix=prefix)
+    else:
+        layer = RedisChannelLayer(hosts=hosts, prefix=prefix, symmetric_encryption_keys=keys or None)
     loop = asyncio.get_running_loop()
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -73,7 +79,7 @@ async def main():
             reply = {"error": repr(error)}
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
-    await layer.close_pools()
+    await layer.flush()
 
 
 asyncio.run(main())
