@@ -41,9 +41,6 @@ export class Connection {
   private readonly inbound: Message[] = [];
   private waiter: ((event: Message) => void) | undefined;
   private ws: WebSocket | undefined;
-  /** The upgraded TCP socket, corked while frames are written in one tick (see sendFrame). */
-  private wire: Duplex | undefined;
-  private corked = false;
   private paused = false;
   private disconnectDelivered = false;
   private applicationDone = false;
@@ -213,13 +210,6 @@ export class Connection {
       ws.terminate();
       return;
     }
-    // Frames sent in the same tick (a burst of group messages) go out in one write: fewer syscalls.
-    const wire = this.wire;
-    if (!this.corked && wire !== undefined) {
-      this.corked = true;
-      wire.cork();
-      process.nextTick(this.uncork);
-    }
     ws.send(typeof text === "string" ? text : (bytes as Uint8Array));
   }
 
@@ -239,7 +229,7 @@ export class Connection {
     const headers = Array.isArray(event.headers) ? (event.headers as [string, string][]) : [];
     const { request, socket, head } = this.endHandshake();
     if (request === undefined || socket === undefined || head === undefined) return;
-    this.host.upgrade(request, socket, head, subprotocol, headers, (ws) => this.opened(ws, socket));
+    this.host.upgrade(request, socket, head, subprotocol, headers, (ws) => this.opened(ws));
     if (this.ws === undefined) {
       // ws refused the request and destroyed the socket.
       this.state = "closed";
@@ -248,14 +238,8 @@ export class Connection {
     }
   }
 
-  private readonly uncork = () => {
-    this.corked = false;
-    this.wire?.uncork();
-  };
-
-  private opened(ws: WebSocket, wire: Duplex): void {
+  private opened(ws: WebSocket): void {
     this.ws = ws;
-    this.wire = wire;
     this.state = "open";
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       this.push(
