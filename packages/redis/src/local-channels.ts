@@ -1,34 +1,44 @@
-import { coarseNow, LocalMailboxes, type Message } from "@channel-layers/core";
+import { coarseNow, LocalMailboxes, type Mailbox, type Message } from "@channel-layers/core";
 
 /** Remembered discarded channels at most; beyond it the oldest are swept. */
 const DISCARDED_SWEEP_AT = 1000;
 
+/** How LocalChannels reports that a receive took a message (see Receipts). */
+export interface ReceiptSink {
+  /** Queues the receipt of message `id` of `channel`; resolves once Redis has it. */
+  received(channel: string, id: string): Promise<void>;
+  /** Sends the queued receipts of `channel`'s shard now; resolves once Redis has them. */
+  flushNow(channel: string): Promise<void>;
+  capacityFor(channel: string): number;
+}
+
 /**
  * The mailboxes of one instance's process-local channels, fed by its receive loop. A message
- * goes straight to a waiting receive when there is one, else it is buffered (lazily expired) for
- * the next. `received(channel, id)` is called when a receive takes a message: only then does it
- * stop counting against the channel's capacity, so the senders' count in Redis covers what sits
- * in these buffers. A buffer never grows past the channel's capacity: senders that count per
- * channel never send more, and what a sender that does not (channels_redis, which counts the whole
- * process key) sends beyond it is dropped, as channels_redis' own receive buffer does.
+ * goes to a waiting receive when there is one, else it is buffered (lazily expired) for the next.
+ * When a receive takes a message, its receipt is queued: only then does the message stop counting
+ * against the channel's capacity, so the senders' count in Redis covers what sits in these
+ * buffers. Receipts go out batched; but when the channel would otherwise still look full to a
+ * sender elsewhere (what is buffered plus the receipts not yet in Redis reaches the capacity),
+ * the receive returns only once its receipt is in Redis, so a send after it finds the room.
+ *
+ * A buffer never grows past the channel's capacity: senders that count per channel never send
+ * more, and what a sender that does not (channels_redis, which counts the whole process key)
+ * sends beyond it is dropped, as channels_redis' own receive buffer does.
  */
 export class LocalChannels {
   private readonly boxes = new LocalMailboxes();
   private readonly ids = new WeakMap<Message, string>();
+  /** Channel -> receipts queued or in flight, not yet applied by Redis. */
+  private readonly unsettled = new Map<string, number>();
   /** Channel -> time (ms) until which late arrivals for it are dropped. */
   private readonly discarded = new Map<string, number>();
 
-  constructor(private readonly received: (channel: string, id: string) => void) {}
+  constructor(private readonly sink: ReceiptSink) {}
 
   deliver(channel: string, message: Message, id: string, expiresAt: number, capacity: number, now: number): void {
     if (this.discarded.size > 0 && this.wasDiscarded(channel, now)) return;
     const box = this.boxes.open(channel, now);
-    if (box.waiting > 0) {
-      box.deliver(message, expiresAt);
-      this.received(channel, id);
-      return;
-    }
-    if (box.size(now) >= capacity) return;
+    if (box.waiting === 0 && box.size(now) >= capacity) return;
     this.ids.set(message, id);
     box.deliver(message, expiresAt);
   }
@@ -37,10 +47,17 @@ export class LocalChannels {
     const now = coarseNow();
     const box = this.boxes.open(channel, now);
     const buffered = box.takeBuffered(now);
-    if (buffered === undefined) return box.take(signal);
-    const id = this.ids.get(buffered);
-    if (id !== undefined) this.received(channel, id);
-    return Promise.resolve(buffered);
+    if (buffered === undefined) return box.take(signal).then((message) => this.taken(channel, box, message));
+    return Promise.resolve(this.taken(channel, box, buffered));
+  }
+
+  /** Called by Receipts once Redis has applied (or failed) receipts of these channels. */
+  settled(channels: readonly string[]): void {
+    for (const channel of channels) {
+      const count = (this.unsettled.get(channel) ?? 1) - 1;
+      if (count <= 0) this.unsettled.delete(channel);
+      else this.unsettled.set(channel, count);
+    }
   }
 
   /** Rejects the channel's receives with `error`, drops its buffer, and drops what arrives before `until`. */
@@ -60,6 +77,23 @@ export class LocalChannels {
   clear(error: unknown): void {
     this.boxes.clear(error);
     this.discarded.clear();
+  }
+
+  /** Queues the receipt of a message a receive took; waits for it when the channel looks full. */
+  private taken(channel: string, box: Mailbox<Message>, message: Message): Message | Promise<Message> {
+    const id = this.ids.get(message);
+    if (id === undefined) return message;
+    const unsettled = (this.unsettled.get(channel) ?? 0) + 1;
+    this.unsettled.set(channel, unsettled);
+    const inRedis = this.sink.received(channel, id);
+    if (box.size() + unsettled < this.sink.capacityFor(channel)) return message;
+    return this.sink
+      .flushNow(channel)
+      .then(
+        () => inRedis,
+        () => inRedis,
+      )
+      .then(() => message);
   }
 
   private wasDiscarded(channel: string, now: number): boolean {

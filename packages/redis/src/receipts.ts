@@ -1,16 +1,36 @@
 import { ACK } from "./scripts.js";
 import type { Shard } from "./shards.js";
 
-/** Receipt ids per script call at most (Lua unpacks its arguments onto a bounded stack). */
+/** Receipt entries per script call at most (Lua unpacks its arguments onto a bounded stack). */
 const CHUNK = 1000;
 
 /**
- * Receipts ready to go inside a script: the held sets (as KEYS), then as ARGV the count of ids
- * for each held set followed by all the ids (the `ack` Lua function in scripts.ts reads them).
+ * Receipts ready to go inside a script: the held sets (as KEYS), then as ARGV the count of
+ * entries for each held set followed by all the entries (the `ack` Lua function in scripts.ts
+ * reads them). The caller that sends them calls `settled()` once the script has answered.
  */
 export interface ReceiptBlock {
   keys: string[];
   args: (string | number)[];
+  settled(): void;
+}
+
+/** Receipts added since the last flush on one shard. */
+interface Batch {
+  /** Held set -> entries to remove from it. */
+  sets: Map<string, string[]>;
+  /** The channel of each entry, to tell LocalChannels once they are in Redis. */
+  channels: string[];
+  done: Promise<void>;
+  resolve(): void;
+}
+
+function newBatch(): Batch {
+  let resolve = () => {};
+  const done = new Promise<void>((settle) => {
+    resolve = settle;
+  });
+  return { sets: new Map(), channels: [], done, resolve };
 }
 
 /**
@@ -18,30 +38,35 @@ export interface ReceiptBlock {
  * (`<local part>|<id>`) from its process key's held set, which is what frees its place in the
  * channel's capacity. They go out in one script per shard (one variadic ZREM per held set), at
  * the latest on the next turn of the event loop, and before any command this layer sends on that
- * shard's connection (inside it, when it is a send), so a send that follows a receive sees the room.
+ * shard's connection (inside it, when it is a send), so a send that follows a receive sees the
+ * room; a receive that must not return before its receipt is in Redis flushes and waits.
  */
 export class Receipts {
-  /** Shard -> held set -> entries received since the last flush. */
-  private readonly pending = new Map<Shard, Map<string, string[]>>();
-  private readonly counts = new Map<Shard, number>();
+  private readonly pending = new Map<Shard, Batch>();
   private scheduled = false;
 
-  constructor(private readonly reportError: (error: unknown) => void) {}
+  constructor(
+    private readonly reportError: (error: unknown) => void,
+    /** Told which channels' receipts Redis has applied (or failed to). */
+    private readonly onSettled: (channels: readonly string[]) => void,
+  ) {}
 
-  add(shard: Shard, heldKey: string, entry: string): void {
-    let sets = this.pending.get(shard);
-    if (sets === undefined) {
-      sets = new Map();
-      this.pending.set(shard, sets);
+  /** Queues a receipt; resolves once it is in Redis (or its command failed). */
+  add(shard: Shard, heldKey: string, entry: string, channel: string): Promise<void> {
+    let batch = this.pending.get(shard);
+    if (batch === undefined) {
+      batch = newBatch();
+      this.pending.set(shard, batch);
     }
-    const entries = sets.get(heldKey);
-    if (entries === undefined) sets.set(heldKey, [entry]);
+    const entries = batch.sets.get(heldKey);
+    if (entries === undefined) batch.sets.set(heldKey, [entry]);
     else entries.push(entry);
-    this.counts.set(shard, (this.counts.get(shard) ?? 0) + 1);
+    batch.channels.push(channel);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
+    return batch.done;
   }
 
   /**
@@ -49,20 +74,17 @@ export class Receipts {
    * send scripts take them), when there are few enough; else undefined.
    */
   takeSmall(shard: Shard): ReceiptBlock | undefined {
-    const count = this.counts.get(shard);
-    if (count === undefined || count > CHUNK) return undefined;
-    const channels = this.pending.get(shard) as Map<string, string[]>;
+    const batch = this.pending.get(shard);
+    if (batch === undefined || batch.channels.length > CHUNK) return undefined;
     this.pending.delete(shard);
-    this.counts.delete(shard);
-    return this.block([...channels]);
+    return { ...this.block([...batch.sets]), settled: () => this.settle(batch) };
   }
 
   /** Sends the shard's pending receipts now (ahead of whatever the caller sends next). */
-  flushShard(shard: Shard): Promise<unknown> | undefined {
-    const channels = this.pending.get(shard);
-    if (channels === undefined) return undefined;
+  flushShard(shard: Shard): Promise<void> | undefined {
+    const batch = this.pending.get(shard);
+    if (batch === undefined) return undefined;
     this.pending.delete(shard);
-    this.counts.delete(shard);
     shard.batchWrites();
     const runs: Promise<unknown>[] = [];
     let chunk: [string, string[]][] = [];
@@ -73,16 +95,16 @@ export class Receipts {
       chunk = [];
       size = 0;
     };
-    for (const [channel, ids] of channels) {
-      for (let start = 0; start < ids.length; start += CHUNK) {
-        const part = ids.length > CHUNK ? ids.slice(start, start + CHUNK) : ids;
+    for (const [heldKey, entries] of batch.sets) {
+      for (let start = 0; start < entries.length; start += CHUNK) {
+        const part = entries.length > CHUNK ? entries.slice(start, start + CHUNK) : entries;
         if (size + part.length > CHUNK) send();
-        chunk.push([channel, part]);
+        chunk.push([heldKey, part]);
         size += part.length;
       }
     }
     if (chunk.length > 0) send();
-    return Promise.all(runs);
+    return Promise.all(runs).then(() => this.settle(batch));
   }
 
   flush(): Promise<unknown> {
@@ -90,7 +112,12 @@ export class Receipts {
     return Promise.all([...this.pending.keys()].map((shard) => this.flushShard(shard)));
   }
 
-  private block(sets: [string, string[]][]): ReceiptBlock {
+  private settle(batch: Batch): void {
+    this.onSettled(batch.channels);
+    batch.resolve();
+  }
+
+  private block(sets: [string, string[]][]): { keys: string[]; args: (string | number)[] } {
     const keys: string[] = [];
     const args: (string | number)[] = [];
     for (const [heldKey, entries] of sets) {

@@ -56,10 +56,11 @@ const RECEIVER_MARKER_TTL_MS = 30_000;
  * blocking loop per shard that pops everything into per-channel mailboxes, so a busy channel
  * cannot starve a quiet one. Capacity stays per channel even though messages leave Redis early:
  * while the loop runs it keeps a marker beside the process key, and senders that see it count
- * each local channel's messages in a held set (`<prefix><channel>$held`, scored by send time, so
- * expiry needs no timer) that a receipt empties when a receive takes the message; a sender
- * without the marker (a channels_redis process, or no live receiver) counts the whole key, as
- * channels_redis does. See docs/redis.md.
+ * each local channel's messages in the process key's held set (`<process key>$held`, one entry
+ * `<local part>|<id>` a message, ids starting with the send time, so a channel's entries are one
+ * lexical range in send order and expiry needs no timer), from which a receipt removes the entry
+ * when a receive takes the message; a sender without the marker (a channels_redis process, or no
+ * live receiver) counts the whole key, as channels_redis does. See docs/redis.md.
  */
 export class RedisChannelLayer extends BaseChannelLayer {
   readonly extensions = [
@@ -89,6 +90,8 @@ export class RedisChannelLayer extends BaseChannelLayer {
   /** Messages sent before the last flush started are dropped if a pop in flight returns them. */
   private flushedAt = 0;
   private lastError: unknown;
+  /** Removes the listeners this layer put on clients (yours stay open after close). */
+  private readonly detach: (() => void)[] = [];
 
   constructor(options: RedisChannelLayerOptions = {}) {
     super(options);
@@ -105,7 +108,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const reportError = (error: unknown) => {
       this.lastError = error;
     };
-    this.receipts = new Receipts(reportError);
+    this.receipts = new Receipts(reportError, (channels) => this.local.settled(channels));
     this.selfSends = new SelfSends(
       {
         shardOf: (channel) => this.shardOfLocal(channel),
@@ -122,14 +125,24 @@ export class RedisChannelLayer extends BaseChannelLayer {
       },
       this.receipts,
     );
-    this.local = new LocalChannels((channel, id) => {
-      this.receipts.add(this.shardOfLocal(channel), this.keys.heldKey(channel), `${localPart(channel)}|${id}`);
+    this.local = new LocalChannels({
+      received: (channel, id) =>
+        this.receipts.add(
+          this.shardOfLocal(channel),
+          this.keys.heldKey(channel),
+          `${localPart(channel)}|${id}`,
+          channel,
+        ),
+      flushNow: (channel) => this.receipts.flushShard(this.shardOfLocal(channel)) ?? Promise.resolve(),
+      capacityFor: (channel) => this.capacityFor(channel),
     });
     for (const shard of this.shards) {
       // Redis came back (maybe empty, after a restart): mark our process keys again at once.
-      shard.client.on("ready", () => {
+      const onReady = () => {
         if (!this.closed) void this.renewMarkers(shard);
-      });
+      };
+      shard.client.on("ready", onReady);
+      this.detach.push(() => shard.client.off("ready", onReady));
     }
   }
 
@@ -182,9 +195,11 @@ export class RedisChannelLayer extends BaseChannelLayer {
     shard.batchWrites();
     return SEND.run(shard.client, keys, args).then(
       (added) => {
+        receipts?.settled();
         if (added === 0) throw new ChannelFull(channel, capacity);
       },
       (error: unknown) => {
+        receipts?.settled();
         throw shard.unavailable("send", error);
       },
     );
@@ -358,6 +373,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
 
   protected async _close(): Promise<void> {
     clearInterval(this.markerTimer);
+    for (const undo of this.detach) undo();
     await Promise.all([...this.processReceivers.values()].map((receiver) => receiver.stop()));
     // Best effort: senders stop counting per channel for keys nobody receives from any more.
     await Promise.all(

@@ -84,6 +84,7 @@ export class SelfSends {
     shard.batchWrites();
     COUNT_SELF.run(shard.client, keys, args).then(
       (admitted) => {
+        receipts?.settled();
         const count = Number(admitted);
         for (let i = 0; i < pending.length; i++) {
           const each = pending[i] as Pending;
@@ -94,6 +95,7 @@ export class SelfSends {
         }
       },
       (error: unknown) => {
+        receipts?.settled();
         const failure = host.unavailable(channel, error);
         for (const each of pending) each.reject(failure);
       },

@@ -71,7 +71,7 @@ export function crossInstanceTests(ctx: SuiteContext): void {
     it("reaches a named channel that one instance added to a group, from a groupSend on the other", async ({
       skip,
     }) => {
-      if (!ctx.supports("groups")) skip();
+      if (!ctx.supports("groups") || !ctx.supports("buffered")) skip();
       const [a, b] = await ctx.layerPair();
       await a.groupAdd("cross-named-group", "cross-named-member");
       await b.groupSend("cross-named-group", { type: "to.named.member" });
