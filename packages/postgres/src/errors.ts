@@ -21,3 +21,14 @@ export function backendUnavailable(action: string, cause: unknown): ChannelLayer
   const code = (cause as { code?: unknown } | undefined)?.code;
   return new BackendUnavailable(`PostgreSQL could not ${action} (${detail}): ${advice(code)}`, { cause });
 }
+
+/**
+ * Whether a failure may pass by itself (a connection refused or lost, a timeout, the server
+ * starting or shutting down, too many connections, a serialisation failure or deadlock), so the
+ * work is worth retrying; any other SQLSTATE is a statement the server will keep refusing.
+ */
+export function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) return true; // Node socket errors, timeouts
+  return /^(08|53|57P|58)/.test(code) || code === "40001" || code === "40P01";
+}

@@ -97,10 +97,10 @@ export class PostgresChannelLayer extends BaseChannelLayer {
       listenConfig = options.connectionString === undefined ? {} : { connectionString: options.connectionString };
       // JIT compilation pays off for long analytic queries, never for these: a claim over
       // thousands of channels crosses jit_above_cost and would spend longer compiling than running.
-      const jitOff = options.connectionString?.includes("options=") ? {} : { options: "-c jit=off" };
+      const sessionOptions = options.connectionString?.includes("options=") ? {} : { options: "-c jit=off" };
       this.pool = new pg.Pool({
         ...listenConfig,
-        ...jitOff,
+        ...sessionOptions,
         max: resolved.poolSize,
         connectionTimeoutMillis: resolved.timeoutMs,
       });

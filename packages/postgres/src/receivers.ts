@@ -1,5 +1,6 @@
 import { debuglog } from "node:util";
 import { coarseNow, Mailbox } from "@channel-layers/core";
+import { backendUnavailable, isTransient } from "./errors.js";
 
 const debug = debuglog("channel-layers-postgres");
 
@@ -258,6 +259,18 @@ export class Receivers {
         counts,
       );
     } catch (error) {
+      if (!isTransient(error)) {
+        // A statement the server will keep refusing (the tables dropped under the layer, say):
+        // waiting would be forever, so the receives fail with the reason.
+        const failure = backendUnavailable("receive", error);
+        for (const state of states) {
+          state.claiming = false;
+          state.dirty = true;
+          this.forget(state);
+          state.box.clear(failure);
+        }
+        return;
+      }
       for (const state of states) {
         state.claiming = false;
         state.dirty = true;

@@ -8,10 +8,24 @@ export const SCHEMA_VERSION = "channel-layers 1";
  * A queue table churns: every message is inserted once and deleted once. Vacuuming after a fixed
  * number of dead rows (not PostgreSQL's default 20% of the table, which for a table that is
  * nearly empty between bursts means almost never) lets the freed space be reused, so the table
- * stays the size of its backlog instead of the size of its history.
+ * stays the size of its busiest moment instead of the size of its history.
+ *
+ * vacuum_truncate = false keeps VACUUM from giving the emptied file back. The planner prices a
+ * sequential scan by the file's size, and a plan is cached: planned while the file is empty,
+ * every channel probe (a send's capacity check, a claim, a groupSend per member) becomes a scan
+ * of the whole table, run long after the table has filled up again. A file that keeps its pages
+ * keeps those probes index scans.
  */
 const QUEUE_TABLE_STORAGE =
-  "autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0";
+  "autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0, " +
+  "vacuum_truncate = false";
+
+/**
+ * Rows written and deleted once when the message table is made, so that the new file already has
+ * a few dozen pages: from the start, the planner sees a table whose full scan costs more than an
+ * index probe (see QUEUE_TABLE_STORAGE).
+ */
+const BALLAST_ROWS = 4000;
 
 function createStatements(names: LayerNames): string[] {
   return [
@@ -66,7 +80,16 @@ export async function installTables(pool: pg.Pool, names: LayerNames): Promise<v
     // the schema exists, so a role that may only create tables in it can install.
     const schema = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [names.schema]);
     if (schema.rowCount === 0) await client.query(`CREATE SCHEMA ${quoteIdentifier(names.schema)}`);
+    const existed = await tablesExist(client, names);
     for (const statement of createStatements(names)) await client.query(statement);
+    if (!existed) {
+      // Channel "" is no valid channel name, so no probe ever looks at these rows.
+      await client.query(
+        `INSERT INTO ${names.messageTable} (channel, expires_at, payload)
+         SELECT '', '-infinity', '\\x' FROM generate_series(1, ${BALLAST_ROWS})`,
+      );
+      await client.query(`DELETE FROM ${names.messageTable} WHERE channel = ''`);
+    }
     await client.query("COMMIT");
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);

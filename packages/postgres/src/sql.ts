@@ -83,24 +83,23 @@ export interface Statements {
 
 /**
  * The capacity check and insert of a send ($1 channel, $2 payload, $3 expiry ms, $4 capacity),
- * ending in CTE `sent` that holds the channel when the message went in. The check counts
- * unexpired committed rows, but first bounds their number by the span of their ids (two index
- * probes): only a channel whose span reaches capacity is counted, so a long backlog does not make
+ * ending in CTE `sent` that holds the channel when the message went in. The check bounds the
+ * channel's messages by the span of their ids, from two probes at the ends of its index range
+ * (no filter, so they stay index scans whatever the planner guesses about the channel's size),
+ * and counts unexpired rows only when that span reaches capacity: a long backlog does not make
  * every send slower. It takes no lock: concurrent senders to one channel can each pass it, so a
  * channel may exceed capacity by the number of sends in flight to it at that moment.
  */
 function sendCtes(message: string): string {
   return `WITH span AS (
-    SELECT (SELECT id FROM ${message} WHERE channel = $1::text AND expires_at > statement_timestamp()
-            ORDER BY id LIMIT 1) AS first,
+    SELECT (SELECT id FROM ${message} WHERE channel = $1::text ORDER BY id LIMIT 1) AS first,
            (SELECT id FROM ${message} WHERE channel = $1::text ORDER BY id DESC LIMIT 1) AS last
   ), held AS (
     SELECT CASE
       WHEN first IS NULL THEN 0
       WHEN last - first + 1 < $4::int THEN last - first + 1
       ELSE (SELECT count(*) FROM (
-              SELECT 1 FROM ${message} WHERE channel = $1::text AND expires_at > statement_timestamp()
-              ORDER BY id LIMIT $4::int
+              SELECT 1 FROM ${message} WHERE channel = $1::text AND expires_at > statement_timestamp() LIMIT $4::int
             ) unexpired)
     END AS n
     FROM span
@@ -114,9 +113,11 @@ function sendCtes(message: string): string {
 /**
  * A groupSend ($1 group, $2 payload, $3 expiry ms, $4 notify base) up to CTE `wakes`: an insert
  * per unexpired member below the capacity recorded at groupAdd, and one (target, payload) per
- * NOTIFY channel to wake. Each member's messages are counted by an index scan in id order (not a
- * bitmap scan, nor a hash join over the whole table): a plain index scan can mark the entries of
- * received messages dead as it passes them, and its cost follows the member's own rows only.
+ * NOTIFY channel to wake. Each member's messages are counted by a probe of its own rows (at most
+ * about its capacity), not by a join with an aggregate over them: a join is planned on estimates,
+ * and a nested loop planned while the table was empty would compare every member with every
+ * message once the table is full again. The table never looks empty to the planner (see
+ * schema.ts), so the probes stay index scans.
  */
 function groupSendCtes(message: string, membership: string): string {
   return `WITH members AS (
@@ -129,7 +130,7 @@ function groupSendCtes(message: string, membership: string): string {
     WHERE (SELECT count(*) FROM (
              SELECT 1 FROM ${message} h
              WHERE h.channel = m.channel AND h.expires_at > statement_timestamp()
-             ORDER BY h.id LIMIT m.capacity
+             LIMIT m.capacity
            ) unexpired) < m.capacity
     RETURNING channel
   ), wakes AS (
@@ -165,57 +166,63 @@ export function buildStatements(names: LayerNames): Statements {
       "notify",
       `SELECT count(pg_notify(target, payload))::int AS wakes FROM unnest($1::text[], $2::text[]) AS wake(target, payload)`,
     ),
-    // $1 channels, $2 how many each. Locks the oldest unexpired messages of each channel, one more
-    // than asked for, skipping rows another receiver has locked (so each message goes to exactly
-    // one receiver across processes), and deletes all but that extra one: deleting is what marks a
-    // message received, and the statement commits on its own. The extra one comes back as a row
-    // with a null id, saying "there is more", so an emptied channel costs no further claim.
+    // $1 channels, $2 how many each. For each channel, locks its oldest n + 1 messages (skipping
+    // rows another receiver has locked, so each message goes to exactly one receiver across
+    // processes) and deletes the oldest n unexpired ones and any expired ones among them: deleting
+    // is what marks a message received, and the statement commits on its own. When all n + 1
+    // were there, a row with a null id says "there is more", so an emptied channel costs no
+    // further claim. The probe has no expiry filter so that it is an index scan in id order
+    // whatever the planner guesses about a channel's size (a bitmap scan and sort would read the
+    // channel's whole backlog on every claim); expired rows are dropped after locking instead.
+    // Rows are numbered in the order the locking subquery yields them (by id), without a sort.
     claim: statement(
       "claim",
       `WITH locked AS (
-         SELECT x.channel, x.id, x.row, x.rank, wanted.n
+         SELECT x.channel, x.row, x.live, x.live_rank, x.locked, wanted.n
          FROM unnest($1::text[], $2::int[]) AS wanted(channel, n)
          CROSS JOIN LATERAL (
-           -- Numbered in the order the subquery yields them (by id): no sort per channel.
-           SELECT oldest.channel, oldest.id, oldest.row, row_number() OVER () AS rank
+           SELECT oldest.channel, oldest.row, oldest.live,
+                  count(*) FILTER (WHERE oldest.live) OVER (ROWS UNBOUNDED PRECEDING) AS live_rank,
+                  count(*) OVER () AS locked
            FROM (
-             SELECT m.channel, m.id, m.ctid AS row FROM ${message} m
-             WHERE m.channel = wanted.channel AND m.expires_at > now()
+             SELECT m.channel, m.ctid AS row, m.expires_at > now() AS live FROM ${message} m
+             WHERE m.channel = wanted.channel
              ORDER BY m.id LIMIT wanted.n + 1
              FOR UPDATE SKIP LOCKED
            ) oldest
          ) x
        ), taken AS (
-         DELETE FROM ${message} m WHERE m.ctid = ANY(ARRAY(SELECT row FROM locked WHERE rank <= n))
+         DELETE FROM ${message} m WHERE m.ctid = ANY(ARRAY(SELECT row FROM locked WHERE NOT live OR live_rank <= n))
          RETURNING m.channel, m.id, m.expires_at, m.payload
        )
        SELECT channel, id::text AS id, (extract(epoch FROM expires_at) * 1000)::float8 AS "expiresAt", payload
-       FROM taken
+       FROM taken WHERE expires_at > now()
        UNION ALL
-       SELECT channel, NULL, NULL, NULL FROM locked WHERE rank > n`,
+       SELECT DISTINCT channel, NULL::text, NULL::float8, NULL::bytea FROM locked WHERE locked = n + 1`,
     ),
-    // The same for many channels at once (a groupSend's members): one index scan over all of them
-    // instead of a probe per channel, locking every unexpired message of theirs (at most their
-    // capacity each) and deleting the oldest n per channel; the rows left locked are free again
-    // at commit, a moment later.
+    // The same for many channels at once (a groupSend's members coming back): one index scan over
+    // all of them instead of a probe per channel, locking every message of theirs (at most about
+    // their capacity each) and deleting per channel the oldest n unexpired and every expired one.
+    // The rows left locked are free again at commit, a moment later.
     claimWide: statement(
       "claim_wide",
       `WITH locked AS (
-         SELECT m.channel, m.id, m.ctid AS row FROM ${message} m
-         WHERE m.channel = ANY($1::text[]) AND m.expires_at > now()
+         SELECT m.channel, m.id, m.ctid AS row, m.expires_at > now() AS live FROM ${message} m
+         WHERE m.channel = ANY($1::text[])
          FOR UPDATE SKIP LOCKED
        ), ranked AS (
-         SELECT locked.channel, locked.row, wanted.n,
-                row_number() OVER (PARTITION BY locked.channel ORDER BY locked.id) AS rank
+         SELECT locked.channel, locked.row, locked.live, wanted.n,
+                count(*) FILTER (WHERE locked.live)
+                  OVER (PARTITION BY locked.channel ORDER BY locked.id ROWS UNBOUNDED PRECEDING) AS live_rank
          FROM locked JOIN unnest($1::text[], $2::int[]) AS wanted(channel, n) ON wanted.channel = locked.channel
        ), taken AS (
-         DELETE FROM ${message} m WHERE m.ctid = ANY(ARRAY(SELECT row FROM ranked WHERE rank <= n))
+         DELETE FROM ${message} m WHERE m.ctid = ANY(ARRAY(SELECT row FROM ranked WHERE NOT live OR live_rank <= n))
          RETURNING m.channel, m.id, m.expires_at, m.payload
        )
        SELECT channel, id::text AS id, (extract(epoch FROM expires_at) * 1000)::float8 AS "expiresAt", payload
-       FROM taken
+       FROM taken WHERE expires_at > now()
        UNION ALL
-       SELECT channel, NULL, NULL, NULL FROM ranked WHERE rank = n + 1`,
+       SELECT DISTINCT channel, NULL::text, NULL::float8, NULL::bytea FROM ranked WHERE live AND live_rank > n`,
     ),
     // $1 id, $2 channel, $3 expires at (ms epoch), $4 payload, $5 NOTIFY channel. Returns a claimed
     // message nobody took (its receiver went away meanwhile) under its old id, so it keeps its place.
