@@ -61,6 +61,16 @@ describe.runIf(database)("PostgresChannelLayer", () => {
       expect(await receiveWithin(kept, "kept", ARRIVAL_MS)).toEqual({ type: "kept" });
     });
 
+    it("fails waiting receives with the reason when its tables are dropped under it, instead of waiting forever", async () => {
+      const dropped = layer({ pollInterval: 0.1 });
+      await dropped.ready();
+      const waiting = dropped.receive("tables-gone").catch((e: unknown) => e);
+      await uninstall({ connectionString: db.url, schema: db.schema, prefix: dropped.postgresOptions.prefix });
+      const error = await waiting;
+      expect(error).toMatchObject({ code: "BACKEND_UNAVAILABLE" });
+      expect((error as Error).message).toContain("migrate()");
+    });
+
     it("rejects options it cannot use with INVALID_OPTIONS", () => {
       for (const options of [
         { prefix: "has space" },
