@@ -85,7 +85,7 @@ export class WakeUps {
     } catch (error) {
       // The messages are committed; only their wake-ups failed. Try again in the background (a
       // listener that lost its connection meanwhile looks at the table when it is back anyway).
-      targets.forEach((target, i) => this.add(target, payloads[i] as string));
+      for (const [i, target] of targets.entries()) this.add(target, payloads[i] as string);
       this.retryLater(error);
     }
   }
