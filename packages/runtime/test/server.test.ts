@@ -234,7 +234,11 @@ describe("serve()", () => {
       }
     }
     const errors: unknown[] = [];
-    const server = await start({ onError: (error) => errors.push(error) }, Slow.asApplication());
+    // A long handshake timeout: the server must notice the client leaving by itself.
+    const server = await start(
+      { onError: (error) => errors.push(error), handshakeTimeoutMs: 60_000 },
+      Slow.asApplication(),
+    );
     const ws = new WebSocket(wsUrl(server, "/"));
     ws.on("error", () => undefined);
     await until(() => connecting, "the consumer's connect()");

@@ -73,6 +73,10 @@ export class Connection {
     const socket = this.socket as Duplex;
     socket.on("error", ignore);
     socket.once("close", this.onHandshakeSocketClose);
+    socket.once("end", this.onHandshakeSocketClose);
+    // Node leaves an upgrade's socket unread, so a client that leaves would go unnoticed until
+    // the handshake timeout: read it, keeping what arrives for ws (clients should send nothing yet).
+    socket.on("data", this.onHandshakeData);
     if (this.host.options.handshakeTimeoutMs > 0) {
       this.handshakeTimer = setTimeout(
         () => this.rejectHandshake(503, "The application did not answer the handshake in time"),
@@ -330,15 +334,25 @@ export class Connection {
     this.handshakeTimer = undefined;
     const { request, socket, head } = this;
     socket?.off("close", this.onHandshakeSocketClose);
+    socket?.off("end", this.onHandshakeSocketClose);
+    // ws adds its own data listener synchronously in handleUpgrade, so nothing read is lost between.
+    socket?.off("data", this.onHandshakeData);
     this.request = undefined;
     this.socket = undefined;
     this.head = undefined;
     return { request, socket, head };
   }
 
+  private readonly onHandshakeData = (chunk: Buffer) => {
+    const head = this.head === undefined || this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk]);
+    this.head = head;
+    if (head.length > this.host.options.maxFrameBytes) this.rejectHandshake(400, "Data before the handshake completed");
+  };
+
+  /** The client closed (or half-closed: HTTP servers allow that) its end before the handshake completed. */
   private readonly onHandshakeSocketClose = () => {
     if (this.state !== "handshake") return;
-    this.endHandshake();
+    this.endHandshake().socket?.destroy();
     this.state = "closed";
     this.deliverDisconnect(CloseCode.abnormal);
     this.forgetIfDone();
