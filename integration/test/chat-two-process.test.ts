@@ -2,7 +2,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { deletePrefixStreams } from "@channel-layers/nats";
+import { uninstall } from "@channel-layers/postgres";
 import { LiveWebsocketCommunicator } from "@channel-layers/runtime/testing";
+import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Service, type ServiceKind, startService } from "../src/index.js";
 
@@ -10,28 +13,24 @@ import { type Service, type ServiceKind, startService } from "../src/index.js";
 // a client of the other, as two Daphne processes on one Redis in the seed tutorial.
 const CHAT = fileURLToPath(new URL("../../examples/chat/", import.meta.url));
 
-const BACKENDS: Record<ServiceKind, { module: string; exported: string; urlVariable: string }> = {
-  redis: { module: "@channel-layers/redis", exported: "RedisChannelLayer", urlVariable: "REDIS_URL" },
-  postgres: { module: "@channel-layers/postgres", exported: "PostgresChannelLayer", urlVariable: "DATABASE_URL" },
-  nats: { module: "@channel-layers/nats", exported: "NatsChannelLayer", urlVariable: "NATS_URL" },
+const URL_VARIABLE: Record<ServiceKind, string> = {
+  redis: "REDIS_URL",
+  postgres: "DATABASE_URL",
+  nats: "NATS_URL",
 };
 
-/** Why a backend package cannot serve the example yet (it is written in parallel), or undefined. */
-async function packageProblem(kind: ServiceKind): Promise<string | undefined> {
-  const { module, exported } = BACKENDS[kind];
-  try {
-    const loaded = (await import(module)) as Record<string, unknown>;
-    return typeof loaded[exported] === "function" ? undefined : `${module} does not export ${exported} yet`;
-  } catch (error) {
-    return `${module} does not load: ${(error as Error).message}`;
+/** Removes what a prefix left on a shared server: PostgreSQL tables and JetStream streams (Redis keys expire). */
+async function removePrefix(kind: ServiceKind, url: string, prefix: string): Promise<void> {
+  if (kind === "postgres") await uninstall({ connectionString: url, prefix });
+  if (kind === "nats") {
+    const connection = await connect({ servers: url });
+    try {
+      await deletePrefixStreams(connection, prefix);
+    } finally {
+      await connection.close();
+    }
   }
 }
-
-const problems = Object.fromEntries(
-  await Promise.all(
-    (Object.keys(BACKENDS) as ServiceKind[]).map(async (kind) => [kind, await packageProblem(kind)] as const),
-  ),
-) as Record<ServiceKind, string | undefined>;
 
 /** One `pnpm start` of the example, on port 0; `base` is its http://host:port. */
 class ChatProcess {
@@ -84,18 +83,17 @@ class ChatProcess {
   }
 }
 
-describe.each(Object.keys(BACKENDS) as ServiceKind[])("the chat example in two processes on %s", (kind) => {
+describe.each(Object.keys(URL_VARIABLE) as ServiceKind[])("the chat example in two processes on %s", (kind) => {
   let service: Service | undefined;
+  // One fresh prefix: the two processes share it, and nothing else on the server does.
+  const prefix = `chat${randomBytes(6).toString("hex")}`;
   const processes: ChatProcess[] = [];
   const sockets: LiveWebsocketCommunicator[] = [];
 
   beforeAll(async () => {
-    if (problems[kind] !== undefined) return;
     service = await startService(kind);
     if (service === undefined) return;
-    // One fresh prefix: the two processes share it, and nothing else on the server does.
-    const prefix = `chat${randomBytes(6).toString("hex")}`;
-    const env = { CHANNEL_LAYER: kind, [BACKENDS[kind].urlVariable]: service.url, CHANNEL_LAYER_PREFIX: prefix };
+    const env = { CHANNEL_LAYER: kind, [URL_VARIABLE[kind]]: service.url, CHANNEL_LAYER_PREFIX: prefix };
     processes.push(new ChatProcess(env), new ChatProcess(env));
     await Promise.all(processes.map((chat) => chat.ready()));
   }, 60_000);
@@ -103,6 +101,7 @@ describe.each(Object.keys(BACKENDS) as ServiceKind[])("the chat example in two p
   afterAll(async () => {
     await Promise.all(sockets.map((socket) => socket.disconnect().catch(() => undefined)));
     const codes = await Promise.all(processes.map((chat) => chat.stop()));
+    if (service) await removePrefix(kind, service.url, prefix);
     await service?.stop();
     // Both shut down gracefully on SIGTERM: sockets closed, groups left, layer closed, exit 0.
     if (processes.length > 0) expect(codes).toEqual([0, 0]);
@@ -123,7 +122,6 @@ describe.each(Object.keys(BACKENDS) as ServiceKind[])("the chat example in two p
   }
 
   it("relays a chat message from a client of one process to a client of the other, and not to another room", async (context) => {
-    if (problems[kind] !== undefined) return context.skip(problems[kind]);
     if (service === undefined) return context.skip(`no ${kind} server`);
     showOutputOnFailure(context);
     const [first, second] = processes;
@@ -146,7 +144,6 @@ describe.each(Object.keys(BACKENDS) as ServiceKind[])("the chat example in two p
   });
 
   it("delivers a notification POSTed to one process to a socket of the other", async (context) => {
-    if (problems[kind] !== undefined) return context.skip(problems[kind]);
     if (service === undefined) return context.skip(`no ${kind} server`);
     showOutputOnFailure(context);
     const [first, second] = processes;
