@@ -37,6 +37,11 @@ export function servicesRequired(): boolean {
   return process.env.CI === "true" || process.env.REQUIRE_SERVICES === "1";
 }
 
+/** CHANNEL_LAYERS_LOCAL_SERVERS=0 turns off throwaway servers: how the tests behave on a machine without any. */
+function localServersAllowed(): boolean {
+  return process.env.CHANNEL_LAYERS_LOCAL_SERVERS !== "0";
+}
+
 function sharedService(kind: ServiceKind, url: string): Service {
   const refuse = async () => {
     throw new Error(`${ENV_URL[kind]} points at a shared ${kind} server: tests may not kill or restart it`);
@@ -77,7 +82,7 @@ export async function startService(kind: ServiceKind, options: StartServiceOptio
   if (url && !options.throwaway) return sharedService(kind, url);
   const container = await startContainer(kind);
   if (container) return container;
-  if (hasLocalBinary(kind)) return startLocalServer(kind, options.args);
+  if (localServersAllowed() && hasLocalBinary(kind)) return startLocalServer(kind, options.args);
   if (servicesRequired()) {
     throw new Error(
       `No ${kind} server for the tests: set ${ENV_URL[kind]}, run a container runtime, or install the ${kind} server binary`,

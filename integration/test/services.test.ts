@@ -56,7 +56,7 @@ afterEach(async () => {
 });
 
 describe.each(["redis", "postgres", "nats"] as const)("throwaway %s from the local binary", (kind) => {
-  it.runIf(hasLocalBinary(kind))(
+  it.runIf(hasLocalBinary(kind) && process.env.CHANNEL_LAYERS_LOCAL_SERVERS !== "0")(
     "starts on a free port, dies on kill -9, restarts on the same port and answers again",
     { timeout: 60_000 },
     async () => {
@@ -91,12 +91,12 @@ describe("startService", () => {
     }
   });
 
-  it("starts a throwaway server when asked to, even with an env URL set", async () => {
+  it("starts a throwaway server when asked to, even with an env URL set", async (context) => {
     const previous = process.env.NATS_URL;
     process.env.NATS_URL = "nats://127.0.0.1:1";
     try {
       const service = await startService("nats", { throwaway: true });
-      if (!service) throw new Error("no nats-server binary and no container runtime");
+      if (!service) return context.skip("no nats-server binary and no container runtime");
       started.push(service);
       expect(service.source).not.toBe("env");
       expect(await roundTrip.nats(service.url)).toBe("nats-ok");

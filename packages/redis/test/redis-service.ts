@@ -1,21 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { type Service, startService } from "@channel-layers/integration";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll } from "vitest";
 
 /**
- * The Redis the tests of this file use: REDIS_URL (the shared server, CI), else a throwaway
- * local redis-server, else none (tests skip; under CI=true startService throws instead).
+ * The Redis the tests of this file use, found at load time: REDIS_URL (the shared server, CI),
+ * else a throwaway local redis-server, else none: `url` is undefined and the file's tests skip
+ * (under CI=true startService throws instead). A throwaway server stops after the file.
  */
-export function useRedis(): { readonly url: string | undefined; readonly service: Service | undefined } {
-  const state: { url: string | undefined; service: Service | undefined } = { url: undefined, service: undefined };
-  beforeAll(async () => {
-    state.service = await startService("redis");
-    state.url = state.service?.url;
-  });
+export async function useRedis(): Promise<{ readonly url: string | undefined; readonly service: Service | undefined }> {
+  const service = await startService("redis");
   afterAll(async () => {
-    await state.service?.stop();
+    await service?.stop();
   });
-  return state;
+  return { url: service?.url, service };
 }
 
 /** A prefix no other test uses. */
