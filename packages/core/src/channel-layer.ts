@@ -25,6 +25,9 @@ export const Extension = {
   buffered: "buffered",
 } as const;
 
+/** Every extension: what a layer that keeps the whole contract lists. */
+export const ALL_EXTENSIONS: readonly string[] = Object.freeze(Object.values(Extension));
+
 /** The channel layer contract every backend meets (see docs/contract.md and the conformance suite). */
 export interface ChannelLayer {
   /** Which optional parts of the contract this layer keeps; see `Extension`. */

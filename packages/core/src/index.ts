@@ -1,6 +1,6 @@
 export { BaseChannelLayer } from "./base-channel-layer.js";
 export { CapacityLookup, globToRegExp } from "./capacity.js";
-export { type ChannelLayer, Extension, type ReceiveOptions } from "./channel-layer.js";
+export { ALL_EXTENSIONS, type ChannelLayer, Extension, type ReceiveOptions } from "./channel-layer.js";
 export { coarseNow } from "./clock.js";
 export {
   AbortError,

@@ -11,8 +11,8 @@ const SWEEP_INTERVAL_MS = 1000;
  * by a sweep that runs at most once a second, on whichever call comes due (no timer), so channel
  * churn leaves no trace while a channel used back and forth is not remade on every message.
  */
-export class LocalMailboxes {
-  private readonly boxes = new Map<string, Mailbox<Message>>();
+export class LocalMailboxes<T = Message> {
+  private readonly boxes = new Map<string, Mailbox<T>>();
   private nextSweepAt = 0;
 
   /** Mailboxes held now, idle ones not yet swept included. */
@@ -20,23 +20,23 @@ export class LocalMailboxes {
     return this.boxes.size;
   }
 
-  get(channel: string): Mailbox<Message> | undefined {
+  get(channel: string): Mailbox<T> | undefined {
     return this.boxes.get(channel);
   }
 
   /** The channel's mailbox, made if needed. */
-  open(channel: string, now = coarseNow()): Mailbox<Message> {
+  open(channel: string, now = coarseNow()): Mailbox<T> {
     if (now >= this.nextSweepAt) this.sweep(now);
     let box = this.boxes.get(channel);
     if (box === undefined) {
-      box = new Mailbox<Message>();
+      box = new Mailbox<T>();
       this.boxes.set(channel, box);
     }
     return box;
   }
 
   /** The next message of `channel`, waiting for one. */
-  take(channel: string, signal?: AbortSignal): Promise<Message> {
+  take(channel: string, signal?: AbortSignal): Promise<T> {
     const now = coarseNow();
     const box = this.open(channel, now);
     const buffered = box.takeBuffered(now);
@@ -69,7 +69,7 @@ export class LocalMailboxes {
     for (const [channel, box] of this.boxes) if (box.isIdle(now)) this.boxes.delete(channel);
   }
 
-  entries(): IterableIterator<[string, Mailbox<Message>]> {
+  entries(): IterableIterator<[string, Mailbox<T>]> {
     return this.boxes.entries();
   }
 }

@@ -1,11 +1,11 @@
 import {
+  ALL_EXTENSIONS,
   BaseChannelLayer,
   ChannelDiscarded,
   ChannelFull,
   type ChannelLayerOptions,
   coarseNow,
   copyMessage,
-  Extension,
   LayerClosed,
   LocalMailboxes,
   type Message,
@@ -36,14 +36,7 @@ const MIN_SWEEP_INTERVAL_MS = 1000;
  * whichever call comes due), so there is no timer per message or anywhere.
  */
 export class InMemoryChannelLayer extends BaseChannelLayer {
-  readonly extensions = [
-    Extension.groups,
-    Extension.flush,
-    Extension.capacity,
-    Extension.expiry,
-    Extension.groupExpiry,
-    Extension.buffered,
-  ] as const;
+  readonly extensions = ALL_EXTENSIONS;
   protected override readonly copiesMessages = true;
   private readonly mailboxes = new LocalMailboxes();
   /** group -> channel -> membership expiry (ms epoch). */

@@ -1,9 +1,9 @@
 import {
+  ALL_EXTENSIONS,
   BackendUnavailable,
   BaseChannelLayer,
   ChannelDiscarded,
   ChannelFull,
-  Extension,
   isProcessLocal,
   LayerClosed,
   type Message,
@@ -64,14 +64,7 @@ const RESOLVED = Promise.resolve();
  * docs/nats.md for the design and the guarantees of each kind of channel.
  */
 export class NatsChannelLayer extends BaseChannelLayer {
-  readonly extensions = [
-    Extension.groups,
-    Extension.flush,
-    Extension.capacity,
-    Extension.expiry,
-    Extension.groupExpiry,
-    Extension.buffered,
-  ] as const;
+  readonly extensions = ALL_EXTENSIONS;
   readonly prefix: string;
   private readonly nats: ResolvedNatsOptions;
   private readonly subjects: SubjectMap;

@@ -1,9 +1,7 @@
-import { coarseNow, Mailbox, type Message } from "@channel-layers/core";
+import { coarseNow, LocalMailboxes, type Mailbox, type Message } from "@channel-layers/core";
 
 /** Remembered discarded channels at most; beyond it the oldest are swept. */
 const DISCARDED_SWEEP_AT = 1000;
-/** Idle mailboxes are forgotten at most this often (as core's LocalMailboxes does). */
-const SWEEP_INTERVAL_MS = 1000;
 
 /** A buffered message and the id its receipt names. */
 interface Held {
@@ -35,8 +33,7 @@ export interface ReceiptSink {
  */
 export class LocalChannels {
   /** Channel -> its mailbox, made on first use and forgotten by a sweep once idle. */
-  private readonly boxes = new Map<string, Mailbox<Held>>();
-  private nextSweepAt = 0;
+  private readonly boxes = new LocalMailboxes<Held>();
   /** Channel -> receipts queued or in flight, not yet applied by Redis. */
   private readonly unsettled = new Map<string, number>();
   /** Channel -> time (ms) until which late arrivals for it are dropped. */
@@ -46,14 +43,14 @@ export class LocalChannels {
 
   deliver(channel: string, message: Message, id: string, expiresAt: number, capacity: number, now: number): void {
     if (this.discarded.size > 0 && this.wasDiscarded(channel, now)) return;
-    const box = this.open(channel, now);
+    const box = this.boxes.open(channel, now);
     if (box.waiting === 0 && box.size(now) >= capacity) return;
     box.deliver({ message, id }, expiresAt);
   }
 
   take(channel: string, signal: AbortSignal | undefined): Promise<Message> {
     const now = coarseNow();
-    const box = this.open(channel, now);
+    const box = this.boxes.open(channel, now);
     const buffered = box.takeBuffered(now);
     if (buffered === undefined) return box.take(signal).then((held) => this.taken(channel, box, held));
     return Promise.resolve(this.taken(channel, box, buffered));
@@ -70,11 +67,7 @@ export class LocalChannels {
 
   /** Rejects the channel's receives with `error`, drops its buffer, and drops what arrives before `until`. */
   discard(channel: string, error: unknown, until: number): void {
-    const box = this.boxes.get(channel);
-    if (box !== undefined) {
-      this.boxes.delete(channel);
-      box.clear(error);
-    }
+    this.boxes.discard(channel, error);
     if (this.discarded.size >= DISCARDED_SWEEP_AT) {
       const now = Date.now();
       for (const [name, end] of this.discarded) if (end <= now) this.discarded.delete(name);
@@ -83,28 +76,12 @@ export class LocalChannels {
   }
 
   dropBuffered(): void {
-    for (const box of this.boxes.values()) box.dropBuffered();
+    this.boxes.dropBuffered();
   }
 
   clear(error: unknown): void {
-    const boxes = [...this.boxes.values()];
-    this.boxes.clear();
-    for (const box of boxes) box.clear(error);
+    this.boxes.clear(error);
     this.discarded.clear();
-  }
-
-  /** The channel's mailbox, made if needed; idle ones are swept at most once a second. */
-  private open(channel: string, now: number): Mailbox<Held> {
-    if (now >= this.nextSweepAt) {
-      this.nextSweepAt = now + SWEEP_INTERVAL_MS;
-      for (const [name, box] of this.boxes) if (box.isIdle(now)) this.boxes.delete(name);
-    }
-    let box = this.boxes.get(channel);
-    if (box === undefined) {
-      box = new Mailbox<Held>();
-      this.boxes.set(channel, box);
-    }
-    return box;
   }
 
   /** Queues the receipt of a message a receive took; waits for it when the channel looks full. */

@@ -1,11 +1,11 @@
 import {
+  ALL_EXTENSIONS,
   BaseChannelLayer,
   ChannelDiscarded,
   ChannelFull,
   type ChannelLayerOptions,
   coarseNow,
   copyMessage,
-  Extension,
   InvalidOptions,
   LayerClosed,
   type Message,
@@ -63,14 +63,7 @@ const RECEIVER_MARKER_TTL_MS = 30_000;
  * live receiver) counts the whole key, as channels_redis does. See docs/redis.md.
  */
 export class RedisChannelLayer extends BaseChannelLayer {
-  readonly extensions = [
-    Extension.groups,
-    Extension.flush,
-    Extension.capacity,
-    Extension.expiry,
-    Extension.groupExpiry,
-    Extension.buffered,
-  ] as const;
+  readonly extensions = ALL_EXTENSIONS;
   readonly prefix: string;
   private readonly shards: Shard[];
   private readonly keys: KeySpace;
