@@ -48,6 +48,20 @@ export interface Scope {
   [key: string]: unknown;
 }
 
+/** A scope with every required field empty: what a consumer has before it runs, and a worker's base. */
+export function emptyScope(type = ""): Scope {
+  return {
+    type,
+    path: "",
+    raw_path: "",
+    query_string: "",
+    headers: [],
+    subprotocols: [],
+    scheme: "",
+    url_route: { args: [], kwargs: {} },
+  };
+}
+
 /** The next event from the client side: websocket.connect / .receive / .disconnect (or a worker's message). */
 export type Receive = () => Promise<Message>;
 /** Hands an event to the client side: websocket.accept / .send / .close / .http.response.*. */

@@ -1,18 +1,9 @@
 import { AbortError, type ChannelLayer, LayerClosed, type Message } from "@channel-layers/core";
-import type { Application, Receive, Scope, Send } from "./application.js";
+import { type Application, emptyScope, type Receive, type Scope, type Send } from "./application.js";
 import { handlerFor, reserveMethodsOf } from "./dispatch.js";
 import { ConsumerError, StopConsumer } from "./errors.js";
 
-const EMPTY_SCOPE: Scope = Object.freeze({
-  type: "",
-  path: "",
-  raw_path: "",
-  query_string: "",
-  headers: [],
-  subprotocols: [],
-  scheme: "",
-  url_route: { args: [], kwargs: {} },
-}) as Scope;
+const EMPTY_SCOPE: Scope = Object.freeze(emptyScope());
 
 const CLIENT = 0;
 const CHANNEL = 1;

@@ -1,5 +1,5 @@
 import { AbortError, type ChannelLayer, type Message } from "@channel-layers/core";
-import type { Application, ApplicationLike, Scope } from "./application.js";
+import { type Application, type ApplicationLike, emptyScope, type Scope } from "./application.js";
 import { ConsumerError } from "./errors.js";
 import { ChannelNameRouter, type ChannelNameRouterApplication } from "./routing.js";
 
@@ -43,18 +43,7 @@ export function runWorker(
 
   const serveChannel = async (channel: string, application: Application): Promise<void> => {
     while (!controller.signal.aborted) {
-      const scope: Scope = {
-        type: "channel",
-        channel,
-        path: "",
-        raw_path: "",
-        query_string: "",
-        headers: [],
-        subprotocols: [],
-        scheme: "",
-        url_route: { args: [], kwargs: {} },
-        channel_layer: layer,
-      };
+      const scope: Scope = { ...emptyScope("channel"), channel, channel_layer: layer };
       let taken = 0;
       const receive = async (): Promise<Message> => {
         const message = await layer.receive(channel, { signal: controller.signal });
