@@ -1,6 +1,6 @@
 """Django Channels' InMemoryChannelLayer doing the scenarios of bench/suites/memory.ts.
 
-Usage: channels_memory.py <ping-pong|bulk|fan-out> <messages> [members]
+Usage: channels_memory.py <ping-pong|bulk|fan-out> <messages> [members (fan-out) | rounds (bulk)]
 Prints {"operations": n, "seconds": s}: n messages delivered (received) in s seconds.
 """
 import asyncio
@@ -25,15 +25,16 @@ async def ping_pong(count):
     return count, time.perf_counter() - started
 
 
-async def bulk(count):
+async def bulk(count, rounds):
     layer = InMemoryChannelLayer(capacity=count)
     channel = await layer.new_channel()
     started = time.perf_counter()
-    for n in range(count):
-        await layer.send(channel, message(n))
-    for n in range(count):
-        await layer.receive(channel)
-    return count, time.perf_counter() - started
+    for _ in range(rounds):
+        for n in range(count):
+            await layer.send(channel, message(n))
+        for n in range(count):
+            await layer.receive(channel)
+    return count * rounds, time.perf_counter() - started
 
 
 async def fan_out(sends, members):
@@ -59,7 +60,7 @@ async def main():
     if scenario == "ping-pong":
         operations, seconds = await ping_pong(count)
     elif scenario == "bulk":
-        operations, seconds = await bulk(count)
+        operations, seconds = await bulk(count, int(sys.argv[3]) if len(sys.argv) > 3 else 1)
     elif scenario == "fan-out":
         operations, seconds = await fan_out(count, int(sys.argv[3]))
     else:

@@ -74,6 +74,10 @@ function inspectObject(value: object, depth: number, copy: boolean): unknown {
     return out ?? value;
   }
   if (!isPlainObject(value)) fail(`is a ${value.constructor?.name ?? "non-plain"} object`);
+  return inspectPlainObject(value, depth, copy);
+}
+
+function inspectPlainObject(value: Record<string, unknown>, depth: number, copy: boolean): Record<string, unknown> {
   encodedSizeLowerBound += 1;
   // A spread copies an object's own properties far faster than adding them one by one; then only
   // nested objects need replacing by their copies.
@@ -104,7 +108,7 @@ function inspectMessage(message: unknown, copy: boolean): Message {
     throw new InvalidMessage(`"${RESERVED_CHANNEL_KEY}" is reserved for the layer; rename that key`);
   }
   encodedSizeLowerBound = 0;
-  return inspectObject(message, 0, copy) as Message;
+  return inspectPlainObject(message, 0, copy) as Message;
 }
 
 function describe(value: unknown): string {
