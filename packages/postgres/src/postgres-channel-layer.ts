@@ -16,7 +16,8 @@ import { backendUnavailable } from "./errors.js";
 import { NotificationListener } from "./listener.js";
 import { Maintenance } from "./maintenance.js";
 import { type PostgresChannelLayerOptions, type ResolvedPostgresOptions, resolvePostgresOptions } from "./options.js";
-import { type ClaimedMessage, type ClaimRow, Receivers } from "./receivers.js";
+import { Receipts } from "./receipts.js";
+import { type ClaimedMessage, type ClaimRow, type ReadRow, Receivers } from "./receivers.js";
 import { installTables } from "./schema.js";
 import {
   buildStatements,
@@ -137,8 +138,26 @@ export class PostgresChannelLayer extends BaseChannelLayer {
       resolved.reconnectDelayMs,
       resolved.maxReconnectDelayMs,
     );
+    const receipts = new Receipts(
+      async (rows, ids) => {
+        const result = await this.pool.query(this.config(this.statements.receipt, [rows, ids]));
+        return result.rowCount ?? 0;
+      },
+      (count) => {
+        this.maintenance.received(count);
+        this.maintenance.tick();
+      },
+      resolved.reconnectDelayMs,
+      resolved.maxReconnectDelayMs,
+    );
     this.receivers = new Receivers({
       claim: (channels, counts) => this.claim(channels, counts),
+      read: async (channels, counts) => {
+        const result = await this.pool.query<ReadRow>(this.config(this.statements.read, [channels, counts]));
+        return result.rows;
+      },
+      receipts,
+      capacityFor: (channel) => this.capacityFor(channel),
       putBack: (messages) => this.putBack(messages),
       pollIntervalMs: resolved.pollIntervalMs,
       retryDelayMs: resolved.reconnectDelayMs,

@@ -1,6 +1,7 @@
 import { debuglog } from "node:util";
 import { coarseNow, Mailbox } from "@channel-layers/core";
 import { backendUnavailable, isTransient } from "./errors.js";
+import type { ReceiptOwner, Receipts } from "./receipts.js";
 
 const debug = debuglog("channel-layers-postgres");
 
@@ -19,8 +20,23 @@ export type ClaimRow = ClaimedMessage | { channel: string; id: null };
 /** Takes up to `counts[i]` of the oldest messages of `channels[i]` from the table. */
 export type ClaimFunction = (channels: string[], counts: number[]) => Promise<ClaimRow[]>;
 
+/** A row a read returns: a message still in the table, at `row` (its ctid); `live` false once expired. */
+export interface ReadRow extends ClaimedMessage {
+  row: string;
+  live: boolean;
+}
+
+/** Reads (without deleting) up to `counts[i]` of the oldest messages of process-local `channels[i]`. */
+export type ReadFunction = (channels: string[], counts: number[]) => Promise<ReadRow[]>;
+
 export interface ReceiversOptions {
+  /** For named channels, which other processes may receive too. */
   claim: ClaimFunction;
+  /** For this instance's process-local channels, which nobody else can receive. */
+  read: ReadFunction;
+  /** Where the receipts of messages read from process-local channels go. */
+  receipts: Receipts;
+  capacityFor(channel: string): number;
   /** Called with claimed messages of named channels whose receivers went away, to return them to the table. */
   putBack(messages: ClaimedMessage[]): void;
   pollIntervalMs: number;
@@ -28,9 +44,10 @@ export interface ReceiversOptions {
   maxRetryDelayMs: number;
 }
 
-interface ChannelState {
+interface ChannelState extends ReceiptOwner {
   readonly channel: string;
   readonly named: boolean;
+  /** Named: messages claimed (deleted) for it. Process-local: messages read, still in the table. */
   readonly box: Mailbox<ClaimedMessage>;
   /**
    * The table may hold messages for it that no claim has looked for yet. Cleared when a claim
@@ -45,9 +62,16 @@ interface ChannelState {
 /** Claims per statement, and messages per channel per claim: bounds on one statement's work. */
 const MAX_CHANNELS_PER_CLAIM = 5000;
 const MAX_MESSAGES_PER_CHANNEL = 100;
+/**
+ * Messages read ahead per process-local channel: they stay in the table (counting against
+ * capacity) until a receive takes them, so reading ahead costs senders nothing, and a receive
+ * loop behind a burst takes the whole burst from one read instead of one read per message.
+ */
+const READ_AHEAD = 100;
 /** Claims in flight at once, each for a different set of channels. */
 const MAX_CLAIMS_IN_FLIGHT = 2;
 const SWEEP_INTERVAL_MS = 1000;
+const NOTHING: ReadonlySet<string> = new Set();
 
 /**
  * The receiving half of one layer instance. A receive waits in its channel's mailbox; a channel
@@ -83,10 +107,24 @@ export class Receivers {
   take(channel: string, signal: AbortSignal | undefined): Promise<ClaimedMessage> {
     const state = this.open(channel);
     const buffered = state.box.takeBuffered();
-    if (buffered !== undefined) return Promise.resolve(buffered);
+    if (buffered !== undefined) return state.named ? Promise.resolve(buffered) : this.taken(state, buffered);
     const taking = state.box.take(signal);
     if (state.dirty) this.schedule(state);
-    return taking;
+    return state.named ? taking : taking.then((message) => this.taken(state, message));
+  }
+
+  /**
+   * A receive took a message read from a process-local channel: its row goes in this turn's
+   * receipts. The receive returns at once, unless the channel would still look full to a sender
+   * elsewhere until that receipt lands (what is buffered plus the receipts not yet applied
+   * reaches the capacity): then only once its row is gone, so a send after it finds the room.
+   */
+  private taken(state: ChannelState, message: ClaimedMessage): Promise<ClaimedMessage> {
+    this.options.receipts.add(state, message.id, (message as ReadRow).row);
+    if (state.box.size() + state.unsettled.size < this.options.capacityFor(state.channel)) {
+      return Promise.resolve(message);
+    }
+    return this.options.receipts.flush().then(() => message);
   }
 
   /** A wake-up for `channel`. */
@@ -146,6 +184,7 @@ export class Receivers {
     this.due.clear();
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     for (const state of this.states.values()) this.release(state);
+    await this.options.receipts.close();
   }
 
   /** Rejects every waiting receive with `error` and forgets every channel. */
@@ -160,17 +199,27 @@ export class Receivers {
     if (now >= this.nextSweepAt) this.sweep(now);
     let state = this.states.get(channel);
     if (state === undefined) {
-      state = { channel, named: !channel.includes("!"), box: new Mailbox(), dirty: true, claiming: false };
+      state = {
+        channel,
+        named: !channel.includes("!"),
+        box: new Mailbox(),
+        dirty: true,
+        claiming: false,
+        unsettled: new Set(),
+      };
       this.states.set(channel, state);
     }
     return state;
   }
 
-  /** Forgets channels nobody waits on and nothing is claimed for, at most once a second. */
+  /**
+   * Forgets channels nobody waits on and nothing is claimed for, at most once a second. A channel
+   * with receipts not yet applied is kept: its next read must skip those rows.
+   */
   private sweep(now: number): void {
     this.nextSweepAt = now + SWEEP_INTERVAL_MS;
     for (const state of this.states.values()) {
-      if (!state.claiming && state.box.isIdle(now)) this.forget(state);
+      if (!state.claiming && state.unsettled.size === 0 && state.box.isIdle(now)) this.forget(state);
     }
   }
 
@@ -221,25 +270,33 @@ export class Receivers {
     this.kick();
   }
 
-  /** Starts claims for the due channels, up to MAX_CLAIMS_IN_FLIGHT at once. */
+  /**
+   * Starts claims for the due channels, up to MAX_CLAIMS_IN_FLIGHT at once: named channels claim
+   * as many messages as receives wait; process-local ones read ahead (see READ_AHEAD), asking for
+   * as many more rows as they have receipts not yet applied, which the read hands out again.
+   */
   private kick(): void {
     while (this.inFlight < MAX_CLAIMS_IN_FLIGHT && !this.closed && this.retryTimer === undefined) {
       const states: ChannelState[] = [];
       const counts: number[] = [];
+      let local: boolean | undefined;
       for (const state of this.due) {
         if (state.claiming) continue; // stays due; looked at again when its claim ends
+        if (local !== undefined && local === state.named) continue; // the next statement's
         this.due.delete(state);
         const wanted = state.box.waiting;
         if (wanted === 0 || !state.dirty) continue;
+        local = !state.named;
         state.dirty = false;
         state.claiming = true;
         states.push(state);
-        counts.push(Math.min(wanted, MAX_MESSAGES_PER_CHANNEL));
+        counts.push(state.named ? Math.min(wanted, MAX_MESSAGES_PER_CHANNEL) : READ_AHEAD + state.unsettled.size);
         if (states.length === MAX_CHANNELS_PER_CLAIM) break;
       }
       if (states.length === 0) return;
       this.inFlight++;
-      void this.claim(states, counts).finally(() => {
+      const claiming = local ? this.read(states, counts) : this.claim(states, counts);
+      void claiming.finally(() => {
         this.inFlight--;
         this.kickSoon();
         if (this.inFlight === 0) {
@@ -251,6 +308,46 @@ export class Receivers {
     }
   }
 
+  /**
+   * Reads for process-local channels: rows stay in the table until receipts delete them. The
+   * read skips the rows whose receipts were not yet applied when it started: its snapshot may
+   * still show them even if their receipts land before it returns.
+   */
+  private async read(states: ChannelState[], counts: number[]): Promise<void> {
+    const skip = states.map((state) => (state.unsettled.size === 0 ? NOTHING : new Set(state.unsettled)));
+    let rows: ReadRow[];
+    try {
+      rows = await this.options.read(
+        states.map((state) => state.channel),
+        counts,
+      );
+    } catch (error) {
+      this.failed(states, error);
+      return;
+    }
+    this.failures = 0;
+    const byChannel = new Map<string, ReadRow[]>();
+    for (const row of rows) {
+      const list = byChannel.get(row.channel);
+      if (list === undefined) byChannel.set(row.channel, [row]);
+      else list.push(row);
+    }
+    for (const [i, state] of states.entries()) {
+      state.claiming = false;
+      const read = byChannel.get(state.channel);
+      if (read === undefined) continue;
+      // A full read may have left more behind.
+      if (read.length === counts[i]) state.dirty = true;
+      if (read.length > 1) read.sort(byId);
+      for (const message of read) {
+        if ((skip[i] as ReadonlySet<string>).has(message.id) || state.unsettled.has(message.id)) continue; // taken already
+        if (!message.live) this.options.receipts.add(state, message.id, message.row);
+        else if (this.states.get(state.channel) === state) state.box.deliver(message, message.expiresAt);
+      }
+      if (this.states.get(state.channel) === state && state.dirty && state.box.waiting > 0) this.due.add(state);
+    }
+  }
+
   private async claim(states: ChannelState[], counts: number[]): Promise<void> {
     let rows: ClaimRow[];
     try {
@@ -259,24 +356,7 @@ export class Receivers {
         counts,
       );
     } catch (error) {
-      if (!isTransient(error)) {
-        // A statement the server will keep refusing (the tables dropped under the layer, say):
-        // waiting would be forever, so the receives fail with the reason.
-        const failure = backendUnavailable("receive", error);
-        for (const state of states) {
-          state.claiming = false;
-          state.dirty = true;
-          this.forget(state);
-          state.box.clear(failure);
-        }
-        return;
-      }
-      for (const state of states) {
-        state.claiming = false;
-        state.dirty = true;
-        this.due.add(state);
-      }
-      this.retryLater(error);
+      this.failed(states, error);
       return;
     }
     this.failures = 0;
@@ -302,6 +382,28 @@ export class Receivers {
       if (this.states.get(state.channel) !== state) this.release(state);
       else if (state.dirty && state.box.waiting > 0) this.due.add(state);
     }
+  }
+
+  /** A claim or read failed: fail its receives when it will keep failing, else try again later. */
+  private failed(states: ChannelState[], error: unknown): void {
+    if (!isTransient(error)) {
+      // A statement the server will keep refusing (the tables dropped under the layer, say):
+      // waiting would be forever, so the receives fail with the reason.
+      const failure = backendUnavailable("receive", error);
+      for (const state of states) {
+        state.claiming = false;
+        state.dirty = true;
+        this.forget(state);
+        state.box.clear(failure);
+      }
+      return;
+    }
+    for (const state of states) {
+      state.claiming = false;
+      state.dirty = true;
+      this.due.add(state);
+    }
+    this.retryLater(error);
   }
 
   /** A claim failed (the server is away, most likely): try again later, backing off. */

@@ -73,6 +73,8 @@ export interface Statements {
   notify: PreparedStatement;
   claim: PreparedStatement;
   claimWide: PreparedStatement;
+  read: PreparedStatement;
+  receipt: PreparedStatement;
   putBack: PreparedStatement;
   groupAdd: PreparedStatement;
   groupDiscard: PreparedStatement;
@@ -99,7 +101,7 @@ function sendCtes(message: string): string {
       WHEN first IS NULL THEN 0
       WHEN last - first + 1 < $4::int THEN last - first + 1
       ELSE (SELECT count(*) FROM (
-              SELECT 1 FROM ${message} WHERE channel = $1::text AND expires_at > statement_timestamp() LIMIT $4::int
+              SELECT 1 FROM ${message} WHERE channel = $1::text AND expires_at > statement_timestamp() ORDER BY id LIMIT $4::int
             ) unexpired)
     END AS n
     FROM span
@@ -130,7 +132,7 @@ function groupSendCtes(message: string, membership: string): string {
     WHERE (SELECT count(*) FROM (
              SELECT 1 FROM ${message} h
              WHERE h.channel = m.channel AND h.expires_at > statement_timestamp()
-             LIMIT m.capacity
+             ORDER BY h.id LIMIT m.capacity
            ) unexpired) < m.capacity
     RETURNING channel
   ), wakes AS (
@@ -224,6 +226,27 @@ export function buildStatements(names: LayerNames): Statements {
        UNION ALL
        SELECT DISTINCT channel, NULL::text, NULL::float8, NULL::bytea FROM ranked WHERE live AND live_rank > n`,
     ),
+    // $1 process-local channels of this instance, $2 how many each. Reads the oldest messages of
+    // each without deleting or locking them: only this instance receives these channels, and a
+    // message stays in the table, counting against capacity for every sender, until a receive
+    // takes it and its receipt deletes it. One index scan per channel in id order (no expiry
+    // filter, so the plan stays that whatever the planner guesses); expired rows come back
+    // without their payload, for the receipts to delete.
+    read: statement(
+      "read",
+      `SELECT x.channel, x.id::text AS id, x.row, (extract(epoch FROM x.expires_at) * 1000)::float8 AS "expiresAt",
+              x.live, CASE WHEN x.live THEN x.payload END AS payload
+       FROM unnest($1::text[], $2::int[]) AS wanted(channel, n)
+       CROSS JOIN LATERAL (
+         SELECT m.channel, m.id, m.ctid::text AS row, m.expires_at, m.expires_at > now() AS live, m.payload
+         FROM ${message} m WHERE m.channel = wanted.channel
+         ORDER BY m.id LIMIT wanted.n
+       ) x`,
+    ),
+    // $1 rows (ctids), $2 their ids: the receipts of messages read and taken. A ctid finds the
+    // row without an index probe; the id makes sure it is still the row that was read (ids are
+    // never reused, ctids are once a row is gone and vacuumed).
+    receipt: statement("receipt", `DELETE FROM ${message} WHERE ctid = ANY($1::tid[]) AND id = ANY($2::bigint[])`),
     // $1 id, $2 channel, $3 expires at (ms epoch), $4 payload, $5 NOTIFY channel. Returns a claimed
     // message nobody took (its receiver went away meanwhile) under its old id, so it keeps its place.
     putBack: statement(
