@@ -156,6 +156,10 @@ export class PostgresChannelLayer extends BaseChannelLayer {
         const result = await this.pool.query<ReadRow>(this.config(this.statements.read, [channels, counts]));
         return result.rows;
       },
+      readRange: async (lows, highs, limit) => {
+        const result = await this.pool.query<ReadRow>(this.config(this.statements.readRange, [lows, highs, limit]));
+        return result.rows;
+      },
       receipts,
       capacityFor: (channel) => this.capacityFor(channel),
       putBack: (messages) => this.putBack(messages),

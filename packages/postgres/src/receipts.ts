@@ -3,8 +3,12 @@ import { isTransient } from "./errors.js";
 
 const debug = debuglog("channel-layers-postgres");
 
-/** Deletes the rows at `rows` (ctids) whose id is among `ids`; resolves with how many went. */
-export type ReceiptFunction = (rows: string[], ids: string[]) => Promise<number>;
+/**
+ * Deletes the rows at `rows` (ctids, space separated) whose id is the one at the same place in
+ * `ids` (space separated); resolves with how many went. One string each, not arrays: pg would
+ * escape every element of an array.
+ */
+export type ReceiptFunction = (rows: string, ids: string) => Promise<number>;
 
 /** Whoever holds the message a receipt is for: told when its row is gone from the table. */
 export interface ReceiptOwner {
@@ -56,14 +60,20 @@ export class Receipts {
     });
   }
 
-  /** Sends what is queued now; resolves once that deletion has been attempted. */
+  /** Whether receipts are queued or under way. */
+  get busy(): boolean {
+    return this.pending.length > 0 || this.inFlight.size > 0;
+  }
+
+  /** Sends what is queued now; resolves once it and every deletion under way have been attempted. */
   flush(): Promise<void> {
-    if (this.pending.length === 0) return Promise.resolve();
-    const batch = this.pending.splice(0, MAX_RECEIPTS_PER_STATEMENT);
-    const sending = this.send(batch).finally(() => this.inFlight.delete(sending));
-    this.inFlight.add(sending);
-    if (this.pending.length > 0) return Promise.all([sending, this.flush()]).then(() => undefined);
-    return sending;
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, MAX_RECEIPTS_PER_STATEMENT);
+      const sending: Promise<void> = this.send(batch).finally(() => this.inFlight.delete(sending));
+      this.inFlight.add(sending);
+    }
+    if (this.inFlight.size === 0) return Promise.resolve();
+    return Promise.all(this.inFlight).then(() => undefined);
   }
 
   /** Sends what is queued and waits for every deletion under way; no retries afterwards. */
@@ -72,15 +82,17 @@ export class Receipts {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.flush();
-    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
   }
 
   private async send(batch: Receipt[]): Promise<void> {
     try {
-      const count = await this.remove(
-        batch.map((receipt) => receipt.row),
-        batch.map((receipt) => receipt.id),
-      );
+      let rows = "";
+      let ids = "";
+      for (const receipt of batch) {
+        rows += rows === "" ? receipt.row : ` ${receipt.row}`;
+        ids += ids === "" ? receipt.id : ` ${receipt.id}`;
+      }
+      const count = await this.remove(rows, ids);
       this.failures = 0;
       this.removed(count);
     } catch (error) {

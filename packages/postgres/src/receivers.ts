@@ -29,11 +29,19 @@ export interface ReadRow extends ClaimedMessage {
 /** Reads (without deleting) up to `counts[i]` of the oldest messages of process-local `channels[i]`. */
 export type ReadFunction = (channels: string[], counts: number[]) => Promise<ReadRow[]>;
 
+/**
+ * Reads (without deleting) every message of the channels from `lows[i]` (inclusive) to
+ * `highs[i]` (exclusive), in (channel, id) order, at most `limit` per range.
+ */
+export type ReadRangeFunction = (lows: string[], highs: string[], limit: number) => Promise<ReadRow[]>;
+
 export interface ReceiversOptions {
   /** For named channels, which other processes may receive too. */
   claim: ClaimFunction;
   /** For this instance's process-local channels, which nobody else can receive. */
   read: ReadFunction;
+  /** The same for many of them at once, by ranges of names. */
+  readRange: ReadRangeFunction;
   /** Where the receipts of messages read from process-local channels go. */
   receipts: Receipts;
   capacityFor(channel: string): number;
@@ -57,17 +65,29 @@ interface ChannelState extends ReceiptOwner {
   dirty: boolean;
   /** A claim for it is in flight. Never two at once: their results could arrive out of order. */
   claiming: boolean;
+  /** A range read was cut short before it: read it alone next time (see readRange). */
+  narrow: boolean;
 }
 
 /** Claims per statement, and messages per channel per claim: bounds on one statement's work. */
 const MAX_CHANNELS_PER_CLAIM = 5000;
 const MAX_MESSAGES_PER_CHANNEL = 100;
+const MAX_CHANNELS_PER_READ = 50_000;
 /**
  * Messages read ahead per process-local channel: they stay in the table (counting against
  * capacity) until a receive takes them, so reading ahead costs senders nothing, and a receive
  * loop behind a burst takes the whole burst from one read instead of one read per message.
  */
 const READ_AHEAD = 100;
+/**
+ * Process-local channels from which a read scans whole ranges of names (all channels one
+ * newChannel() prefix gave this instance) rather than descending the index once per channel; a
+ * read this wide is a groupSend's members coming back. Rows of channels not in the batch are
+ * read and ignored: what other channels of the instance hold, at most their capacity each.
+ */
+const WIDE_READ = 64;
+/** Rows per range read at most; channels past the cut are read one by one next time. */
+const RANGE_READ_LIMIT = 50_000;
 /** Claims in flight at once, each for a different set of channels. */
 const MAX_CLAIMS_IN_FLIGHT = 2;
 const SWEEP_INTERVAL_MS = 1000;
@@ -205,6 +225,7 @@ export class Receivers {
         box: new Mailbox(),
         dirty: true,
         claiming: false,
+        narrow: false,
         unsettled: new Set(),
       };
       this.states.set(channel, state);
@@ -280,6 +301,7 @@ export class Receivers {
       const states: ChannelState[] = [];
       const counts: number[] = [];
       let local: boolean | undefined;
+      let narrow = false;
       for (const state of this.due) {
         if (state.claiming) continue; // stays due; looked at again when its claim ends
         if (local !== undefined && local === state.named) continue; // the next statement's
@@ -287,15 +309,22 @@ export class Receivers {
         const wanted = state.box.waiting;
         if (wanted === 0 || !state.dirty) continue;
         local = !state.named;
+        narrow ||= state.narrow;
+        state.narrow = false;
         state.dirty = false;
         state.claiming = true;
         states.push(state);
         counts.push(state.named ? Math.min(wanted, MAX_MESSAGES_PER_CHANNEL) : READ_AHEAD + state.unsettled.size);
-        if (states.length === MAX_CHANNELS_PER_CLAIM) break;
+        // A wide read of process-local channels covers whole ranges of names: all in one.
+        if (states.length === (local ? MAX_CHANNELS_PER_READ : MAX_CHANNELS_PER_CLAIM)) break;
       }
       if (states.length === 0) return;
       this.inFlight++;
-      const claiming = local ? this.read(states, counts) : this.claim(states, counts);
+      const claiming = !local
+        ? this.claim(states, counts)
+        : states.length >= WIDE_READ && !narrow
+          ? this.readRanges(states)
+          : this.read(states, counts);
       void claiming.finally(() => {
         this.inFlight--;
         this.kickSoon();
@@ -314,7 +343,7 @@ export class Receivers {
    * still show them even if their receipts land before it returns.
    */
   private async read(states: ChannelState[], counts: number[]): Promise<void> {
-    const skip = states.map((state) => (state.unsettled.size === 0 ? NOTHING : new Set(state.unsettled)));
+    const skip = this.skipSets(states);
     let rows: ReadRow[];
     try {
       rows = await this.options.read(
@@ -326,26 +355,78 @@ export class Receivers {
       return;
     }
     this.failures = 0;
-    const byChannel = new Map<string, ReadRow[]>();
-    for (const row of rows) {
-      const list = byChannel.get(row.channel);
-      if (list === undefined) byChannel.set(row.channel, [row]);
-      else list.push(row);
+    const byChannel = groupByChannel(rows);
+    for (const [i, state] of states.entries()) {
+      const read = byChannel.get(state.channel);
+      // A full read may have left more behind.
+      if (read !== undefined && read.length === counts[i]) state.dirty = true;
+      this.delivered(state, read, skip[i] as ReadonlySet<string>);
+    }
+  }
+
+  /**
+   * read() for many process-local channels: one index range scan per newChannel() prefix among
+   * them, taking every message of theirs (rows of the instance's other channels are ignored).
+   * A range cut short at RANGE_READ_LIMIT leaves the channels from the cut on dirty and narrow.
+   */
+  private async readRanges(states: ChannelState[]): Promise<void> {
+    // Receipts under way would have their rows read again (and skipped): wait for them first.
+    if (this.options.receipts.busy) await this.options.receipts.flush();
+    const skip = this.skipSets(states);
+    const lows: string[] = [];
+    for (const state of states) {
+      const low = state.channel.slice(0, state.channel.indexOf("!") + 1);
+      if (!lows.includes(low)) lows.push(low);
+    }
+    // "!" + 1 is '"': the range holds every name that starts with `low`, byte for byte.
+    const highs = lows.map((low) => `${low.slice(0, -1)}"`);
+    let rows: ReadRow[];
+    try {
+      rows = await this.options.readRange(lows, highs, RANGE_READ_LIMIT);
+    } catch (error) {
+      this.failed(states, error);
+      return;
+    }
+    this.failures = 0;
+    const byChannel = groupByChannel(rows);
+    const cuts = new Map<string, string>();
+    if (rows.length >= RANGE_READ_LIMIT) {
+      const counts = new Map<string, number>();
+      for (const row of rows) {
+        const low = row.channel.slice(0, row.channel.indexOf("!") + 1);
+        const count = (counts.get(low) ?? 0) + 1;
+        counts.set(low, count);
+        if (count === RANGE_READ_LIMIT) cuts.set(low, row.channel);
+      }
     }
     for (const [i, state] of states.entries()) {
-      state.claiming = false;
-      const read = byChannel.get(state.channel);
-      if (read === undefined) continue;
-      // A full read may have left more behind.
-      if (read.length === counts[i]) state.dirty = true;
+      const cut = cuts.size === 0 ? undefined : cuts.get(state.channel.slice(0, state.channel.indexOf("!") + 1));
+      if (cut !== undefined && state.channel >= cut) {
+        state.dirty = true;
+        state.narrow = true;
+      }
+      this.delivered(state, byChannel.get(state.channel), skip[i] as ReadonlySet<string>);
+    }
+  }
+
+  /** The rows each read must skip: those whose receipts were not yet applied when it started. */
+  private skipSets(states: ChannelState[]): ReadonlySet<string>[] {
+    return states.map((state) => (state.unsettled.size === 0 ? NOTHING : new Set(state.unsettled)));
+  }
+
+  /** Hands a read's messages of one channel to its receives (or buffer); expired ones to the receipts. */
+  private delivered(state: ChannelState, read: ReadRow[] | undefined, skip: ReadonlySet<string>): void {
+    state.claiming = false;
+    const current = this.states.get(state.channel) === state;
+    if (read !== undefined) {
       if (read.length > 1) read.sort(byId);
       for (const message of read) {
-        if ((skip[i] as ReadonlySet<string>).has(message.id) || state.unsettled.has(message.id)) continue; // taken already
+        if (skip.has(message.id) || state.unsettled.has(message.id)) continue; // taken already
         if (!message.live) this.options.receipts.add(state, message.id, message.row);
-        else if (this.states.get(state.channel) === state) state.box.deliver(message, message.expiresAt);
+        else if (current) state.box.deliver(message, message.expiresAt);
       }
-      if (this.states.get(state.channel) === state && state.dirty && state.box.waiting > 0) this.due.add(state);
     }
+    if (current && state.dirty && state.box.waiting > 0) this.due.add(state);
   }
 
   private async claim(states: ChannelState[], counts: number[]): Promise<void> {
@@ -417,6 +498,16 @@ export class Receivers {
       this.kick();
     }, delay);
   }
+}
+
+function groupByChannel(rows: ReadRow[]): Map<string, ReadRow[]> {
+  const byChannel = new Map<string, ReadRow[]>();
+  for (const row of rows) {
+    const list = byChannel.get(row.channel);
+    if (list === undefined) byChannel.set(row.channel, [row]);
+    else list.push(row);
+  }
+  return byChannel;
 }
 
 /** Orders messages by id: a bigint as a decimal string, compared without parsing. */

@@ -110,6 +110,43 @@ describe.runIf(database)("PostgresChannelLayer", () => {
       for (const message of await Promise.all(waiting)) expect(message).toEqual({ type: "wide" });
     });
 
+    it("reads a process-local channel ahead but leaves the messages in the table, counting against capacity, until received", async () => {
+      const prefix = randomPrefix();
+      const [owner, sender] = [layer({ prefix, capacity: 3 }), layer({ prefix, capacity: 3 })];
+      const channel = await owner.newChannel();
+      for (const n of [1, 2, 3]) await sender.send(channel, { type: "m", n });
+      // This receive reads all three; two wait in the owner's buffer, still rows in the table.
+      expect(await receiveWithin(owner, channel, ARRIVAL_MS)).toEqual({ type: "m", n: 1 });
+      await sender.send(channel, { type: "m", n: 4 });
+      await expect(sender.send(channel, { type: "m", n: 5 })).rejects.toMatchObject({ code: "CHANNEL_FULL" });
+      for (const n of [2, 3, 4]) expect(await receiveWithin(owner, channel, ARRIVAL_MS)).toEqual({ type: "m", n });
+      const rows = async () =>
+        Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${owner.names.messageTable}`)).rows[0]?.n);
+      await eventually(async () => (await rows()) === 0);
+    });
+
+    it("delivers a burst to many process-local members once each, in order, across wide reads and receipts", async () => {
+      const prefix = randomPrefix();
+      const [sender, receiver] = [layer({ prefix, capacity: 50 }), layer({ prefix, capacity: 50 })];
+      const members = await Promise.all(Array.from({ length: 120 }, () => receiver.newChannel()));
+      // Channels of the sender's own, in the same table, that the receiver's reads must leave alone.
+      const others = await Promise.all(Array.from({ length: 5 }, () => sender.newChannel()));
+      await Promise.all([...members, ...others].map((channel) => receiver.groupAdd("burst", channel)));
+      const sends = 20;
+      const received = members.map(async (channel) => {
+        const got: unknown[] = [];
+        for (let n = 0; n < sends; n++)
+          got.push(((await receiveWithin(receiver, channel, ARRIVAL_MS)) as { n: number }).n);
+        return got;
+      });
+      for (let n = 0; n < sends; n++) await sender.groupSend("burst", { type: "burst", n });
+      const expected = Array.from({ length: sends }, (_, n) => n);
+      for (const got of await Promise.all(received)) expect(got).toEqual(expected);
+      for (const channel of members) expect(await receiveOrNothing(receiver, channel, 10)).toBeUndefined();
+      for (const channel of others)
+        expect(await receiveWithin(sender, channel, ARRIVAL_MS)).toEqual({ type: "burst", n: 0 });
+    });
+
     it("sends from a pool it was handed and leaves that pool open on close", async () => {
       const pool = new pg.Pool({ connectionString: db.url, max: 2 });
       onTestFinished(() => pool.end());
