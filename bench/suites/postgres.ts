@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { ChannelLayer } from "@channel-layers/core";
+import { type ChannelLayer, makeChannelName } from "@channel-layers/core";
 import { startService } from "@channel-layers/integration";
 import { PostgresChannelLayer } from "@channel-layers/postgres";
 import pg from "pg";
@@ -314,7 +314,10 @@ async function rawBulk(raw: RawPg, count: number): Promise<Measurement> {
 
 async function rawFanOut(raw: RawPg, sends: number, members: number): Promise<Measurement> {
   const group = "fan";
-  const channels = Array.from({ length: members }, (_, i) => `member-${i}`);
+  // Names as newChannel() makes them (what a user's members are called): the index holds and
+  // compares the same keys as the layer's, not ten-byte stand-ins.
+  const instance = randomBytes(8).toString("hex");
+  const channels = Array.from({ length: members }, () => makeChannelName("specific", instance));
   await raw.join(group, channels);
   return measure(async () => {
     const draining = raw.drainGroup(group, channels, sends);
