@@ -152,13 +152,13 @@ export class PostgresChannelLayer extends BaseChannelLayer {
     );
     this.receivers = new Receivers({
       claim: (channels, counts) => this.claim(channels, counts),
-      read: async (channels, counts, receipts) => {
-        const values = [channels, counts, receipts?.rows ?? "", receipts?.ids ?? ""];
-        return (await this.pool.query<ReadRow>(this.config(this.statements.read, values))).rows;
+      read: async (channels, counts) => {
+        const result = await this.pool.query<ReadRow>(this.config(this.statements.read, [channels, counts]));
+        return result.rows;
       },
-      readRange: async (lows, highs, limit, receipts) => {
-        const values = [lows, highs, limit, receipts?.rows ?? "", receipts?.ids ?? ""];
-        return (await this.pool.query<ReadRow>(this.config(this.statements.readRange, values))).rows;
+      readRange: async (lows, highs, limit) => {
+        const result = await this.pool.query<ReadRow>(this.config(this.statements.readRange, [lows, highs, limit]));
+        return result.rows;
       },
       receipts,
       capacityFor: (channel) => this.capacityFor(channel),

@@ -22,43 +22,21 @@ interface Receipt {
   row: string;
 }
 
-/** Receipts handed to a read, which deletes their rows in the same statement. */
-export interface RideAlong {
-  /** Ctids, space separated. */
-  readonly rows: string;
-  /** Ids, space separated, in the same order. */
-  readonly ids: string;
-  /** The statement carrying them succeeded: their rows are gone. */
-  settled(): void;
-  /** It failed: they are queued again (or dropped, for an error that will not pass). */
-  failed(error: unknown): void;
-}
-
 /** Rows per DELETE at most: bounds one statement's parameters and work. */
 const MAX_RECEIPTS_PER_STATEMENT = 20_000;
-/**
- * How long queued receipts wait for a read to carry them before going out on their own. A read
- * usually follows within a millisecond or two (the next wake-up of a busy channel), so a burst
- * costs one statement per read instead of two; a receive that would leave the channel looking
- * full does not wait for this (Receivers flushes at once).
- */
-const RECEIPT_DELAY_MS = 5;
 
 /**
  * Receipts of messages read from process-local channels: a receive that takes such a message
- * queues the deletion of its row. Queued deletions ride along with the instance's next read (in
- * the same statement), or go out together after RECEIPT_DELAY_MS. Until its row is deleted a
- * message still counts against the channel's capacity for every sender, and its id stays in its
- * owner's `unsettled` set so that no later read hands it out again. A deletion that fails is
- * retried with backoff (the row only counts against capacity meanwhile; nobody else can receive
- * a process-local channel's messages).
+ * queues the deletion of its row, and the deletions of one turn of the event loop go out in one
+ * statement. Until its row is deleted a message still counts against the channel's capacity for
+ * every sender, and its id stays in its owner's `unsettled` set so that no later read hands it
+ * out again. A deletion that fails is retried with backoff (the row only counts against capacity
+ * meanwhile; nobody else can receive a process-local channel's messages).
  */
 export class Receipts {
   private pending: Receipt[] = [];
   private readonly inFlight = new Set<Promise<void>>();
-  /** Deletions sent on their own (not riding along with a read) and not yet answered. */
-  private alone = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private flushQueued = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private closed = false;
@@ -70,58 +48,28 @@ export class Receipts {
     private readonly maxRetryDelayMs: number,
   ) {}
 
-  /** Whether deletions sent on their own are under way (a read now could see their rows). */
-  get sending(): boolean {
-    return this.alone > 0;
-  }
-
-  /** Queues the deletion of row `row` (message `id`) for `owner`. */
+  /** Queues the deletion of row `row` (message `id`) for `owner`; it goes out this turn. */
   add(owner: ReceiptOwner, id: string, row: string): void {
     owner.unsettled.add(id);
     this.pending.push({ owner, id, row });
-    if (this.timer !== undefined || this.retryTimer !== undefined || this.closed) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
+    if (this.flushQueued || this.retryTimer !== undefined) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
       void this.flush();
-    }, RECEIPT_DELAY_MS);
-    this.timer.unref();
+    });
   }
 
-  /** Hands the queued receipts to a read that deletes their rows itself, or undefined if none. */
-  rideAlong(): RideAlong | undefined {
-    if (this.pending.length === 0 || this.retryTimer !== undefined) return undefined;
-    const batch = this.pending.splice(0, MAX_RECEIPTS_PER_STATEMENT);
-    const { rows, ids } = joined(batch);
-    let done!: () => void;
-    const riding = new Promise<void>((resolve) => {
-      done = resolve;
-    }).finally(() => this.inFlight.delete(riding));
-    this.inFlight.add(riding);
-    return {
-      rows,
-      ids,
-      settled: () => {
-        this.settled(batch, batch.length);
-        done();
-      },
-      failed: (error) => {
-        this.failed(batch, error);
-        done();
-      },
-    };
+  /** Whether receipts are queued or under way. */
+  get busy(): boolean {
+    return this.pending.length > 0 || this.inFlight.size > 0;
   }
 
   /** Sends what is queued now; resolves once it and every deletion under way have been attempted. */
   flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, MAX_RECEIPTS_PER_STATEMENT);
-      this.alone++;
-      const sending: Promise<void> = this.send(batch).finally(() => {
-        this.alone--;
-        this.inFlight.delete(sending);
-      });
+      const sending: Promise<void> = this.send(batch).finally(() => this.inFlight.delete(sending));
       this.inFlight.add(sending);
     }
     if (this.inFlight.size === 0) return Promise.resolve();
@@ -137,31 +85,25 @@ export class Receipts {
   }
 
   private async send(batch: Receipt[]): Promise<void> {
-    const { rows, ids } = joined(batch);
-    let count: number;
     try {
-      count = await this.remove(rows, ids);
+      let rows = "";
+      let ids = "";
+      for (const receipt of batch) {
+        rows += rows === "" ? receipt.row : ` ${receipt.row}`;
+        ids += ids === "" ? receipt.id : ` ${receipt.id}`;
+      }
+      const count = await this.remove(rows, ids);
+      this.failures = 0;
+      this.removed(count);
     } catch (error) {
-      this.failed(batch, error);
-      return;
+      if (isTransient(error) && !this.closed) {
+        this.pending.unshift(...batch);
+        this.retryLater(error);
+        return;
+      }
+      // The tables are gone or refuse the statement: the rows cannot count against anything.
+      debug("dropping %d receipts: %s", batch.length, (error as Error)?.message ?? error);
     }
-    this.settled(batch, count);
-  }
-
-  private settled(batch: Receipt[], count: number): void {
-    this.failures = 0;
-    this.removed(count);
-    for (const receipt of batch) receipt.owner.unsettled.delete(receipt.id);
-  }
-
-  private failed(batch: Receipt[], error: unknown): void {
-    if (isTransient(error) && !this.closed) {
-      this.pending.unshift(...batch);
-      this.retryLater(error);
-      return;
-    }
-    // The tables are gone or refuse the statement: the rows cannot count against anything.
-    debug("dropping %d receipts: %s", batch.length, (error as Error)?.message ?? error);
     for (const receipt of batch) receipt.owner.unsettled.delete(receipt.id);
   }
 
@@ -176,14 +118,4 @@ export class Receipts {
     }, delay);
     this.retryTimer.unref();
   }
-}
-
-function joined(batch: Receipt[]): { rows: string; ids: string } {
-  let rows = "";
-  let ids = "";
-  for (const receipt of batch) {
-    rows += rows === "" ? receipt.row : ` ${receipt.row}`;
-    ids += ids === "" ? receipt.id : ` ${receipt.id}`;
-  }
-  return { rows, ids };
 }

@@ -1,7 +1,7 @@
 import { debuglog } from "node:util";
 import { coarseNow, Mailbox } from "@channel-layers/core";
 import { backendUnavailable, isTransient } from "./errors.js";
-import type { ReceiptOwner, Receipts, RideAlong } from "./receipts.js";
+import type { ReceiptOwner, Receipts } from "./receipts.js";
 
 const debug = debuglog("channel-layers-postgres");
 
@@ -26,26 +26,14 @@ export interface ReadRow extends ClaimedMessage {
   live: boolean;
 }
 
-/**
- * Reads (without deleting) up to `counts[i]` of the oldest messages of process-local `channels[i]`,
- * applying `receipts` on the way (their rows are not returned).
- */
-export type ReadFunction = (
-  channels: string[],
-  counts: number[],
-  receipts: RideAlong | undefined,
-) => Promise<ReadRow[]>;
+/** Reads (without deleting) up to `counts[i]` of the oldest messages of process-local `channels[i]`. */
+export type ReadFunction = (channels: string[], counts: number[]) => Promise<ReadRow[]>;
 
 /**
  * Reads (without deleting) every message of the channels from `lows[i]` (inclusive) to
  * `highs[i]` (exclusive), in (channel, id) order, at most `limit` per range.
  */
-export type ReadRangeFunction = (
-  lows: string[],
-  highs: string[],
-  limit: number,
-  receipts: RideAlong | undefined,
-) => Promise<ReadRow[]>;
+export type ReadRangeFunction = (lows: string[], highs: string[], limit: number) => Promise<ReadRow[]>;
 
 export interface ReceiversOptions {
   /** For named channels, which other processes may receive too. */
@@ -356,16 +344,13 @@ export class Receivers {
    */
   private async read(states: ChannelState[], counts: number[]): Promise<void> {
     const skip = this.skipSets(states);
-    const receipts = this.options.receipts.rideAlong();
     let rows: ReadRow[];
     try {
       rows = await this.options.read(
         states.map((state) => state.channel),
         counts,
-        receipts,
       );
     } catch (error) {
-      receipts?.failed(error);
       this.failed(states, error);
       return;
     }
@@ -373,14 +358,10 @@ export class Receivers {
     const byChannel = groupByChannel(rows);
     for (const [i, state] of states.entries()) {
       const read = byChannel.get(state.channel);
-      // A full read may have left more behind (counts[i] includes the rows of unsettled receipts).
-      if (read !== undefined && read.length + (skip[i] as ReadonlySet<string>).size >= (counts[i] as number)) {
-        state.dirty = true;
-      }
+      // A full read may have left more behind.
+      if (read !== undefined && read.length === counts[i]) state.dirty = true;
       this.delivered(state, read, skip[i] as ReadonlySet<string>);
     }
-    // Only now: until the rows above were sorted out, the skip sets had to hold these ids.
-    receipts?.settled();
   }
 
   /**
@@ -389,10 +370,9 @@ export class Receivers {
    * A range cut short at RANGE_READ_LIMIT leaves the channels from the cut on dirty and narrow.
    */
   private async readRanges(states: ChannelState[]): Promise<void> {
-    // Receipts sent on their own would have their rows read again (and skipped): wait for them.
-    if (this.options.receipts.sending) await this.options.receipts.flush();
+    // Receipts under way would have their rows read again (and skipped): wait for them first.
+    if (this.options.receipts.busy) await this.options.receipts.flush();
     const skip = this.skipSets(states);
-    const receipts = this.options.receipts.rideAlong();
     const lows: string[] = [];
     for (const state of states) {
       const low = state.channel.slice(0, state.channel.indexOf("!") + 1);
@@ -402,9 +382,8 @@ export class Receivers {
     const highs = lows.map((low) => `${low.slice(0, -1)}"`);
     let rows: ReadRow[];
     try {
-      rows = await this.options.readRange(lows, highs, RANGE_READ_LIMIT, receipts);
+      rows = await this.options.readRange(lows, highs, RANGE_READ_LIMIT);
     } catch (error) {
-      receipts?.failed(error);
       this.failed(states, error);
       return;
     }
@@ -428,7 +407,6 @@ export class Receivers {
       }
       this.delivered(state, byChannel.get(state.channel), skip[i] as ReadonlySet<string>);
     }
-    receipts?.settled();
   }
 
   /** The rows each read must skip: those whose receipts were not yet applied when it started. */

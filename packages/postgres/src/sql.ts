@@ -143,18 +143,6 @@ function groupSendCtes(message: string, membership: string): string {
   )`;
 }
 
-/**
- * Deletes the rows of receipts ($rows: ctids, $ids: their ids, each space separated): a ctid
- * finds the row without an index probe; the id makes sure it is still the row that was read (ids
- * are never reused, ctids are once a row is gone and vacuumed). A join, not "= ANY(ids)": a
- * cached generic plan would compare each row with the whole array.
- */
-function receiptDelete(message: string, rows: string, ids: string): string {
-  return `DELETE FROM ${message} m
-       USING unnest(string_to_array(${rows}::text, ' ')::tid[], string_to_array(${ids}::text, ' ')::bigint[]) AS taken(row, id)
-       WHERE m.ctid = taken.row AND m.id = taken.id`;
-}
-
 export function buildStatements(names: LayerNames): Statements {
   const { messageTable: message, membershipTable: membership, notifyBase } = names;
   const statement = (role: string, text: string): PreparedStatement => ({ name: `${notifyBase}_${role}`, text });
@@ -239,36 +227,31 @@ export function buildStatements(names: LayerNames): Statements {
        UNION ALL
        SELECT DISTINCT channel, NULL::text, NULL::float8, NULL::bytea FROM ranked WHERE live AND live_rank > n`,
     ),
-    // $1 process-local channels of this instance, $2 how many each, $3 and $4 receipts (rows and
-    // ids, see receiptDelete) to apply on the way. Reads the oldest messages of each channel
-    // without deleting or locking them: only this instance receives these channels, and a
+    // $1 process-local channels of this instance, $2 how many each. Reads the oldest messages of
+    // each without deleting or locking them: only this instance receives these channels, and a
     // message stays in the table, counting against capacity for every sender, until a receive
     // takes it and its receipt deletes it. One index scan per channel in id order (no expiry
     // filter, so the plan stays that whatever the planner guesses); expired rows come back
-    // without their payload, for the receipts to delete. The receipts' rows are still in this
-    // statement's snapshot: they are left out of what it returns.
+    // without their payload, for the receipts to delete.
     read: statement(
       "read",
-      `WITH gone AS (${receiptDelete(message, "$3", "$4")} RETURNING m.id)
-       SELECT x.channel, x.id::text AS id, x.row, (extract(epoch FROM x.expires_at) * 1000)::float8 AS "expiresAt",
+      `SELECT x.channel, x.id::text AS id, x.row, (extract(epoch FROM x.expires_at) * 1000)::float8 AS "expiresAt",
               x.live, CASE WHEN x.live THEN x.payload END AS payload
        FROM unnest($1::text[], $2::int[]) AS wanted(channel, n)
        CROSS JOIN LATERAL (
          SELECT m.channel, m.id, m.ctid::text AS row, m.expires_at, m.expires_at > now() AS live, m.payload
          FROM ${message} m WHERE m.channel = wanted.channel
          ORDER BY m.id LIMIT wanted.n
-       ) x
-       WHERE x.id NOT IN (SELECT id FROM gone)`,
+       ) x`,
     ),
-    // $1 lower bounds, $2 upper bounds, $3 rows per range at most, $4 and $5 receipts. The same as read for many
+    // $1 lower bounds, $2 upper bounds, $3 rows per range at most. The same as read for many
     // process-local channels at once: every message in each range of channel names
     // (`<prefix>.<instance id>!` up to the next character), in (channel, id) order, from one
     // index range scan per range instead of a descent per channel. Ranges compare bytes
     // (collation "C", as the column is declared), so a range holds exactly the names it should.
     readRange: statement(
       "read_range",
-      `WITH gone AS (${receiptDelete(message, "$4", "$5")} RETURNING m.id)
-       SELECT x.channel, x.id::text AS id, x.row, (extract(epoch FROM x.expires_at) * 1000)::float8 AS "expiresAt",
+      `SELECT x.channel, x.id::text AS id, x.row, (extract(epoch FROM x.expires_at) * 1000)::float8 AS "expiresAt",
               x.live, CASE WHEN x.live THEN x.payload END AS payload
        FROM unnest($1::text[], $2::text[]) AS bounds(low, high)
        CROSS JOIN LATERAL (
@@ -276,11 +259,19 @@ export function buildStatements(names: LayerNames): Statements {
          FROM ${message} m
          WHERE m.channel COLLATE "C" >= bounds.low AND m.channel COLLATE "C" < bounds.high
          ORDER BY m.channel COLLATE "C", m.id LIMIT $3::int
-       ) x
-       WHERE x.id NOT IN (SELECT id FROM gone)`,
+       ) x`,
     ),
-    // $1 rows, $2 ids: receipts that no read carried.
-    receipt: statement("receipt", receiptDelete(message, "$1", "$2")),
+    // $1 rows (ctids), $2 their ids, each space separated: the receipts of messages read and
+    // taken. A ctid finds the
+    // row without an index probe; the id makes sure it is still the row that was read (ids are
+    // never reused, ctids are once a row is gone and vacuumed). A join, not "= ANY($2)": a
+    // cached generic plan compares each row with the whole array.
+    receipt: statement(
+      "receipt",
+      `DELETE FROM ${message} m
+       USING unnest(string_to_array($1::text, ' ')::tid[], string_to_array($2::text, ' ')::bigint[]) AS taken(row, id)
+       WHERE m.ctid = taken.row AND m.id = taken.id`,
+    ),
     // $1 id, $2 channel, $3 expires at (ms epoch), $4 payload, $5 NOTIFY channel. Returns a claimed
     // message nobody took (its receiver went away meanwhile) under its old id, so it keeps its place.
     putBack: statement(
