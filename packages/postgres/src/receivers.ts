@@ -259,9 +259,17 @@ export class Receivers {
     if (messages.length > 0) this.options.putBack(messages);
   }
 
+  /**
+   * A receive found its channel dirty. When nothing else is due or under way it is a lone
+   * receive (a fresh channel, a ping-pong): it claims now, so its statement reaches the server
+   * ahead of whatever the caller does next (a send it is waiting to see, say). Otherwise it
+   * joins the batch of this turn.
+   */
   private schedule(state: ChannelState): void {
+    const alone = this.due.size === 0 && this.inFlight === 0 && !this.kickQueued;
     this.due.add(state);
-    this.kickSoon();
+    if (alone) this.kick();
+    else this.kickSoon();
   }
 
   /**
