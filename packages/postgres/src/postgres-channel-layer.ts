@@ -222,6 +222,9 @@ export class PostgresChannelLayer extends BaseChannelLayer {
     };
   }
 
+  /** A claimed message's payload, decoded. */
+  private readonly decode = (claimed: ClaimedMessage): Message => this.serializer.decode(claimed.payload);
+
   /** Channels with local receive state (waiting receives or claimed messages); for leak checks. */
   get localChannels(): number {
     return this.receivers.size;
@@ -240,7 +243,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
         return this._receive(channel, signal);
       });
     }
-    return this.receivers.take(channel, signal).then((claimed) => this.serializer.decode(claimed.payload));
+    return this.receivers.take(channel, signal, this.decode);
   }
 
   protected async _groupAdd(group: string, channel: string): Promise<void> {

@@ -67,6 +67,10 @@ interface ChannelState extends ReceiptOwner {
   claiming: boolean;
   /** A range read was cut short before it: read it alone next time (see readRange). */
   narrow: boolean;
+  /** Process-local: the start of its name up to "!", which its range read scans. */
+  readonly low: string;
+  /** Its place in the range read under way for it, if any. */
+  slot: number;
 }
 
 /** Claims per statement, and messages per channel per claim: bounds on one statement's work. */
@@ -124,13 +128,30 @@ export class Receivers {
   }
 
   /** The next message of `channel`, waiting for one. */
-  take(channel: string, signal: AbortSignal | undefined): Promise<ClaimedMessage> {
+  take<T>(channel: string, signal: AbortSignal | undefined, finish: (message: ClaimedMessage) => T): Promise<T> {
     const state = this.open(channel);
     const buffered = state.box.takeBuffered();
-    if (buffered !== undefined) return state.named ? Promise.resolve(buffered) : this.taken(state, buffered);
+    if (buffered !== undefined) {
+      try {
+        return Promise.resolve(this.finished(state, buffered, finish));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const taking = state.box.take(signal);
     if (state.dirty) this.schedule(state);
-    return state.named ? taking : taking.then((message) => this.taken(state, message));
+    return taking.then((message) => this.finished(state, message, finish));
+  }
+
+  /** `finish(message)`, once the receipt of a process-local message allows (see taken). */
+  private finished<T>(
+    state: ChannelState,
+    message: ClaimedMessage,
+    finish: (message: ClaimedMessage) => T,
+  ): T | Promise<T> {
+    if (state.named) return finish(message);
+    const receipt = this.taken(state, message);
+    return receipt === undefined ? finish(message) : receipt.then(() => finish(message));
   }
 
   /**
@@ -139,12 +160,10 @@ export class Receivers {
    * elsewhere until that receipt lands (what is buffered plus the receipts not yet applied
    * reaches the capacity): then only once its row is gone, so a send after it finds the room.
    */
-  private taken(state: ChannelState, message: ClaimedMessage): Promise<ClaimedMessage> {
+  private taken(state: ChannelState, message: ClaimedMessage): Promise<void> | undefined {
     this.options.receipts.add(state, message.id, (message as ReadRow).row);
-    if (state.box.size() + state.unsettled.size < this.options.capacityFor(state.channel)) {
-      return Promise.resolve(message);
-    }
-    return this.options.receipts.flush().then(() => message);
+    if (state.box.size() + state.unsettled.size < this.options.capacityFor(state.channel)) return undefined;
+    return this.options.receipts.flush();
   }
 
   /** A wake-up for `channel`. */
@@ -226,6 +245,8 @@ export class Receivers {
         dirty: true,
         claiming: false,
         narrow: false,
+        low: channel.slice(0, channel.indexOf("!") + 1),
+        slot: -1,
         unsettled: new Set(),
       };
       this.states.set(channel, state);
@@ -382,10 +403,11 @@ export class Receivers {
     if (this.options.receipts.busy) await this.options.receipts.flush();
     const skip = this.skipSets(states);
     const lows: string[] = [];
-    for (const state of states) {
-      const low = state.channel.slice(0, state.channel.indexOf("!") + 1);
-      if (!lows.includes(low)) lows.push(low);
+    for (const [i, state] of states.entries()) {
+      state.slot = i;
+      if (!lows.includes(state.low)) lows.push(state.low);
     }
+    lows.sort();
     // "!" + 1 is '"': the range holds every name that starts with `low`, byte for byte.
     const highs = lows.map((low) => `${low.slice(0, -1)}"`);
     let rows: ReadRow[];
@@ -396,7 +418,6 @@ export class Receivers {
       return;
     }
     this.failures = 0;
-    const byChannel = groupByChannel(rows);
     const cuts = new Map<string, string>();
     if (rows.length >= RANGE_READ_LIMIT) {
       const counts = new Map<string, number>();
@@ -407,14 +428,43 @@ export class Receivers {
         if (count === RANGE_READ_LIMIT) cuts.set(low, row.channel);
       }
     }
-    for (const [i, state] of states.entries()) {
-      const cut = cuts.size === 0 ? undefined : cuts.get(state.channel.slice(0, state.channel.indexOf("!") + 1));
+    if (inChannelOrder(rows)) {
+      // The usual case, without a map of lists: each channel's rows come together, oldest first.
+      let channel: string | undefined;
+      let state: ChannelState | undefined;
+      for (const row of rows) {
+        if (row.channel !== channel) {
+          channel = row.channel;
+          state = this.states.get(channel);
+          if (state !== undefined && states[state.slot] !== state) state = undefined; // not in this read
+        }
+        if (state !== undefined) this.deliverRead(state, row, skip[state.slot] as ReadonlySet<string>);
+      }
+    } else {
+      const byChannel = groupByChannel(rows);
+      for (const [i, state] of states.entries()) {
+        const read = byChannel.get(state.channel);
+        if (read === undefined || this.states.get(state.channel) !== state) continue;
+        if (read.length > 1) read.sort(byId);
+        for (const row of read) this.deliverRead(state, row, skip[i] as ReadonlySet<string>);
+      }
+    }
+    for (const state of states) {
+      state.slot = -1;
+      const cut = cuts.size === 0 ? undefined : cuts.get(state.low);
       if (cut !== undefined && state.channel >= cut) {
         state.dirty = true;
         state.narrow = true;
       }
-      this.delivered(state, byChannel.get(state.channel), skip[i] as ReadonlySet<string>);
+      this.delivered(state, undefined, NOTHING);
     }
+  }
+
+  /** One row of a read for `state`, the channel's current state: to a receive, or the receipts. */
+  private deliverRead(state: ChannelState, row: ReadRow, skip: ReadonlySet<string>): void {
+    if (skip.has(row.id) || state.unsettled.has(row.id)) return; // taken already
+    if (!row.live) this.options.receipts.add(state, row.id, row.row);
+    else state.box.deliver(row, row.expiresAt);
   }
 
   /** The rows each read must skip: those whose receipts were not yet applied when it started. */
@@ -506,6 +556,21 @@ export class Receivers {
       this.kick();
     }, delay);
   }
+}
+
+/**
+ * Whether the rows are in (channel, id) order, as the range read's ORDER BY has them (its ranges
+ * sorted, and names ASCII, so JavaScript's comparison is PostgreSQL's "C" one).
+ */
+function inChannelOrder(rows: ReadRow[]): boolean {
+  let previous: ReadRow | undefined;
+  for (const row of rows) {
+    if (previous !== undefined) {
+      if (row.channel === previous.channel ? byId(previous, row) >= 0 : row.channel < previous.channel) return false;
+    }
+    previous = row;
+  }
+  return true;
 }
 
 function groupByChannel(rows: ReadRow[]): Map<string, ReadRow[]> {
