@@ -20,10 +20,10 @@ export type ClaimRow = ClaimedMessage | { channel: string; id: null };
 /** Takes up to `counts[i]` of the oldest messages of `channels[i]` from the table. */
 export type ClaimFunction = (channels: string[], counts: number[]) => Promise<ClaimRow[]>;
 
-/** A row a read returns: a message still in the table, at `row` (its ctid); `live` false once expired. */
-export interface ReadRow extends ClaimedMessage {
+/** A row a read returns: a message still in the table, at `row` (its ctid); no payload once expired. */
+export interface ReadRow extends Omit<ClaimedMessage, "payload"> {
   row: string;
-  live: boolean;
+  payload: Buffer | null;
 }
 
 /** Reads (without deleting) up to `counts[i]` of the oldest messages of process-local `channels[i]`. */
@@ -463,8 +463,8 @@ export class Receivers {
   /** One row of a read for `state`, the channel's current state: to a receive, or the receipts. */
   private deliverRead(state: ChannelState, row: ReadRow, skip: ReadonlySet<string>): void {
     if (skip.has(row.id) || state.unsettled.has(row.id)) return; // taken already
-    if (!row.live) this.options.receipts.add(state, row.id, row.row);
-    else state.box.deliver(row, row.expiresAt);
+    if (row.payload === null) this.options.receipts.add(state, row.id, row.row);
+    else state.box.deliver(row as ClaimedMessage, row.expiresAt);
   }
 
   /** The rows each read must skip: those whose receipts were not yet applied when it started. */
@@ -480,8 +480,8 @@ export class Receivers {
       if (read.length > 1) read.sort(byId);
       for (const message of read) {
         if (skip.has(message.id) || state.unsettled.has(message.id)) continue; // taken already
-        if (!message.live) this.options.receipts.add(state, message.id, message.row);
-        else if (current) state.box.deliver(message, message.expiresAt);
+        if (message.payload === null) this.options.receipts.add(state, message.id, message.row);
+        else if (current) state.box.deliver(message as ClaimedMessage, message.expiresAt);
       }
     }
     if (current && state.dirty && state.box.waiting > 0) this.due.add(state);
@@ -584,6 +584,6 @@ function groupByChannel(rows: ReadRow[]): Map<string, ReadRow[]> {
 }
 
 /** Orders messages by id: a bigint as a decimal string, compared without parsing. */
-function byId(a: ClaimedMessage, b: ClaimedMessage): number {
+function byId(a: { id: string }, b: { id: string }): number {
   return a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

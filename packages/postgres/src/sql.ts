@@ -232,11 +232,11 @@ export function buildStatements(names: LayerNames): Statements {
     // message stays in the table, counting against capacity for every sender, until a receive
     // takes it and its receipt deletes it. One index scan per channel in id order (no expiry
     // filter, so the plan stays that whatever the planner guesses); expired rows come back
-    // without their payload, for the receipts to delete.
+    // without their payload (null), for the receipts to delete.
     read: statement(
       "read",
       `SELECT x.channel, x.id::text AS id, x.row, (extract(epoch FROM x.expires_at) * 1000)::float8 AS "expiresAt",
-              x.live, CASE WHEN x.live THEN x.payload END AS payload
+              CASE WHEN x.live THEN x.payload END AS payload
        FROM unnest($1::text[], $2::int[]) AS wanted(channel, n)
        CROSS JOIN LATERAL (
          SELECT m.channel, m.id, m.ctid::text AS row, m.expires_at, m.expires_at > now() AS live, m.payload
@@ -252,7 +252,7 @@ export function buildStatements(names: LayerNames): Statements {
     readRange: statement(
       "read_range",
       `SELECT x.channel, x.id::text AS id, x.row, (extract(epoch FROM x.expires_at) * 1000)::float8 AS "expiresAt",
-              x.live, CASE WHEN x.live THEN x.payload END AS payload
+              CASE WHEN x.live THEN x.payload END AS payload
        FROM unnest($1::text[], $2::text[]) AS bounds(low, high)
        CROSS JOIN LATERAL (
          SELECT m.channel, m.id, m.ctid::text AS row, m.expires_at, m.expires_at > now() AS live, m.payload
