@@ -71,6 +71,8 @@ interface ChannelState extends ReceiptOwner {
   readonly low: string;
   /** Its place in the range read under way for it, if any. */
   slot: number;
+  /** Rows that range read brought for it, while they are sorted out. */
+  gathered: ReadRow | ReadRow[] | undefined;
 }
 
 /** Claims per statement, and messages per channel per claim: bounds on one statement's work. */
@@ -90,7 +92,7 @@ const READ_AHEAD = 100;
  * read and ignored: what other channels of the instance hold, at most their capacity each.
  */
 const WIDE_READ = 64;
-/** Rows per range read at most; channels past the cut are read one by one next time. */
+/** Rows per range read at most; after a read this long, its channels are read one by one. */
 const RANGE_READ_LIMIT = 50_000;
 /** Claims in flight at once, each for a different set of channels. */
 const MAX_CLAIMS_IN_FLIGHT = 2;
@@ -247,6 +249,7 @@ export class Receivers {
         narrow: false,
         low: channel.slice(0, channel.indexOf("!") + 1),
         slot: -1,
+        gathered: undefined,
         unsettled: new Set(),
       };
       this.states.set(channel, state);
@@ -418,45 +421,40 @@ export class Receivers {
       return;
     }
     this.failures = 0;
-    const cuts = new Map<string, string>();
-    if (rows.length >= RANGE_READ_LIMIT) {
-      const counts = new Map<string, number>();
-      for (const row of rows) {
-        const low = row.channel.slice(0, row.channel.indexOf("!") + 1);
-        const count = (counts.get(low) ?? 0) + 1;
-        counts.set(low, count);
-        if (count === RANGE_READ_LIMIT) cuts.set(low, row.channel);
+    // Rows come in table order: gather each channel's (most often one) on its state, then hand
+    // them out oldest first.
+    const gathered: ChannelState[] = [];
+    let channel: string | undefined;
+    let state: ChannelState | undefined;
+    for (const row of rows) {
+      if (row.channel !== channel) {
+        channel = row.channel;
+        state = this.states.get(channel);
+        if (state !== undefined && states[state.slot] !== state) state = undefined; // not in this read
       }
+      if (state === undefined) continue;
+      if (state.gathered === undefined) {
+        state.gathered = row;
+        gathered.push(state);
+      } else if (Array.isArray(state.gathered)) state.gathered.push(row);
+      else state.gathered = [state.gathered, row];
     }
-    if (inChannelOrder(rows)) {
-      // The usual case, without a map of lists: each channel's rows come together, oldest first.
-      let channel: string | undefined;
-      let state: ChannelState | undefined;
-      for (const row of rows) {
-        if (row.channel !== channel) {
-          channel = row.channel;
-          state = this.states.get(channel);
-          if (state !== undefined && states[state.slot] !== state) state = undefined; // not in this read
-        }
-        if (state !== undefined) this.deliverRead(state, row, skip[state.slot] as ReadonlySet<string>);
-      }
-    } else {
-      const byChannel = groupByChannel(rows);
-      for (const [i, state] of states.entries()) {
-        const read = byChannel.get(state.channel);
-        if (read === undefined || this.states.get(state.channel) !== state) continue;
-        if (read.length > 1) read.sort(byId);
-        for (const row of read) this.deliverRead(state, row, skip[i] as ReadonlySet<string>);
-      }
+    for (const each of gathered) {
+      const read = each.gathered as ReadRow | ReadRow[];
+      each.gathered = undefined;
+      const skipped = skip[each.slot] as ReadonlySet<string>;
+      if (!Array.isArray(read)) this.deliverRead(each, read, skipped);
+      else for (const row of read.sort(byId)) this.deliverRead(each, row, skipped);
     }
-    for (const state of states) {
-      state.slot = -1;
-      const cut = cuts.size === 0 ? undefined : cuts.get(state.low);
-      if (cut !== undefined && state.channel >= cut) {
-        state.dirty = true;
-        state.narrow = true;
+    // A read cut short took an arbitrary part of the range: read each channel alone next time.
+    const cut = rows.length >= RANGE_READ_LIMIT;
+    for (const each of states) {
+      each.slot = -1;
+      if (cut) {
+        each.dirty = true;
+        each.narrow = true;
       }
-      this.delivered(state, undefined, NOTHING);
+      this.delivered(each, undefined, NOTHING);
     }
   }
 
@@ -556,21 +554,6 @@ export class Receivers {
       this.kick();
     }, delay);
   }
-}
-
-/**
- * Whether the rows are in (channel, id) order, as the range read's ORDER BY has them (its ranges
- * sorted, and names ASCII, so JavaScript's comparison is PostgreSQL's "C" one).
- */
-function inChannelOrder(rows: ReadRow[]): boolean {
-  let previous: ReadRow | undefined;
-  for (const row of rows) {
-    if (previous !== undefined) {
-      if (row.channel === previous.channel ? byId(previous, row) >= 0 : row.channel < previous.channel) return false;
-    }
-    previous = row;
-  }
-  return true;
 }
 
 function groupByChannel(rows: ReadRow[]): Map<string, ReadRow[]> {

@@ -246,9 +246,11 @@ export function buildStatements(names: LayerNames): Statements {
     ),
     // $1 lower bounds, $2 upper bounds, $3 rows per range at most. The same as read for many
     // process-local channels at once: every message in each range of channel names
-    // (`<prefix>.<instance id>!` up to the next character), in (channel, id) order, from one
-    // index range scan per range instead of a descent per channel. Ranges compare bytes
-    // (collation "C", as the column is declared), so a range holds exactly the names it should.
+    // (`<prefix>.<instance id>!` up to the next character), from one scan of that range of the
+    // index instead of a descent per channel. Ranges compare bytes (collation "C", as the column
+    // is declared), so a range holds exactly the names it should. In no particular order (an
+    // ORDER BY made the planner sort the payloads, spilling to disk): the caller sorts each
+    // channel's few rows by id.
     readRange: statement(
       "read_range",
       `SELECT x.channel, x.id::text AS id, x.row, (extract(epoch FROM x.expires_at) * 1000)::float8 AS "expiresAt",
@@ -258,7 +260,7 @@ export function buildStatements(names: LayerNames): Statements {
          SELECT m.channel, m.id, m.ctid::text AS row, m.expires_at, m.expires_at > now() AS live, m.payload
          FROM ${message} m
          WHERE m.channel COLLATE "C" >= bounds.low AND m.channel COLLATE "C" < bounds.high
-         ORDER BY m.channel COLLATE "C", m.id LIMIT $3::int
+         LIMIT $3::int
        ) x`,
     ),
     // $1 rows (ctids), $2 their ids, each space separated: the receipts of messages read and
