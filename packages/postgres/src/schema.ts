@@ -1,8 +1,12 @@
 import type pg from "pg";
 import { type LayerNames, quoteIdentifier } from "./sql.js";
 
-/** Written as the message table's comment; a later version can read it to know what to migrate. */
-export const SCHEMA_VERSION = "channel-layers 1";
+/**
+ * Written as the message table's comment; a later version can read it to know what to migrate.
+ * 2: channel columns in collation "C" (1 had the database's default; such tables still work, but
+ * range reads of process-local channels cannot use the index on them).
+ */
+export const SCHEMA_VERSION = "channel-layers 2";
 
 /**
  * A queue table churns: every message is inserted once and deleted once. Vacuuming after a fixed
