@@ -5,7 +5,15 @@ import { type ChannelLayer, MessageSerializer } from "@channel-layers/core";
 import { type Service, startService } from "@channel-layers/integration";
 import { deletePrefixStreams, NatsChannelLayer } from "@channel-layers/nats";
 import { connect, createInbox, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import { type BenchCase, type BenchSuite, type Measurement, measure, OURS, percentile } from "../src/harness.js";
+import {
+  type BenchCase,
+  type BenchSuite,
+  type Measurement,
+  measure,
+  OURS,
+  percentile,
+  withDeadline,
+} from "../src/harness.js";
 
 /**
  * NatsChannelLayer beside raw nats.js doing the same deliveries by hand (publish + subscribe, the
@@ -18,6 +26,7 @@ const RAW = "raw nats.js";
 const REDIS = "redis layer";
 const WORKERS = 4;
 const RUNS = 3;
+const FAN_OUT_DEADLINE_MS = 120_000;
 const message = (n: number) => ({ type: "bench.message", text: "hello", n });
 const serializer = new MessageSerializer();
 
@@ -341,10 +350,13 @@ async function fanOut(kind: Kind, sends: number, members: number): Promise<Measu
     kind === "raw"
       ? await connect({ servers: natsUrl() })
       : kind === "nats"
-        ? new NatsChannelLayer({ servers: natsUrl(), prefix: job.prefix })
+        ? new NatsChannelLayer({ servers: natsUrl(), prefix: job.prefix, capacity: sends + 1 })
         : new (await import("@channel-layers/redis")).RedisChannelLayer({
             hosts: [redisUrl()],
             prefix: `${job.prefix}:`,
+            // groupSend checks each member against the sender's capacity (as channels_redis): with
+            // the default 100, a worker that falls behind loses messages and the run never ends.
+            capacity: sends + 1,
           });
   try {
     await heard(workers, "ready");
@@ -356,7 +368,7 @@ async function fanOut(kind: Kind, sends: number, members: number): Promise<Measu
       } else {
         for (let n = 0; n < sends; n++) await sender.groupSend(job.group, message(n));
       }
-      await done;
+      await withDeadline(done, FAN_OUT_DEADLINE_MS, "not every member received every message");
       return sends * members;
     });
   } finally {
