@@ -1,5 +1,5 @@
 import { coarseNow } from "@channel-layers/core";
-import { FrameKind, FrameWriter } from "./frames.js";
+import { FrameFlag, FrameKind, type FrameReader, FrameWriter } from "./frames.js";
 
 /** Room left in each NATS payload for the frame's own fields and protocol headers. */
 const FRAME_ROOM = 1024;
@@ -72,6 +72,17 @@ export class ChunkAssembler {
       return undefined;
     }
     return Buffer.concat([...(transfer?.parts ?? []), tail]);
+  }
+
+  /**
+   * The body a frame carries, read from where `reader` stands: the rest of the frame, or for the
+   * closing frame of a chunked transfer the whole transfer (undefined when a chunk is missing).
+   */
+  bodyOf(reader: FrameReader, flags: number): Uint8Array | undefined {
+    if (!(flags & FrameFlag.chunked)) return reader.rest();
+    const key = reader.string();
+    const count = reader.u32();
+    return this.complete(key, count, reader.rest());
   }
 
   clear(): void {

@@ -1,7 +1,7 @@
 import type { MessageSerializer } from "@channel-layers/core";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { ChunkAssembler } from "./chunks.js";
-import { FrameFlag, FrameKind, FrameReader } from "./frames.js";
+import { FrameKind, FrameReader } from "./frames.js";
 import { unavailable } from "./jetstream.js";
 import type { LocalChannels } from "./local-channels.js";
 import type { SubjectMap } from "./subjects.js";
@@ -87,12 +87,7 @@ export class GroupSubscriptions {
       if (kind !== FrameKind.group) return;
       const flags = reader.u8();
       if (reader.string() === this.instanceId) return;
-      let body: Uint8Array | undefined;
-      if (flags & FrameFlag.chunked) {
-        const key = reader.string();
-        const count = reader.u32();
-        body = this.chunks.complete(key, count, reader.rest());
-      } else body = reader.rest();
+      const body = this.chunks.bodyOf(reader, flags);
       if (body === undefined) {
         this.unreadable++;
         return;

@@ -88,12 +88,7 @@ export class InstanceEndpoint {
         break;
       }
     }
-    let body: Uint8Array | undefined;
-    if (flags & FrameFlag.chunked) {
-      const key = reader.string();
-      const count = reader.u32();
-      body = this.chunks.complete(key, count, reader.rest());
-    } else body = reader.rest();
+    const body = this.chunks.bodyOf(reader, flags);
     if (body === undefined) {
       this.reply(reply, replyFrame(ReplyStatus.incomplete, 0, received));
       return;
