@@ -1,18 +1,11 @@
 import type { Message } from "@channel-layers/core";
-import { InMemoryChannelLayer } from "@channel-layers/memory";
-import { afterEach, describe, expect, it } from "vitest";
+import type { InMemoryChannelLayer } from "@channel-layers/memory";
+import { describe, expect, it } from "vitest";
 import { AsyncConsumer, ConsumerError, handlerName, StopConsumer, WebsocketConsumer } from "../src/index.js";
 import { WebsocketCommunicator } from "../src/testing/index.js";
+import { layersClosedAfterEach } from "./fixtures/layers.js";
 
-const layers: InMemoryChannelLayer[] = [];
-function newLayer(): InMemoryChannelLayer {
-  const layer = new InMemoryChannelLayer();
-  layers.push(layer);
-  return layer;
-}
-afterEach(async () => {
-  await Promise.all(layers.splice(0).map((layer) => layer.close()));
-});
+const newLayer = layersClosedAfterEach();
 
 describe("handlerName", () => {
   it("maps dots to underscores as Channels does", () => {

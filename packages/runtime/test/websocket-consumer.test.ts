@@ -1,6 +1,5 @@
 import type { Message } from "@channel-layers/core";
-import { InMemoryChannelLayer } from "@channel-layers/memory";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AcceptConnection,
   DenyConnection,
@@ -9,16 +8,9 @@ import {
   type WebsocketData,
 } from "../src/index.js";
 import { WebsocketCommunicator } from "../src/testing/index.js";
+import { layersClosedAfterEach } from "./fixtures/layers.js";
 
-const layers: InMemoryChannelLayer[] = [];
-function newLayer(): InMemoryChannelLayer {
-  const layer = new InMemoryChannelLayer();
-  layers.push(layer);
-  return layer;
-}
-afterEach(async () => {
-  await Promise.all(layers.splice(0).map((layer) => layer.close()));
-});
+const newLayer = layersClosedAfterEach();
 
 /** The seed's chat consumer: joins chat_<room> on connect and fans frames out to the room. */
 class ChatConsumer extends WebsocketConsumer {

@@ -1,17 +1,9 @@
 import type { Message } from "@channel-layers/core";
-import { InMemoryChannelLayer } from "@channel-layers/memory";
-import { afterEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { AsyncConsumer, ChannelNameRouter, runWorker, type Scope } from "../src/index.js";
+import { layersClosedAfterEach } from "./fixtures/layers.js";
 
-const layers: InMemoryChannelLayer[] = [];
-function newLayer(): InMemoryChannelLayer {
-  const layer = new InMemoryChannelLayer();
-  layers.push(layer);
-  return layer;
-}
-afterEach(async () => {
-  await Promise.all(layers.splice(0).map((layer) => layer.close()));
-});
+const newLayer = layersClosedAfterEach();
 
 /** Makes "thumbnails" one at a time and reports each to the reply channel it was given. */
 class ThumbnailConsumer extends AsyncConsumer {
