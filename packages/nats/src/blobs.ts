@@ -1,6 +1,7 @@
 import { randomHex } from "@channel-layers/core";
 import { FrameKind, FrameReader, FrameWriter } from "./frames.js";
 import { duplicateWindowFor, type JetStreamCalls, NoStream, nanos } from "./jetstream.js";
+import { StreamsOnce } from "./streams-once.js";
 import type { SubjectMap } from "./subjects.js";
 
 /** Blobs outlive the messages that point at them by this much, so a receive at the edge still finds its body. */
@@ -13,7 +14,7 @@ const BLOB_GRACE_MS = 60_000;
  * them once every message that could point at them has expired.
  */
 export class BlobStore {
-  private ready: Promise<void> | undefined;
+  private readonly stream = new StreamsOnce();
 
   constructor(
     private readonly js: JetStreamCalls,
@@ -52,24 +53,23 @@ export class BlobStore {
   }
 
   private ensureStream(again = false): Promise<void> {
-    if (this.ready === undefined || again) {
-      const ready = this.js.addStream({
-        name: this.subjects.blobStream,
-        description: `channel-layers ${this.subjects.prefix}: bodies of durable messages above max_payload`,
-        subjects: [`${this.subjects.root}.b.>`],
-        retention: "limits",
-        storage: "file",
-        discard: "old",
-        max_age: nanos(this.expiryMs + BLOB_GRACE_MS),
-        duplicate_window: duplicateWindowFor(this.expiryMs + BLOB_GRACE_MS),
-        allow_direct: true,
-        num_replicas: 1,
-      });
-      ready.catch(() => {
-        if (this.ready === ready) this.ready = undefined;
-      });
-      this.ready = ready;
-    }
-    return this.ready;
+    const name = this.subjects.blobStream;
+    return this.stream.ensure(
+      name,
+      () =>
+        this.js.addStream({
+          name,
+          description: `channel-layers ${this.subjects.prefix}: bodies of durable messages above max_payload`,
+          subjects: [`${this.subjects.root}.b.>`],
+          retention: "limits",
+          storage: "file",
+          discard: "old",
+          max_age: nanos(this.expiryMs + BLOB_GRACE_MS),
+          duplicate_window: duplicateWindowFor(this.expiryMs + BLOB_GRACE_MS),
+          allow_direct: true,
+          num_replicas: 1,
+        }),
+      again,
+    );
   }
 }

@@ -14,6 +14,7 @@ import {
   unavailable,
 } from "./jetstream.js";
 import type { Publisher } from "./publisher.js";
+import { StreamsOnce } from "./streams-once.js";
 import type { SubjectMap } from "./subjects.js";
 
 /** The one durable pull consumer of each channel stream, shared by every receiving instance. */
@@ -102,7 +103,7 @@ export class DurableChannels {
   private readonly pullOwners = new Map<number, Receiving>();
   private readonly pullInbox = createInbox();
   private readonly subscription: Subscription;
-  private readonly ensured = new Map<string, Promise<void>>();
+  private readonly streams = new StreamsOnce(ENSURED_LIMIT);
   private nextPull = 0;
   /** Messages found expired on arrival (the server's max_age had not dropped them yet). */
   expired = 0;
@@ -199,29 +200,23 @@ export class DurableChannels {
 
   /** Creates the channel's stream unless this instance knows it exists. */
   ensureStream(channel: string, again = false): Promise<void> {
-    let ready = this.ensured.get(channel);
-    if (ready === undefined || again) {
-      if (this.ensured.size >= ENSURED_LIMIT) this.ensured.clear();
-      const capacity = this.options.capacityFor(channel);
-      ready = this.js.addStream({
-        name: this.subjects.channelStream(channel),
-        description: `channel-layers ${this.subjects.prefix}: channel ${channel}`,
-        subjects: [this.subjects.channel(channel)],
-        retention: "workqueue",
-        storage: "file",
-        max_msgs: capacity,
-        discard: "new",
-        max_age: nanos(this.options.expiryMs),
-        duplicate_window: duplicateWindowFor(this.options.expiryMs),
-        num_replicas: 1,
-      });
-      const settled = ready;
-      settled.catch(() => {
-        if (this.ensured.get(channel) === settled) this.ensured.delete(channel);
-      });
-      this.ensured.set(channel, ready);
-    }
-    return ready;
+    return this.streams.ensure(
+      channel,
+      () =>
+        this.js.addStream({
+          name: this.subjects.channelStream(channel),
+          description: `channel-layers ${this.subjects.prefix}: channel ${channel}`,
+          subjects: [this.subjects.channel(channel)],
+          retention: "workqueue",
+          storage: "file",
+          max_msgs: this.options.capacityFor(channel),
+          discard: "new",
+          max_age: nanos(this.options.expiryMs),
+          duplicate_window: duplicateWindowFor(this.options.expiryMs),
+          num_replicas: 1,
+        }),
+      again,
+    );
   }
 
   /** Asks the server for as many messages as there are receives waiting and not yet served. */

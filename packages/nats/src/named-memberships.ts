@@ -1,5 +1,6 @@
 import { BackendUnavailable } from "@channel-layers/core";
 import { ApiCode, duplicateWindowFor, type JetStreamCalls, NoStream, nanos, StreamPublishError } from "./jetstream.js";
+import { StreamsOnce } from "./streams-once.js";
 import type { SubjectMap } from "./subjects.js";
 
 /** channel -> membership expiry (ms epoch). */
@@ -19,7 +20,7 @@ const decoder = new TextDecoder();
  * the record; the stream's max_age of groupExpiry drops a record only once all of it has lapsed.
  */
 export class NamedMemberships {
-  private ready: Promise<void> | undefined;
+  private readonly stream = new StreamsOnce();
 
   constructor(
     private readonly js: JetStreamCalls,
@@ -85,25 +86,24 @@ export class NamedMemberships {
   }
 
   private ensureStream(again = false): Promise<void> {
-    if (this.ready === undefined || again) {
-      const ready = this.js.addStream({
-        name: this.subjects.membershipStream,
-        description: `channel-layers ${this.subjects.prefix}: group memberships of named channels`,
-        subjects: [`${this.subjects.root}.m.>`],
-        retention: "limits",
-        storage: "file",
-        discard: "old",
-        max_msgs_per_subject: 1,
-        max_age: nanos(this.groupExpiryMs),
-        duplicate_window: duplicateWindowFor(this.groupExpiryMs),
-        allow_direct: true,
-        num_replicas: 1,
-      });
-      ready.catch(() => {
-        if (this.ready === ready) this.ready = undefined;
-      });
-      this.ready = ready;
-    }
-    return this.ready;
+    const name = this.subjects.membershipStream;
+    return this.stream.ensure(
+      name,
+      () =>
+        this.js.addStream({
+          name,
+          description: `channel-layers ${this.subjects.prefix}: group memberships of named channels`,
+          subjects: [`${this.subjects.root}.m.>`],
+          retention: "limits",
+          storage: "file",
+          discard: "old",
+          max_msgs_per_subject: 1,
+          max_age: nanos(this.groupExpiryMs),
+          duplicate_window: duplicateWindowFor(this.groupExpiryMs),
+          allow_direct: true,
+          num_replicas: 1,
+        }),
+      again,
+    );
   }
 }
