@@ -16,6 +16,14 @@ export {
   MessageTooLarge,
 } from "./errors.js";
 export { LocalMailboxes } from "./local-mailboxes.js";
+export {
+  consoleLogger,
+  debugLogger,
+  type LogDetails,
+  type Logger,
+  RateLimitedLog,
+  resolveLogger,
+} from "./logger.js";
 export { Mailbox } from "./mailbox.js";
 export {
   copyMessage,
