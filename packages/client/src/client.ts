@@ -206,7 +206,10 @@ export class ChannelLayersClient {
   private received(data: unknown): void {
     this.heartbeat.seen();
     if (typeof data !== "string") {
-      this.emit("error", new ClientError("INVALID_FRAME", "The server sent a binary frame; this client takes JSON text"));
+      this.emit(
+        "error",
+        new ClientError("INVALID_FRAME", "The server sent a binary frame; this client takes JSON text"),
+      );
       return;
     }
     if (data === HEARTBEAT_PONG) return;
@@ -300,9 +303,13 @@ export class ChannelLayersClient {
 
   /** An error from user code: to the "error" listeners, or the console when there are none (never silent). */
   private reportError(cause: unknown, what: string): void {
-    const error = new ClientError("HANDLER_FAILED", `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-    });
+    const error = new ClientError(
+      "HANDLER_FAILED",
+      `${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        cause,
+      },
+    );
     if (this.events.hasListeners("error")) this.emit("error", error);
     else logError(error);
   }

@@ -3,7 +3,7 @@ export type ClientErrorCode =
   | "QUEUE_FULL"
   | "CLIENT_CLOSED"
   | "INVALID_MESSAGE"
-  | "INVALID_OPTION"
+  | "INVALID_OPTIONS"
   | "INVALID_ARGUMENT"
   | "INVALID_URL"
   | "NO_WEBSOCKET"

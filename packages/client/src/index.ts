@@ -18,4 +18,11 @@ export {
   reconnectUnlessFinal,
   type SocketClose,
 } from "./options.js";
-export { type HelloContext, type Offset, RESUME_TYPE, readGroupOffset, resumeHello, type StreamPosition } from "./resume.js";
+export {
+  type HelloContext,
+  type Offset,
+  RESUME_TYPE,
+  readGroupOffset,
+  resumeHello,
+  type StreamPosition,
+} from "./resume.js";

@@ -64,9 +64,11 @@ export interface ClientOptions {
   hello?: (context: HelloContext) => unknown;
 }
 
-export type ResolvedClientOptions = Required<Omit<ClientOptions, "protocols">> & { protocols: string | string[] | undefined };
+export type ResolvedClientOptions = Required<Omit<ClientOptions, "protocols">> & {
+  protocols: string | string[] | undefined;
+};
 
-/** Applies the defaults and checks every value, throwing INVALID_OPTION or NO_WEBSOCKET. */
+/** Applies the defaults and checks every value, throwing INVALID_OPTIONS or NO_WEBSOCKET. */
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
   const WebSocket = options.WebSocket ?? globalWebSocket();
   if (typeof WebSocket !== "function") {
@@ -94,7 +96,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     hello: callable("hello", options.hello, resumeHello),
   };
   if (resolved.heartbeatIntervalMs > 0 && resolved.heartbeatTimeoutMs === 0) {
-    throw new ClientError("INVALID_OPTION", "heartbeatTimeoutMs must be above 0 while the heartbeat is on");
+    throw new ClientError("INVALID_OPTIONS", "heartbeatTimeoutMs must be above 0 while the heartbeat is on");
   }
   return resolved;
 }
@@ -103,7 +105,7 @@ function number(name: string, value: number | undefined, fallback: number, min =
   const resolved = value ?? fallback;
   if (typeof resolved !== "number" || !Number.isFinite(resolved) || resolved < min || resolved > max) {
     const range = max === Number.POSITIVE_INFINITY ? `a finite number of at least ${min}` : `from ${min} to ${max}`;
-    throw new ClientError("INVALID_OPTION", `${name} must be ${range}; got ${String(value)}`);
+    throw new ClientError("INVALID_OPTIONS", `${name} must be ${range}; got ${String(value)}`);
   }
   return resolved;
 }
@@ -112,7 +114,10 @@ function number(name: string, value: number | undefined, fallback: number, min =
 function count(name: string, value: number | undefined, fallback: number) {
   const resolved = value ?? fallback;
   if (resolved !== Number.POSITIVE_INFINITY && !(Number.isInteger(resolved) && resolved >= 0)) {
-    throw new ClientError("INVALID_OPTION", `${name} must be a whole number of at least 0, or Infinity; got ${String(value)}`);
+    throw new ClientError(
+      "INVALID_OPTIONS",
+      `${name} must be a whole number of at least 0, or Infinity; got ${String(value)}`,
+    );
   }
   return resolved;
 }
@@ -120,7 +125,7 @@ function count(name: string, value: number | undefined, fallback: number) {
 function callable<F>(name: string, value: F | undefined, fallback: F): F {
   const resolved = value ?? fallback;
   if (typeof resolved !== "function") {
-    throw new ClientError("INVALID_OPTION", `${name} must be a function; got ${typeof resolved}`);
+    throw new ClientError("INVALID_OPTIONS", `${name} must be a function; got ${typeof resolved}`);
   }
   return resolved;
 }

@@ -19,11 +19,11 @@ async function offlineClient(options: ClientOptions = {}) {
 
 describe("the offline queue", () => {
   it("queues sends while offline and flushes them in order on reconnect, before anything sent after", async () => {
-    const { client, lifecycle, restart } = await offlineClient();
+    const { client, restart } = await offlineClient();
     for (let n = 1; n <= 20; n++) expect(client.send({ type: "note", n })).toBe("queued");
     expect(client.queuedMessages).toBe(20);
     // An open listener's send goes out after the queue: the order the sends were made in.
-    lifecycle.nth("open", 2).then(() => client.send({ type: "note", n: 21 }));
+    client.lifecycle.once("open", () => client.send({ type: "note", n: 21 }));
 
     const server = await restart();
     await server.until(() => server.frames.length === 21);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { ChannelLayersClient, type ClientOptions, ClientError, reconnectUnlessFinal } from "../src/index.js";
+import { ChannelLayersClient, ClientError, type ClientOptions, reconnectUnlessFinal } from "../src/index.js";
 import { closedAfterTest, LifecycleRecorder, startSilentServer, TestServer } from "./fixtures/servers.js";
 
 /** Short delays so reconnects happen quickly; nothing asserts how quickly. */
@@ -168,11 +168,30 @@ describe("close codes", () => {
     expect(await lifecycle.nth("close", 2)).toMatchObject({ code: 1000, willReconnect: false });
   });
 
+  it("close() while the handshake is still pending closes at once, without an uncaught socket error", async () => {
+    const silent = await startSilentServer();
+    const { client, lifecycle } = connect(silent.url, { connectTimeoutMs: 0 });
+    expect(client.state).toBe("connecting");
+    client.close(1000, "changed my mind");
+    expect(client.state).toBe("closed");
+    expect(lifecycle.names).toEqual(["close"]);
+    expect(lifecycle.of("close")[0]).toMatchObject({ code: 1000, reason: "changed my mind", willReconnect: false });
+    // The aborted handshake's own error event lands on a detached socket; a later client still works.
+    const server = await TestServer.start();
+    const next = connect(server.url);
+    await next.lifecycle.nth("open", 1);
+    expect(lifecycle.names).toEqual(["close"]);
+  });
+
   it("refuses close codes and reasons a browser would refuse, with INVALID_ARGUMENT", async () => {
     const server = await TestServer.start();
     const { client, lifecycle } = connect(server.url);
     await lifecycle.nth("open", 1);
-    for (const call of [() => client.close(1001), () => client.close(2999), () => client.close(1000, "x".repeat(124))]) {
+    for (const call of [
+      () => client.close(1001),
+      () => client.close(2999),
+      () => client.close(1000, "x".repeat(124)),
+    ]) {
       expect(call).toThrow(ClientError);
       expect(call).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
     }

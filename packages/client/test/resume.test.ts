@@ -86,9 +86,7 @@ describe("the resume seam", () => {
     await lifecycle.nth("open", 2);
     await server.until(() => server.framesOn(1).length === 1);
     expect(server.framesOn(0).map((frame) => JSON.parse(frame))).toEqual([{ type: "app.hello", since: {} }]);
-    expect(server.framesOn(1).map((frame) => JSON.parse(frame))).toEqual([
-      { type: "app.hello", since: { prices: 5 } },
-    ]);
+    expect(server.framesOn(1).map((frame) => JSON.parse(frame))).toEqual([{ type: "app.hello", since: { prices: 5 } }]);
     expect(contexts).toEqual([
       { offsets: {}, reconnected: false },
       { offsets: { prices: 5 }, reconnected: true },

@@ -54,9 +54,9 @@ describe("options", () => {
     { shouldReconnect: 3 as unknown as () => boolean },
   ];
   for (const options of invalid) {
-    it(`refuses ${JSON.stringify(options)} with INVALID_OPTION`, () => {
+    it(`refuses ${JSON.stringify(options)} with INVALID_OPTIONS`, () => {
       expect(() => new ChannelLayersClient(url, { WebSocket, ...options })).toThrow(
-        expect.objectContaining({ code: "INVALID_OPTION" }),
+        expect.objectContaining({ code: "INVALID_OPTIONS" }),
       );
     });
   }
