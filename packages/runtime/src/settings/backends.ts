@@ -22,6 +22,8 @@ interface Backend {
   passesOtherParameters: boolean;
   /** Constructor options from the URL's scheme, credentials, hosts and path. */
   fromUrl(url: SettingsUrl, raw: string, otherParameters: URLSearchParams): LayerOptions;
+  /** Moves query options that belong inside another option to their place (Sentinel's credentials). */
+  arrange?(options: LayerOptions): LayerOptions;
   create(options: LayerOptions): Promise<ChannelLayer>;
 }
 
@@ -138,15 +140,14 @@ export const BACKENDS: Readonly<Record<ChannelLayerBackend, Backend>> = {
     queryOptions: REDIS_QUERY,
     passesOtherParameters: false,
     fromUrl: redisHosts,
+    arrange: withSentinelCredentials,
     create: async (options) => {
       const { RedisChannelLayer } = await importBackend(
         "Redis",
         "@channel-layers/redis",
         () => import("@channel-layers/redis"),
       );
-      return new RedisChannelLayer(
-        withSentinelCredentials(options) as ConstructorParameters<typeof RedisChannelLayer>[0],
-      );
+      return new RedisChannelLayer(options as ConstructorParameters<typeof RedisChannelLayer>[0]);
     },
   },
   "redis-pubsub": {
@@ -155,15 +156,14 @@ export const BACKENDS: Readonly<Record<ChannelLayerBackend, Backend>> = {
     queryOptions: REDIS_QUERY,
     passesOtherParameters: false,
     fromUrl: redisHosts,
+    arrange: withSentinelCredentials,
     create: async (options) => {
       const { RedisPubSubChannelLayer } = await importBackend(
         "Redis pub/sub",
         "@channel-layers/redis",
         () => import("@channel-layers/redis"),
       );
-      return new RedisPubSubChannelLayer(
-        withSentinelCredentials(options) as ConstructorParameters<typeof RedisPubSubChannelLayer>[0],
-      );
+      return new RedisPubSubChannelLayer(options as ConstructorParameters<typeof RedisPubSubChannelLayer>[0]);
     },
   },
   postgres: {

@@ -49,7 +49,8 @@ function fromUrl(
     throw new InvalidOptions(`backend ${backend} does not take ${parsed.scheme}:// URLs (${redactUrl(url)})`);
   }
   const { options, otherParameters } = queryOptions(backend, parsed.query, url);
-  return { backend, options: { ...BACKENDS[backend].fromUrl(parsed, url, otherParameters), ...options } };
+  const combined = { ...BACKENDS[backend].fromUrl(parsed, url, otherParameters), ...options };
+  return { backend, options: BACKENDS[backend].arrange?.(combined) ?? combined };
 }
 
 /**
