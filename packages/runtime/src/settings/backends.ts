@@ -12,8 +12,11 @@ export type LayerOptions = Record<string, unknown>;
 type OptionKind = "string" | "number" | "integer" | "boolean";
 
 interface Backend {
-  /** The package that has the layer class; undefined for the in-memory layer (always installed). */
+  /** How messages name it: "Redis", "NATS"... */
+  label: string;
+  /** The package that has the layer class, and the class's name there; undefined for the in-memory layer (always installed). */
   packageName: string | undefined;
+  exportName: string;
   /** URL schemes this backend is chosen by. */
   schemes: readonly string[];
   /** Query-string options and how to read them; camelCase (snake_case is accepted too). */
@@ -24,7 +27,6 @@ interface Backend {
   fromUrl(url: SettingsUrl, raw: string, otherParameters: URLSearchParams): LayerOptions;
   /** Moves query options that belong inside another option to their place (Sentinel's credentials). */
   arrange?(options: LayerOptions): LayerOptions;
-  create(options: LayerOptions): Promise<ChannelLayer>;
 }
 
 /** Channels' own options, every backend's. */
@@ -69,14 +71,30 @@ function credentials(url: SettingsUrl): { username?: string; password?: string }
   };
 }
 
-/** What the import of a backend package becomes when the package is missing: BackendNotInstalled. */
-async function importBackend<T>(backend: string, packageName: string, load: () => Promise<T>): Promise<T> {
+/** What settings need of a backend package: its layer class. */
+type LayerClass = new (options: LayerOptions) => ChannelLayer;
+
+/**
+ * The backend's layer class, its package imported on first use. The specifier is a variable on
+ * purpose: the runtime neither needs the backends to build nor carries their types in its own.
+ */
+export async function importLayerClass(name: ChannelLayerBackend): Promise<LayerClass> {
+  const { label, packageName, exportName } = BACKENDS[name];
+  if (packageName === undefined) return InMemoryChannelLayer;
+  let module: Record<string, unknown>;
   try {
-    return await load();
+    module = (await import(packageName)) as Record<string, unknown>;
   } catch (error) {
-    if (isMissingPackage(error, packageName)) throw new BackendNotInstalled(backend, packageName, { cause: error });
+    if (isMissingPackage(error, packageName)) throw new BackendNotInstalled(label, packageName, { cause: error });
     throw error;
   }
+  const layerClass = module[exportName];
+  if (typeof layerClass !== "function") {
+    throw new TypeError(
+      `${packageName} has no ${exportName}: install the version that matches @channel-layers/runtime`,
+    );
+  }
+  return layerClass as LayerClass;
 }
 
 const redisHosts = (url: SettingsUrl, raw: string): LayerOptions => {
@@ -123,6 +141,8 @@ function withSentinelCredentials(options: LayerOptions): LayerOptions {
 
 export const BACKENDS: Readonly<Record<ChannelLayerBackend, Backend>> = {
   memory: {
+    label: "in-memory",
+    exportName: "InMemoryChannelLayer",
     packageName: undefined,
     schemes: ["memory"],
     queryOptions: COMMON,
@@ -131,42 +151,30 @@ export const BACKENDS: Readonly<Record<ChannelLayerBackend, Backend>> = {
       if (url.authority !== "" || url.path !== "") throw new InvalidOptions(`${redactUrl(raw)}: write memory:// alone`);
       return {};
     },
-    create: async (options) =>
-      new InMemoryChannelLayer(options as ConstructorParameters<typeof InMemoryChannelLayer>[0]),
   },
   redis: {
+    label: "Redis",
+    exportName: "RedisChannelLayer",
     packageName: "@channel-layers/redis",
     schemes: REDIS_SCHEMES,
     queryOptions: REDIS_QUERY,
     passesOtherParameters: false,
     fromUrl: redisHosts,
     arrange: withSentinelCredentials,
-    create: async (options) => {
-      const { RedisChannelLayer } = await importBackend(
-        "Redis",
-        "@channel-layers/redis",
-        () => import("@channel-layers/redis"),
-      );
-      return new RedisChannelLayer(options as ConstructorParameters<typeof RedisChannelLayer>[0]);
-    },
   },
   "redis-pubsub": {
+    label: "Redis pub/sub",
+    exportName: "RedisPubSubChannelLayer",
     packageName: "@channel-layers/redis",
     schemes: REDIS_SCHEMES,
     queryOptions: REDIS_QUERY,
     passesOtherParameters: false,
     fromUrl: redisHosts,
     arrange: withSentinelCredentials,
-    create: async (options) => {
-      const { RedisPubSubChannelLayer } = await importBackend(
-        "Redis pub/sub",
-        "@channel-layers/redis",
-        () => import("@channel-layers/redis"),
-      );
-      return new RedisPubSubChannelLayer(options as ConstructorParameters<typeof RedisPubSubChannelLayer>[0]);
-    },
   },
   postgres: {
+    label: "PostgreSQL",
+    exportName: "PostgresChannelLayer",
     packageName: "@channel-layers/postgres",
     schemes: ["postgres", "postgresql"],
     queryOptions: {
@@ -187,16 +195,10 @@ export const BACKENDS: Readonly<Record<ChannelLayerBackend, Backend>> = {
       const query = otherParameters.toString();
       return { connectionString: `${url.scheme}://${url.authority}${url.path}${query ? `?${query}` : ""}` };
     },
-    create: async (options) => {
-      const { PostgresChannelLayer } = await importBackend(
-        "PostgreSQL",
-        "@channel-layers/postgres",
-        () => import("@channel-layers/postgres"),
-      );
-      return new PostgresChannelLayer(options as ConstructorParameters<typeof PostgresChannelLayer>[0]);
-    },
   },
   nats: {
+    label: "NATS",
+    exportName: "NatsChannelLayer",
     packageName: "@channel-layers/nats",
     schemes: ["nats", "tls"],
     queryOptions: { ...COMMON, prefix: "string", requestTimeout: "number", ackWait: "number" },
@@ -217,14 +219,6 @@ export const BACKENDS: Readonly<Record<ChannelLayerBackend, Backend>> = {
         servers: url.hosts.map((host) => `${url.scheme}://${hostPort(host, 4222)}`),
         ...(Object.keys(connectOptions).length > 0 ? { connectOptions } : {}),
       };
-    },
-    create: async (options) => {
-      const { NatsChannelLayer } = await importBackend(
-        "NATS",
-        "@channel-layers/nats",
-        () => import("@channel-layers/nats"),
-      );
-      return new NatsChannelLayer(options as ConstructorParameters<typeof NatsChannelLayer>[0]);
     },
   },
 };

@@ -1,5 +1,12 @@
 import { type ChannelLayer, type ChannelLayerOptions, InvalidOptions } from "@channel-layers/core";
-import { BACKENDS, backendOfScheme, type ChannelLayerBackend, type LayerOptions, queryOptions } from "./backends.js";
+import {
+  BACKENDS,
+  backendOfScheme,
+  type ChannelLayerBackend,
+  importLayerClass,
+  type LayerOptions,
+  queryOptions,
+} from "./backends.js";
 import { parseSettingsUrl, redactUrl } from "./url.js";
 
 /**
@@ -108,5 +115,6 @@ export function resolveChannelLayerSetting(setting: ChannelLayerSetting): {
  */
 export async function createChannelLayer(setting: ChannelLayerSetting): Promise<ChannelLayer> {
   const { backend, options } = resolveChannelLayerSetting(setting);
-  return BACKENDS[backend].create(options);
+  const LayerClass = await importLayerClass(backend);
+  return new LayerClass(options);
 }
