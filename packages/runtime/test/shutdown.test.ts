@@ -11,11 +11,9 @@ import {
   configureChannelLayers,
   getChannelLayer,
   onShutdown,
-  path,
   runWorker,
   serve,
   shutdown,
-  URLRouter,
   WebsocketConsumer,
 } from "../src/index.js";
 import { LiveWebsocketCommunicator } from "../src/testing/index.js";
