@@ -79,7 +79,7 @@ describe("channel-layers serve", () => {
     server.child.kill("SIGTERM");
     for (const socket of byPid.values()) expect((await socket.waitForClose(10_000)).code).toBe(1001);
     expect(await server.exited).toEqual([0, null]);
-  });
+  }, 90_000);
 });
 
 describe("channel-layers runworker", () => {
@@ -127,5 +127,5 @@ describe("usage", () => {
     const help = cli(["--help"]);
     expect(await help.exited).toEqual([0, null]);
     expect(help.output).toContain("channel-layers serve <app>");
-  });
+  }, 120_000);
 });
