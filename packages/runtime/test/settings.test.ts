@@ -120,6 +120,8 @@ describe("URLs", () => {
       "nats://n1/path",
       "postgres://db/x?migrate=maybe",
       "not a url",
+      "redis://h?__proto__=1",
+      "memory://?constructor=1",
     ];
     for (const url of refusals) {
       let caught: unknown;
@@ -138,6 +140,9 @@ describe("URLs", () => {
     expect(redactUrl("postgres://app:p@ss@db/x")).toBe("postgres://app:***@db/x");
     expect(redactUrl("postgres://postgres@db/x")).toBe("postgres://postgres@db/x");
     expect(redactUrl("nats://token@n1")).toBe("nats://***@n1");
+    expect(redactUrl("redis+sentinel://s1/m?prefix=p&sentinelPassword=hunter2&capacity=1")).toBe(
+      "redis+sentinel://s1/m?prefix=p&sentinelPassword=***&capacity=1",
+    );
   });
 });
 

@@ -266,7 +266,7 @@ export function queryOptions(
   const otherParameters = new URLSearchParams();
   for (const [parameter, text] of query) {
     const name = camelCase(parameter);
-    const kind = spec.queryOptions[name];
+    const kind = Object.hasOwn(spec.queryOptions, name) ? spec.queryOptions[name] : undefined;
     if (kind === undefined) {
       if (spec.passesOtherParameters) {
         otherParameters.append(parameter, text);
@@ -276,7 +276,7 @@ export function queryOptions(
         `${redactUrl(raw)}: unknown option ${JSON.stringify(parameter)}; the ${backend} layer takes ${Object.keys(spec.queryOptions).join(", ")}`,
       );
     }
-    if (name in options) throw new InvalidOptions(`${redactUrl(raw)} gives ${name} twice`);
+    if (Object.hasOwn(options, name)) throw new InvalidOptions(`${redactUrl(raw)} gives ${name} twice`);
     options[name] = readValue(name, kind, text, raw);
   }
   return { options, otherParameters };

@@ -84,13 +84,15 @@ export function parseSettingsUrl(url: string): SettingsUrl {
 const TOKEN_SCHEMES = new Set(["nats", "tls"]);
 
 /**
- * The URL with its password (or NATS token) replaced by "***": what every message and log line
- * shows instead of the URL itself.
+ * The URL with its password, NATS token and secret query parameters (`sentinelPassword`, pg's
+ * `password`...) replaced by "***": what every message and log line shows instead of the URL.
  */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)@/i, (whole, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(":");
-    if (colon !== -1) return `${scheme}://${userinfo.slice(0, colon)}:***@`;
-    return TOKEN_SCHEMES.has(scheme.toLowerCase()) ? `${scheme}://***@` : whole;
-  });
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)@/i, (whole, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(":");
+      if (colon !== -1) return `${scheme}://${userinfo.slice(0, colon)}:***@`;
+      return TOKEN_SCHEMES.has(scheme.toLowerCase()) ? `${scheme}://***@` : whole;
+    })
+    .replace(/([?&][^=&#]*(?:password|token|secret)[^=&#]*=)[^&#]*/gi, "$1***");
 }
