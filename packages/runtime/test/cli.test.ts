@@ -30,7 +30,9 @@ function cli(args: string[], env: Record<string, string> = {}): CliProcess {
 
 function redisUrl(): string {
   if (redis === undefined) throw new Error("No Redis server (set REDIS_URL)");
-  return `${redis.url}/0?prefix=cli${randomBytes(5).toString("hex")}`;
+  const url = new URL(redis.url);
+  url.search = `?prefix=cli${randomBytes(5).toString("hex")}`;
+  return url.toString();
 }
 
 async function connect(base: string): Promise<{ socket: LiveWebsocketCommunicator; pid: string }> {

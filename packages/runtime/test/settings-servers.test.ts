@@ -43,6 +43,12 @@ async function layerFrom(url: string): Promise<ChannelLayer> {
 }
 
 const fresh = (label: string) => `${label}${randomBytes(5).toString("hex")}`;
+/** The server URL with another path (a Redis database number), whatever path it came with. */
+function withPath(url: string, path: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = path;
+  return parsed.toString().replace(/\/$/, "");
+}
 const portOf = (url: string) => Number(/:(\d+)(?:\/|$)/.exec(url)?.[1]);
 
 /** Sends until the channel is full: how many it took, with the rejection that ended it. */
@@ -61,12 +67,12 @@ describe("redis://", () => {
   it("puts the layer in the URL's database with the prefix, capacity and expiry of its query string", async () => {
     const redis = await service("redis");
     const prefix = fresh("settings");
-    const layer = await layerFrom(`${redis.url}/5?prefix=${prefix}&capacity=2&expiry=30`);
+    const layer = await layerFrom(`${withPath(redis.url, "/5")}?prefix=${prefix}&capacity=2&expiry=30`);
     expect(await fillUp(layer, "settings-jobs")).toEqual({
       sent: 2,
       error: expect.objectContaining({ code: "CHANNEL_FULL" }),
     });
-    const [database5, database0] = [new Redis(`${redis.url}/5`), new Redis(`${redis.url}/0`)];
+    const [database5, database0] = [new Redis(withPath(redis.url, "/5")), new Redis(withPath(redis.url, "/0"))];
     try {
       expect(await database5.keys(`${prefix}*`)).not.toEqual([]);
       expect(await database0.keys(`${prefix}*`)).toEqual([]);
@@ -118,7 +124,7 @@ describe("redis+sentinel://", () => {
       `redis+sentinel://127.0.0.1:${dead},127.0.0.1:${sentinelPort}/web/3?prefix=${prefix}`,
     );
     await layer.send("sentinel-jobs", { type: "via.sentinel" });
-    const direct = new Redis(`${master.url}/3`);
+    const direct = new Redis(withPath(master.url, "/3"));
     try {
       expect(await direct.keys(`${prefix}*`)).not.toEqual([]);
     } finally {
