@@ -47,7 +47,7 @@ function collectOutput(child: ChildProcess): () => string {
 async function startOurs(): Promise<Server> {
   const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "src/server.ts"], {
     cwd: CHAT,
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", CHANNEL_LAYER: "memory" },
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", CHANNEL_LAYER_URL: "memory://" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output = collectOutput(child);

@@ -13,11 +13,7 @@ import { type Service, type ServiceKind, startService } from "../src/index.js";
 // a client of the other, as two Daphne processes on one Redis in the seed tutorial.
 const CHAT = fileURLToPath(new URL("../../examples/chat/", import.meta.url));
 
-const URL_VARIABLE: Record<ServiceKind, string> = {
-  redis: "REDIS_URL",
-  postgres: "DATABASE_URL",
-  nats: "NATS_URL",
-};
+const KINDS: ServiceKind[] = ["redis", "postgres", "nats"];
 
 /** Removes what a prefix left on a shared server: PostgreSQL tables and JetStream streams (Redis keys expire). */
 async function removePrefix(kind: ServiceKind, url: string, prefix: string): Promise<void> {
@@ -83,7 +79,7 @@ class ChatProcess {
   }
 }
 
-describe.each(Object.keys(URL_VARIABLE) as ServiceKind[])("the chat example in two processes on %s", (kind) => {
+describe.each(KINDS)("the chat example in two processes on %s", (kind) => {
   let service: Service | undefined;
   // One fresh prefix: the two processes share it, and nothing else on the server does.
   const prefix = `chat${randomBytes(6).toString("hex")}`;
@@ -93,7 +89,8 @@ describe.each(Object.keys(URL_VARIABLE) as ServiceKind[])("the chat example in t
   beforeAll(async () => {
     service = await startService(kind);
     if (service === undefined) return;
-    const env = { CHANNEL_LAYER: kind, [URL_VARIABLE[kind]]: service.url, CHANNEL_LAYER_PREFIX: prefix };
+    const url = `${service.url}${service.url.includes("?") ? "&" : "?"}prefix=${prefix}`;
+    const env = { CHANNEL_LAYER_URL: url };
     processes.push(new ChatProcess(env), new ChatProcess(env));
     await Promise.all(processes.map((chat) => chat.ready()));
   }, 60_000);

@@ -1,4 +1,3 @@
-import type { ChannelLayer } from "@channel-layers/core";
 import {
   AllowedHostsOriginValidator,
   type Application,
@@ -18,9 +17,9 @@ function authenticate(scope: Scope): { username: string } | null {
 }
 
 /** asgi.py: HTTP to the views, WebSockets through the origin check and auth to the consumers. */
-export function createApplication(layer: ChannelLayer, settings: Pick<Settings, "allowedHosts">): Application {
+export function createApplication(settings: Pick<Settings, "allowedHosts" | "csrfTrustedOrigins">): Application {
   return ProtocolTypeRouter({
-    http: createHttpHandler(layer),
+    http: createHttpHandler(settings),
     websocket: AllowedHostsOriginValidator(
       AuthMiddlewareStack(URLRouter(websocketUrlpatterns), authenticate),
       settings.allowedHosts,

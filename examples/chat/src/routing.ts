@@ -3,7 +3,7 @@ import { ChatConsumer } from "./consumers/chat.js";
 import { EchoConsumer } from "./consumers/echo.js";
 import { NotificationConsumer } from "./consumers/notification.js";
 
-/** routing.py of the three seeds. */
+/** routing.py of the chat, echo and notification apps. */
 export const websocketUrlpatterns = [
   re_path(String.raw`ws/chat/(?P<room_name>\w+)/$`, ChatConsumer),
   path("ws/echo/", EchoConsumer),

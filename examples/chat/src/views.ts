@@ -1,12 +1,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ChannelLayer } from "@channel-layers/core";
-import type { HttpHandler } from "@channel-layers/runtime";
-import { rememberNotification } from "./notifications.js";
+import { getChannelLayer, type HttpHandler } from "@channel-layers/runtime";
+import { crossSiteRefusal } from "./csrf.js";
+import { NOTIFICATION_LIMITS, rememberNotification } from "./notifications.js";
+import type { Settings } from "./settings.js";
 import { render } from "./templates.js";
 
 type View = (request: IncomingMessage, response: ServerResponse, ...parameters: string[]) => Promise<void> | void;
 
-const MAX_BODY_BYTES = 64 * 1024;
+/** A body holds one notification and its `{"data": ...}` around it. */
+const MAX_BODY_BYTES = NOTIFICATION_LIMITS.maxEntryBytes + 1024;
+/** Group names are shorter than 100 characters; the route already allows only \w. */
+const MAX_CENTER_LENGTH = 99;
 
 function html(response: ServerResponse, body: string): void {
   response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
@@ -18,6 +22,7 @@ function json(response: ServerResponse, status: number, body: unknown): void {
   response.end(JSON.stringify(body));
 }
 
+/** The body, or undefined as soon as it passes MAX_BODY_BYTES (the rest is not read). */
 async function readBody(request: IncomingMessage): Promise<string | undefined> {
   let size = 0;
   const chunks: Buffer[] = [];
@@ -29,29 +34,65 @@ async function readBody(request: IncomingMessage): Promise<string | undefined> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** chat/views.py and urls.py, plus the pages of the echo and notification seeds. */
-export function createHttpHandler(layer: ChannelLayer): HttpHandler {
+function isJsonContentType(header: string | undefined): boolean {
+  return header?.split(";")[0]?.trim().toLowerCase() === "application/json";
+}
+
+/** `{"data": <JSON value>}`'s data, or why the body is not that. */
+function parseNotification(body: string): { data: unknown } | { problem: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return { problem: "The body is not JSON" };
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || !("data" in parsed)) {
+    return { problem: 'Send an object with the notification as "data"' };
+  }
+  return { data: parsed.data };
+}
+
+/** chat/views.py and urls.py, plus the pages of the echo and notification consumers. */
+export function createHttpHandler(settings: Pick<Settings, "csrfTrustedOrigins">): HttpHandler {
   const index: View = (_request, response) => html(response, render("chat/index.html"));
   const room: View = (_request, response, roomName = "") =>
     html(response, render("chat/room.html", { room_name: roomName }));
   const echo: View = (_request, response) => html(response, render("app/exam.html"));
 
-  /** GET: the center's page. POST {"data": ...}: group-sends a notification to every socket of the center. */
+  /**
+   * GET: the center's page. POST {"data": ...} (JSON, from this site or no browser): group-sends
+   * the notification to every socket of the center, then keeps it for sockets that connect later.
+   * Everything is checked before anything is sent or kept.
+   */
   const notification: View = async (request, response, centerName = "") => {
-    if (request.method !== "POST")
+    if (request.method === "GET" || request.method === "HEAD") {
       return html(response, render("notification/center.html", { center_name: centerName }));
+    }
+    if (request.method !== "POST") {
+      response.writeHead(405, { allow: "GET, HEAD, POST" }).end();
+      return;
+    }
+    const crossSite = crossSiteRefusal(request, settings.csrfTrustedOrigins);
+    if (crossSite !== undefined) return json(response, 403, { error: `CSRF check failed: ${crossSite}` });
+    if (!isJsonContentType(request.headers["content-type"])) {
+      return json(response, 415, { error: "Send the notification as Content-Type: application/json" });
+    }
+    if (centerName.length > MAX_CENTER_LENGTH) {
+      return json(response, 400, { error: `A center name has at most ${MAX_CENTER_LENGTH} characters` });
+    }
     const body = await readBody(request);
     if (body === undefined) return json(response, 413, { error: `Body over ${MAX_BODY_BYTES} bytes` });
-    let data: unknown = body;
-    if (request.headers["content-type"]?.startsWith("application/json")) {
-      try {
-        data = (JSON.parse(body) as { data?: unknown }).data;
-      } catch {
-        return json(response, 400, { error: 'Send JSON like {"data": "..."}' });
-      }
+    const parsed = parseNotification(body);
+    if ("problem" in parsed) return json(response, 400, { error: parsed.problem });
+    const bytes = Buffer.byteLength(JSON.stringify(parsed.data));
+    if (bytes > NOTIFICATION_LIMITS.maxEntryBytes) {
+      return json(response, 413, {
+        error: `A notification has at most ${NOTIFICATION_LIMITS.maxEntryBytes} bytes of JSON`,
+      });
     }
-    rememberNotification(centerName, data);
-    await layer.groupSend(centerName, { type: "notify", data });
+    const layer = await getChannelLayer();
+    await layer.groupSend(centerName, { type: "notify", data: parsed.data });
+    rememberNotification(centerName, parsed.data, bytes);
     json(response, 202, { sent: true });
   };
 

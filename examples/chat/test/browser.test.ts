@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { servicesRequired } from "@channel-layers/integration";
+import { closeChannelLayers } from "@channel-layers/runtime";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type ChatServer, startChatServer } from "../src/app.js";
@@ -39,7 +40,7 @@ afterAll(async () => {
   await context?.close();
   if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   await chat?.server.close();
-  await chat?.layer.close();
+  await closeChannelLayers();
 });
 
 /** Opens a room page and waits until its socket is open (the consumer joined the group before accepting). */

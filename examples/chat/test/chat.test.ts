@@ -1,7 +1,7 @@
+import { closeChannelLayers } from "@channel-layers/runtime";
 import { LiveWebsocketCommunicator } from "@channel-layers/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChatServer, startChatServer } from "../src/app.js";
-import { createChannelLayer } from "../src/layer.js";
 import { readSettings } from "../src/settings.js";
 import { jsonScript } from "../src/templates.js";
 
@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(sockets.map((socket) => socket.disconnect()));
   await chat.server.close();
-  await chat.layer.close();
+  await closeChannelLayers();
 });
 
 function socket(path: string, options = {}): LiveWebsocketCommunicator {
@@ -26,20 +26,20 @@ function socket(path: string, options = {}): LiveWebsocketCommunicator {
 }
 
 describe("settings", () => {
-  it("defaults to the in-memory layer on 127.0.0.1:8000, as runserver", () => {
-    expect(readSettings({})).toMatchObject({ host: "127.0.0.1", port: 8000, layer: "memory" });
-    expect(readSettings({ CHANNEL_LAYER: "redis", REDIS_URL: "redis://r:1" })).toMatchObject({
-      layer: "redis",
-      layerUrl: "redis://r:1",
+  it("defaults to 127.0.0.1:8000, as runserver, and reads the lists from the environment", () => {
+    expect(readSettings({})).toMatchObject({ host: "127.0.0.1", port: 8000, csrfTrustedOrigins: [] });
+    expect(
+      readSettings({ ALLOWED_HOSTS: "chat.example, .example.org", CSRF_TRUSTED_ORIGINS: "https://a.example" }),
+    ).toMatchObject({
+      allowedHosts: ["chat.example", ".example.org"],
+      csrfTrustedOrigins: ["https://a.example"],
     });
-    expect(() => readSettings({ CHANNEL_LAYER: "kafka" })).toThrow(/memory, redis, postgres or nats/);
     expect(() => readSettings({ PORT: "http" })).toThrow(/PORT/);
   });
 
-  it("makes the in-memory layer without loading any backend package", async () => {
-    const layer = await createChannelLayer(readSettings({}));
-    expect(layer.constructor.name).toBe("InMemoryChannelLayer");
-    await layer.close();
+  it("runs on the settings' layer: in-memory without CHANNEL_LAYER_URL", () => {
+    expect(chat.server.channelLayer).toBe(chat.layer);
+    expect(chat.layer.constructor.name).toBe("InMemoryChannelLayer");
   });
 });
 
@@ -60,7 +60,7 @@ describe("pages", () => {
   });
 });
 
-describe("chat (seed 001 and the tutorial)", () => {
+describe("chat (the tutorial)", () => {
   it("relays a message to every socket of the room and to no other room", async () => {
     const [alice, bob, carol] = [socket("/ws/chat/lobby/"), socket("/ws/chat/lobby/"), socket("/ws/chat/other/")];
     for (const client of [alice, bob, carol]) expect((await client.connect()).connected).toBe(true);
@@ -88,7 +88,7 @@ describe("chat (seed 001 and the tutorial)", () => {
   });
 });
 
-describe("echo (seed 000)", () => {
+describe("echo", () => {
   it("sends back content and user", async () => {
     const client = socket("/ws/echo/");
     expect((await client.connect()).connected).toBe(true);
@@ -97,7 +97,7 @@ describe("echo (seed 000)", () => {
   });
 });
 
-describe("notifications (seed 001)", () => {
+describe("notifications", () => {
   it("group-sends what is POSTed to every socket of the center, and gives newcomers the backlog", async () => {
     const [first, second, elsewhere] = [
       socket("/ws/notification/seoul/"),

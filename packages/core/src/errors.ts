@@ -8,7 +8,9 @@ export type ChannelLayerErrorCode =
   | "MESSAGE_TOO_LARGE"
   | "BACKEND_UNAVAILABLE"
   | "CHANNEL_DISCARDED"
-  | "NOT_LOCAL_CHANNEL";
+  | "NOT_LOCAL_CHANNEL"
+  /** Settings name a backend whose package is not installed (raised by @channel-layers/runtime). */
+  | "BACKEND_NOT_INSTALLED";
 
 /** The one base class of every error a channel layer rejects with. Branch on `code`. */
 export class ChannelLayerError extends Error {

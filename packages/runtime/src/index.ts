@@ -14,7 +14,6 @@ export {
 } from "./application.js";
 export { type Authenticate, AuthMiddleware, AuthMiddlewareStack, CookieMiddleware, parseCookies } from "./auth.js";
 export { AsyncConsumer } from "./consumer.js";
-export { getDefaultChannelLayer, setDefaultChannelLayer } from "./default-layer.js";
 export { handlerName } from "./dispatch.js";
 export {
   AcceptConnection,
@@ -44,5 +43,26 @@ export {
 } from "./routing.js";
 export type { ServeOptions, WebsocketServerOptions } from "./server/options.js";
 export { attach, serve, WebsocketServer } from "./server/websocket-server.js";
+export type { ChannelLayerBackend } from "./settings/backends.js";
+export {
+  type ChannelLayerConfig,
+  type ChannelLayerSetting,
+  type ChannelLayerSettingsOptions,
+  createChannelLayer,
+} from "./settings/create-channel-layer.js";
+export { BackendNotInstalled } from "./settings/errors.js";
+export {
+  type ChannelLayersSettings,
+  closeChannelLayers,
+  configureChannelLayers,
+  getChannelLayer,
+} from "./settings/registry.js";
+export {
+  configureShutdown,
+  onShutdown,
+  type ShutdownHook,
+  type ShutdownOptions,
+  shutdown,
+} from "./shutdown/coordinator.js";
 export { CloseCode, JsonWebsocketConsumer, WebsocketConsumer, type WebsocketData } from "./websocket-consumer.js";
 export { runWorker, type Worker, type WorkerOptions } from "./worker.js";

@@ -8,6 +8,7 @@ import {
   AllowedHostsOriginValidator,
   type Application,
   attach,
+  getChannelLayer,
   ProtocolTypeRouter,
   path,
   re_path,
@@ -268,7 +269,7 @@ describe("serve()", () => {
     expect(await (await client(server, "/")).connect()).toMatchObject({ connected: false, status: 503 });
   });
 
-  it("close() sends 1001, runs every disconnect (groups left) and closes the layer it made", async () => {
+  it("close() sends 1001, runs every disconnect (groups left) and leaves the layer to the process's shutdown", async () => {
     const layer = new InMemoryChannelLayer();
     const server = await start({ channelLayer: layer });
     disconnects.length = 0;
@@ -283,13 +284,13 @@ describe("serve()", () => {
     expect(disconnects).toEqual([1001, 1001, 1001, 1001, 1001]);
     expect(layer.stats).toEqual({ channels: 0, groups: 0, memberships: 0 });
     for (const socket of sockets) expect((await socket.waitForClose()).code).toBe(1001);
-    // A layer it was given stays open; one it made is closed.
+    // A layer it was given stays open, and so does the settings' layer it uses without one.
     expect(layer.closed).toBe(false);
     await layer.close();
-    const own = await start();
-    const ownLayer = own.channelLayer as InMemoryChannelLayer;
-    await own.close();
-    expect(ownLayer.closed).toBe(true);
+    const fromSettings = await start();
+    expect(fromSettings.channelLayer).toBe(await getChannelLayer());
+    await fromSettings.close();
+    expect((fromSettings.channelLayer as InMemoryChannelLayer).closed).toBe(false);
   });
 });
 
@@ -315,7 +316,7 @@ describe("attach()", () => {
     const httpServer: Server = createServer((_request, response) => response.end("the user's own handler"));
     await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
     cleanups.push(() => new Promise((resolve) => httpServer.close(resolve)));
-    const server = attach(httpServer, application);
+    const server = await attach(httpServer, application);
     const base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
     expect(await (await fetch(`${base}/`)).text()).toBe("the user's own handler");
     const chat = new LiveWebsocketCommunicator(`${base.replace("http", "ws")}/ws/chat/x/`);

@@ -23,7 +23,10 @@ class ThumbnailConsumer extends AsyncConsumer {
 
 it("receives on named channels and runs the consumer's handler per message, one at a time, in order", async () => {
   const layer = newLayer();
-  const worker = runWorker(layer, { "thumbnails-generate": ThumbnailConsumer }, { shutdownSignals: [] });
+  const worker = await runWorker(
+    { "thumbnails-generate": ThumbnailConsumer },
+    { channelLayer: layer, shutdownSignals: [] },
+  );
   expect(worker.channels).toEqual(["thumbnails-generate"]);
   const reply = await layer.newChannel();
   for (let id = 0; id < 20; id++) await layer.send("thumbnails-generate", { type: "thumbnails.generate", id, reply });
@@ -40,7 +43,8 @@ it("stops gracefully: the handler running finishes, messages not taken stay in t
   ThumbnailConsumer.gate = new Promise<void>((resolve) => {
     release = resolve;
   });
-  const worker = runWorker(layer, ChannelNameRouter({ "thumbnails-generate": ThumbnailConsumer }), {
+  const worker = await runWorker(ChannelNameRouter({ "thumbnails-generate": ThumbnailConsumer }), {
+    channelLayer: layer,
     shutdownSignals: [],
   });
   const reply = await layer.newChannel();
@@ -59,10 +63,9 @@ it("stops gracefully: the handler running finishes, messages not taken stay in t
 it("reports a handler's error and goes on with the next message", async () => {
   const layer = newLayer();
   const errors: [unknown, Scope][] = [];
-  const worker = runWorker(
-    layer,
+  const worker = await runWorker(
     { "thumbnails-generate": ThumbnailConsumer },
-    { shutdownSignals: [], onError: (error, scope) => errors.push([error, scope]) },
+    { channelLayer: layer, shutdownSignals: [], onError: (error, scope) => errors.push([error, scope]) },
   );
   const reply = await layer.newChannel();
   await layer.send("thumbnails-generate", { type: "thumbnails.generate", id: "broken", reply });
@@ -77,10 +80,9 @@ it("reports a handler's error and goes on with the next message", async () => {
 it("reports a message type without a handler as NO_HANDLER and keeps serving", async () => {
   const layer = newLayer();
   const errors: unknown[] = [];
-  const worker = runWorker(
-    layer,
+  const worker = await runWorker(
     { "thumbnails-generate": ThumbnailConsumer },
-    { shutdownSignals: [], onError: (error) => errors.push(error) },
+    { channelLayer: layer, shutdownSignals: [], onError: (error) => errors.push(error) },
   );
   const reply = await layer.newChannel();
   await layer.send("thumbnails-generate", { type: "thumbnails.resize" });

@@ -27,7 +27,7 @@ export class ChatConsumer extends WebsocketConsumer {
     const textDataJson = parseObject(textData);
     const message = textDataJson?.message;
     if (typeof message !== "string") {
-      // The seed would raise here; a client's bad frame closes its own socket instead.
+      // Django's tutorial would raise here; a client's bad frame closes its own socket instead.
       await this.close(CloseCode.invalidPayload, 'Send {"message": "..."}');
       return;
     }

@@ -1,7 +1,7 @@
 import { CloseCode, WebsocketConsumer, type WebsocketData } from "@channel-layers/runtime";
 import { parseObject } from "./parse.js";
 
-/** app/consumers.py (seed 000): sends back the content and user of each JSON frame. */
+/** app/consumers.py, the echo consumer: sends back the content and user of each JSON frame. */
 export class EchoConsumer extends WebsocketConsumer {
   // Echoing needs no channel layer: no channel is made for these sockets.
   static override channelLayer = null;

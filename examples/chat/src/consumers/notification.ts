@@ -3,8 +3,8 @@ import { JsonWebsocketConsumer } from "@channel-layers/runtime";
 import { getNotifications } from "../notifications.js";
 
 /**
- * Seed 001's NotificationConsumer: every socket of a center joins the group named after it; the
- * HTTP endpoint (views.ts) group-sends `{"type": "notify", "data": ...}` there.
+ * The notification consumer: every socket of a center joins the group named after it; the HTTP
+ * endpoint (views.ts) group-sends `{"type": "notify", "data": ...}` there.
  */
 export class NotificationConsumer extends JsonWebsocketConsumer {
   groupName = "";
@@ -14,7 +14,7 @@ export class NotificationConsumer extends JsonWebsocketConsumer {
     await this.groupAdd(this.groupName);
     await this.accept();
 
-    // The seed group-sends get_notification() on connect; only the new socket needs the backlog.
+    // Django's version group-sends get_notification() on connect; only the new socket needs the backlog.
     const notifications = getNotifications(this.groupName);
     if (notifications.length > 0) await this.sendJson({ data: notifications });
   }

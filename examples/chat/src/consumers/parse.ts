@@ -1,6 +1,6 @@
 import type { WebsocketData } from "@channel-layers/runtime";
 
-/** json.loads for the seeds' text frames: the object sent, or undefined for anything else. */
+/** json.loads for the consumers' text frames: the object sent, or undefined for anything else. */
 export function parseObject(data: WebsocketData): Record<string, unknown> | undefined {
   if (typeof data !== "string") return undefined;
   try {

@@ -4,8 +4,8 @@ import type { Scope } from "../application.js";
 /** Options of `attach()` and `serve()`; every field has a default. */
 export interface WebsocketServerOptions {
   /**
-   * The layer consumers get (`scope.channel_layer`). Default: a new InMemoryChannelLayer owned by
-   * this server (closed with it); null for none. A layer passed in is closed on SIGTERM/SIGINT only.
+   * The layer consumers get (`scope.channel_layer`). Default: `getChannelLayer()`, the settings'
+   * default layer; null for none. The process's shutdown closes it; close() leaves it open.
    */
   channelLayer?: ChannelLayer | null;
   /** Largest message a client may send, in bytes (a fragmented one counted whole); bigger closes with 1009. Default 1 MiB. */
@@ -37,10 +37,11 @@ export interface ServeOptions extends WebsocketServerOptions {
   /** Port to listen on; 0 picks a free one (see `server.port`). Default 8000, as Django's runserver. */
   port?: number;
   /**
-   * Signals that shut the process down gracefully: sockets closed with 1001, consumers' groups
-   * left, the layer closed, then exit. Default ["SIGTERM", "SIGINT"]; [] to handle them yourself.
+   * Signals that start the process's shutdown (see `shutdown()`): sockets closed with 1001,
+   * consumers' groups left, workers finished, hooks run, layers closed. Default ["SIGTERM",
+   * "SIGINT"]; [] listens for none (the server still stops when something else starts the shutdown).
    */
-  shutdownSignals?: NodeJS.Signals[];
+  shutdownSignals?: readonly NodeJS.Signals[];
 }
 
 export type ResolvedServerOptions = Required<Omit<WebsocketServerOptions, "channelLayer">>;

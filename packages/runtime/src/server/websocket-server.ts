@@ -2,9 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { ChannelLayer } from "@channel-layers/core";
-import { InMemoryChannelLayer } from "@channel-layers/memory";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Application, type ApplicationLike, toApplication } from "../application.js";
+import { getChannelLayer } from "../settings/registry.js";
+import { DEFAULT_SHUTDOWN_SIGNALS, joinShutdown } from "../shutdown/coordinator.js";
 import { Connection, type ConnectionHost } from "./connection.js";
 import {
   type ResolvedServerOptions,
@@ -39,8 +40,8 @@ export class WebsocketServer implements ConnectionHost {
     readonly httpServer: Server,
     application: ApplicationLike,
     options: WebsocketServerOptions,
-    /** Whether close() also closes the HTTP server (serve() made it) and the layer (we made it). */
-    private readonly owns: { httpServer: boolean; layer: boolean; onClose?: () => void },
+    /** Whether close() also closes the HTTP server (serve() made it); onClose tells the shutdown coordinator. */
+    private readonly owns: { httpServer: boolean; onClose?: () => void },
   ) {
     this.options = resolveServerOptions(options);
     this.application = toApplication(application);
@@ -85,8 +86,8 @@ export class WebsocketServer implements ConnectionHost {
   /**
    * Stops taking sockets and closes every open one with 1001; each consumer gets its disconnect
    * at once (leaving its groups, discarding its channel). Waits for them (up to
-   * shutdownTimeoutMs), then closes what the server made itself: the HTTP server from serve(),
-   * the default layer. Idempotent.
+   * shutdownTimeoutMs), then closes the HTTP server if serve() made it. The layer stays open:
+   * the process's shutdown closes it. Idempotent.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -103,7 +104,6 @@ export class WebsocketServer implements ConnectionHost {
     await waitAtMost(Promise.all(connections.map((connection) => connection.done)), this.options.shutdownTimeoutMs);
     // Clients had their chance to answer the close frame while consumers finished.
     for (const connection of this.connections) connection.terminate();
-    if (this.owns.layer) await this.channelLayer?.close();
     if (this.owns.httpServer) this.httpServer.closeAllConnections();
     await httpClosed;
     this.wss.close();
@@ -162,22 +162,25 @@ async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> 
 
 /**
  * Serves `application`'s WebSockets on an existing HTTP server (plain Node, Express's
- * `app.listen()` result, Fastify's `fastify.server`): its HTTP side stays yours. close() leaves
- * that server running and the layer open unless the server made the layer.
+ * `app.listen()` result, Fastify's `fastify.server`): its HTTP side stays yours. Without
+ * `channelLayer` it uses `getChannelLayer()`. It joins the process's shutdown without listening
+ * for signals: close your HTTP server in an `onShutdown()` hook. close() leaves the server running.
  */
-export function attach(
+export async function attach(
   httpServer: Server,
   application: ApplicationLike,
   options: WebsocketServerOptions = {},
-): WebsocketServer {
-  const ownsLayer = options.channelLayer === undefined;
-  const channelLayer = ownsLayer ? new InMemoryChannelLayer() : options.channelLayer;
-  return new WebsocketServer(
+): Promise<WebsocketServer> {
+  const channelLayer = options.channelLayer === undefined ? await getChannelLayer() : options.channelLayer;
+  let leaveShutdown: () => void = () => undefined;
+  const server = new WebsocketServer(
     httpServer,
     application,
     { ...options, channelLayer },
-    { httpServer: false, layer: ownsLayer },
+    { httpServer: false, onClose: () => leaveShutdown() },
   );
+  leaveShutdown = joinShutdown({ stop: () => server.close(), channelLayer: options.channelLayer ?? undefined }, []);
+  return server;
 }
 
 function notFound(_request: IncomingMessage, response: ServerResponse): void {
@@ -187,38 +190,22 @@ function notFound(_request: IncomingMessage, response: ServerResponse): void {
 
 /**
  * Listens on `host:port` (default 127.0.0.1:8000) and serves `application`: WebSockets through
- * it, plain HTTP through its `http` handler (ProtocolTypeRouter's). Resolves once listening. By
- * default SIGTERM and SIGINT shut down gracefully: sockets closed with 1001, groups left, the
- * layer closed, then the process exits.
+ * it, plain HTTP through its `http` handler (ProtocolTypeRouter's). Without `channelLayer` it
+ * uses `getChannelLayer()`. Resolves once listening. SIGTERM and SIGINT start the process's
+ * shutdown (see `shutdown()`): sockets closed with 1001, disconnects run, layers closed.
  */
 export async function serve(application: ApplicationLike, options: ServeOptions = {}): Promise<WebsocketServer> {
-  const { host = "127.0.0.1", port = 8000, shutdownSignals = ["SIGTERM", "SIGINT"], ...serverOptions } = options;
+  const { host = "127.0.0.1", port = 8000, shutdownSignals = DEFAULT_SHUTDOWN_SIGNALS, ...serverOptions } = options;
   const resolved = toApplication(application);
+  const channelLayer = serverOptions.channelLayer === undefined ? await getChannelLayer() : serverOptions.channelLayer;
   const httpServer = createServer(resolved.http ?? notFound);
-  const ownsLayer = serverOptions.channelLayer === undefined;
-  const channelLayer = ownsLayer ? new InMemoryChannelLayer() : serverOptions.channelLayer;
-  const removeSignalHandlers = () => {
-    for (const name of shutdownSignals) process.off(name, onSignal);
-  };
+  let leaveShutdown: () => void = () => undefined;
   const server = new WebsocketServer(
     httpServer,
     resolved,
     { ...serverOptions, channelLayer },
-    { httpServer: true, layer: ownsLayer, onClose: removeSignalHandlers },
+    { httpServer: true, onClose: () => leaveShutdown() },
   );
-  function onSignal(signal: NodeJS.Signals): void {
-    removeSignalHandlers();
-    void (async () => {
-      try {
-        await server.close();
-        await server.channelLayer?.close();
-      } catch (error) {
-        console.error(`channel-layers: shutdown on ${signal} failed:`, error);
-        process.exitCode = 1;
-      }
-      process.exit();
-    })();
-  }
   await new Promise<void>((resolve, reject) => {
     httpServer.once("error", reject);
     httpServer.listen(port, host, () => {
@@ -229,6 +216,9 @@ export async function serve(application: ApplicationLike, options: ServeOptions 
     await server.close();
     throw error;
   });
-  for (const name of shutdownSignals) process.on(name, onSignal);
+  leaveShutdown = joinShutdown(
+    { stop: () => server.close(), channelLayer: serverOptions.channelLayer ?? undefined },
+    shutdownSignals,
+  );
   return server;
 }

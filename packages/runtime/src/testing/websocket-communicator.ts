@@ -1,7 +1,7 @@
 import type { ChannelLayer, Message } from "@channel-layers/core";
 import { type Application, type ApplicationLike, type Scope, toApplication } from "../application.js";
-import { getDefaultChannelLayer } from "../default-layer.js";
 import { ConsumerError } from "../errors.js";
+import { getChannelLayer } from "../settings/registry.js";
 import { CloseCode } from "../websocket-consumer.js";
 import { OutputQueue } from "./output-queue.js";
 
@@ -11,7 +11,7 @@ export interface WebsocketCommunicatorOptions {
   headers?: Record<string, string> | [string, string][];
   /** Subprotocols the client offers. */
   subprotocols?: string[];
-  /** The layer consumers get; default the process-wide getDefaultChannelLayer(); null for none. */
+  /** The layer consumers get; default `getChannelLayer()`, the settings' default layer; null for none. */
   channelLayer?: ChannelLayer | null;
   /** More scope keys (e.g. `user`, `client`). */
   scope?: Partial<Scope>;
@@ -70,7 +70,7 @@ export class WebsocketCommunicator {
       subprotocols: options.subprotocols ?? [],
       scheme: "ws",
       url_route: { args: [], kwargs: {} },
-      channel_layer: options.channelLayer === undefined ? getDefaultChannelLayer() : options.channelLayer,
+      channel_layer: options.channelLayer,
       ...options.scope,
     };
     this.running = this.start(toApplication(application));
@@ -166,6 +166,8 @@ export class WebsocketCommunicator {
 
   private async start(application: Application): Promise<void> {
     try {
+      // The settings' layer is made asynchronously (its backend is imported on first use).
+      if (this.scope.channel_layer === undefined) this.scope.channel_layer = await getChannelLayer();
       await application(this.scope, this.receiveInput, this.onOutput);
     } catch (error) {
       this.failure = error;
