@@ -101,9 +101,13 @@ describe.each(publishedPackages())("packages/$folder", ({ folder, dir, manifest 
       });
     }
     for (const [name, target] of Object.entries(binTargets(manifest))) {
-      expect(target, `bin ${name}`).toMatch(/^\.\/dist\/.+\.js$/);
-      const source = target.replace(/^\.\/dist\//, "src/").replace(/\.js$/, ".ts");
-      expect(readFileSync(join(dir, source), "utf8"), `bin ${name}: ${source}`).toMatch(/^#!\/usr\/bin\/env node\n/);
+      // A committed bin/<x>.js imports the compiled dist/<x>.js, built from src/<x>.ts.
+      expect(target, `bin ${name}`).toMatch(/^\.\/bin\/.+\.js$/);
+      const script = readFileSync(join(dir, target), "utf8");
+      expect(script, `bin ${name}`).toMatch(/^#!\/usr\/bin\/env node\n/);
+      const imported = /^import "\.\.\/dist\/(.+)\.js";$/m.exec(script)?.[1];
+      expect(imported, `bin ${name} imports ../dist/<module>.js`).toBeDefined();
+      expect(existsSync(join(dir, "src", `${imported}.ts`)), `bin ${name}: src/${imported}.ts`).toBe(true);
     }
     expect({ main: manifest.main, types: manifest.types }).toEqual({
       main: exportsMap["."]?.import,

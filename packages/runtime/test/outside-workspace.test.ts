@@ -36,9 +36,9 @@ afterAll(() => {
   if (appDir) rmSync(appDir, { recursive: true, force: true });
 });
 
-const CLI = () => join(appDir, "node_modules", "@channel-layers", "runtime", "dist", "cli.js");
+const CLI = () => join(appDir, "node_modules", "@channel-layers", "runtime", "bin", "channel-layers.js");
 
-it("the channel-layers bin runs from dist under plain node: serves the app, and exits 0 on SIGTERM", async () => {
+it("the channel-layers bin runs the compiled CLI under plain node: serves the app, and exits 0 on SIGTERM", async () => {
   // Run as the bin itself: its #!/usr/bin/env node line picks plain node.
   const server = new CliProcess(["serve", "app.mjs", "--port", "0"], {}, { command: [CLI()], cwd: appDir });
   processes.push(server);
