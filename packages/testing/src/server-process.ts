@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { diesWithParent } from "./parent-death.js";
 import { lineageOf, sendSignal } from "./process-group.js";
 
 /** How to run one throwaway server; `ready` resolves once it answers. */
@@ -28,7 +29,9 @@ const killAllNow = () => {
  * (detached: setsid), so a signal to the group reaches it and the children that stay in its group,
  * and nothing else. (PostgreSQL's backends call setsid themselves; they exit when they see the
  * postmaster die.) Signals are only sent while the child has not been reaped: until then its pid,
- * and so its process group id, cannot have been given to another process.
+ * and so its process group id, cannot have been given to another process. The server dies with
+ * the process that started it: through an exit handler, and on Linux through the kernel's
+ * parent-death signal when that process is killed outright.
  */
 export class ServerProcess {
   private child: ChildProcess | undefined;
@@ -53,7 +56,8 @@ export class ServerProcess {
 
   async start(): Promise<void> {
     if (this.isRunning) throw new Error(`${this.recipe.command} is already running`);
-    const child = spawn(this.recipe.command, this.recipe.args, {
+    const { command, args } = diesWithParent(this.recipe.command, this.recipe.args);
+    const child = spawn(command, args, {
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
       ...(this.recipe.user && process.getuid?.() === 0 ? this.recipe.user : {}),

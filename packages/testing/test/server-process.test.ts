@@ -1,9 +1,10 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ServerProcess, waitFor } from "../src/index.js";
+import { findBinary, ServerProcess, waitFor } from "../src/index.js";
 import { sendSignal } from "../src/process-group.js";
 
 const run = promisify(execFile);
@@ -61,19 +62,49 @@ describe("ServerProcess", () => {
     expect(process.listenerCount("exit")).toBe(before);
   });
 
-  it("ends its servers when the process that started them exits", { timeout: 30_000 }, async () => {
+  describe("when the process that started them ends", () => {
     const source = fileURLToPath(new URL("../src/server-process.ts", import.meta.url));
-    const script = [
-      `import { ServerProcess } from ${JSON.stringify(source)};`,
-      "const server = new ServerProcess({ command: 'sleep', args: ['600'], ready: async () => undefined });",
-      "await server.start();",
-      "console.log(server.pid);",
-      "process.exit(0);",
-    ].join("\n");
-    const { stdout } = await run(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script]);
-    const pid = Number(stdout.trim());
-    expect(pid).toBeGreaterThan(1);
-    await waitFor(`sleep ${pid} to end`, async () => ended(pid), 10_000);
+    const script = (then: string) =>
+      [
+        `import { ServerProcess } from ${JSON.stringify(source)};`,
+        "const server = new ServerProcess({ command: 'sleep', args: ['600'], ready: async () => undefined });",
+        "await server.start();",
+        "console.log(server.pid);",
+        then,
+      ].join("\n");
+
+    it("ends its servers when that process exits", { timeout: 30_000 }, async () => {
+      const { stdout } = await run(process.execPath, [
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "-e",
+        script("process.exit(0);"),
+      ]);
+      const pid = Number(stdout.trim());
+      expect(pid).toBeGreaterThan(1);
+      await waitFor(`sleep ${pid} to end`, async () => ended(pid), 10_000);
+    });
+
+    it.runIf(process.platform === "linux" && findBinary("setpriv") !== undefined)(
+      "ends its servers when that process is killed outright (no exit handler runs)",
+      { timeout: 30_000 },
+      async () => {
+        const child = spawn(
+          process.execPath,
+          ["--import", "tsx", "--input-type=module", "-e", script("setInterval(() => {}, 1000);")],
+          {
+            stdio: ["ignore", "pipe", "inherit"],
+          },
+        );
+        const [line] = (await once(child.stdout, "data")) as [Buffer];
+        const pid = Number(line.toString().trim());
+        expect(pid).toBeGreaterThan(1);
+        expect(ended(pid)).toBe(false);
+        child.kill("SIGKILL");
+        await waitFor(`sleep ${pid} to end`, async () => ended(pid), 10_000);
+      },
+    );
   });
 });
 
