@@ -7,9 +7,10 @@ import { afterAll, describe, expect, it } from "vitest";
 
 /**
  * PostgresChannelLayer against a throwaway PostgreSQL (initdb in a temp dir, free port) that is
- * killed with SIGKILL (the whole process group, as a crash) and restarted while one instance
- * sends and another receives, on a process-local channel and on a named one. Every message
- * is accounted for: sent (acknowledged or not), delivered, lost, duplicated.
+ * killed with SIGKILL (the postmaster, as a crash; its backends exit when they see it gone) and
+ * restarted while one instance sends and another receives, on a process-local channel and on a
+ * named one. Every message is accounted for: sent (acknowledged or not), delivered, lost,
+ * duplicated.
  *
  * The guarantee under test (README, "Guarantees"): a send that resolved is committed, so it
  * survives the crash and is delivered after the restart; nothing is delivered twice; per-channel
