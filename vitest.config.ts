@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
 /** Each workspace folder with tests is one vitest project; all resolve workspace packages to src/. */
-const projects = ["core", "memory", "redis", "postgres", "nats", "runtime", "client"].map((name) => ({
+const projects = ["core", "memory", "redis", "postgres", "nats", "runtime", "client", "testing"].map((name) => ({
   extends: true as const,
   test: { name, root: `packages/${name}`, include: ["test/**/*.test.ts"] },
 }));

@@ -2,8 +2,8 @@ import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { type ChannelLayer, MessageSerializer } from "@channel-layers/core";
-import { type Service, startService } from "@channel-layers/integration";
 import { deletePrefixStreams, NatsChannelLayer } from "@channel-layers/nats";
+import { startService, type TestService } from "@channel-layers/testing";
 import { connect, createInbox, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import {
   type BenchCase,
@@ -30,7 +30,7 @@ const FAN_OUT_DEADLINE_MS = 120_000;
 const message = (n: number) => ({ type: "bench.message", text: "hello", n });
 const serializer = new MessageSerializer();
 
-let service: Service | undefined;
+let service: TestService | undefined;
 const prefix = () => `bench-${randomBytes(4).toString("hex")}`;
 const natsUrl = () => service?.url as string;
 const redisUrl = () => process.env.REDIS_URL ?? "redis://127.0.0.1:6379";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { type ChannelLayer, makeChannelName } from "@channel-layers/core";
-import { startService } from "@channel-layers/integration";
 import { PostgresChannelLayer } from "@channel-layers/postgres";
+import { startService } from "@channel-layers/testing";
 import pg from "pg";
 import { type BenchCase, type BenchSuite, type Measurement, measure, OURS, percentile } from "../src/harness.js";
 

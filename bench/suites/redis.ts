@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { type Message, MessageSerializer } from "@channel-layers/core";
-import { type Service, startService } from "@channel-layers/integration";
 import { RedisChannelLayer } from "@channel-layers/redis";
+import { startService, type TestService } from "@channel-layers/testing";
 import { Redis } from "ioredis";
 import { ACK, COUNT_SELF, GROUP_ADD, GROUP_SEND, SEND } from "../../packages/redis/src/scripts.js";
 import { type BenchCase, type BenchSuite, type Measurement, measure, OURS } from "../src/harness.js";
@@ -24,7 +24,7 @@ const BULK_WINDOW = 100;
 const INSTANCES = 4;
 const EXPIRY_MS = 60_000;
 
-let service: Service | undefined;
+let service: TestService | undefined;
 const url = () => service?.url as string;
 const prefix = () => `bench-${randomBytes(4).toString("hex")}:`;
 

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { freePort, portAnswers, waitFor } from "@channel-layers/integration";
+import { freePort, portAnswers, waitFor } from "@channel-layers/testing";
 import { type BenchCase, type BenchSuite, type Measurement, OURS, percentile } from "../src/harness.js";
 import { PYTHON, pythonUnavailable } from "../src/python.js";
 
@@ -206,9 +206,10 @@ const suite: BenchSuite = {
   async teardown() {
     for (const started of servers.values()) {
       const { child } = await started.catch(() => ({ child: undefined }));
-      if (child?.pid === undefined || child.exitCode !== null) continue;
+      // A child killed by a signal has exitCode null too: its pid may already be someone else's.
+      if (!child || child.exitCode !== null || child.signalCode !== null) continue;
       const exited = once(child, "exit");
-      process.kill(child.pid, "SIGTERM");
+      child.kill("SIGTERM");
       await exited;
     }
     servers.clear();

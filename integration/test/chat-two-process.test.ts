@@ -5,9 +5,9 @@ import { fileURLToPath } from "node:url";
 import { deletePrefixStreams } from "@channel-layers/nats";
 import { uninstall } from "@channel-layers/postgres";
 import { LiveWebsocketCommunicator } from "@channel-layers/runtime/testing";
+import { type ServiceKind, startService, type TestService } from "@channel-layers/testing";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Service, type ServiceKind, startService } from "../src/index.js";
 
 // Two processes of the chat example on one networked backend: what a client of one sends reaches
 // a client of the other, as two Daphne processes on one Redis in the seed tutorial.
@@ -68,11 +68,11 @@ class ChatProcess {
 
   /** SIGTERM (the graceful shutdown), SIGKILL if it is still there after 10 s; only this pid. */
   async stop(): Promise<number | null> {
-    const pid = this.child.pid;
-    if (pid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
     const exited = once(this.child, "exit");
-    process.kill(pid, "SIGTERM");
-    const timer = setTimeout(() => this.child.exitCode === null && process.kill(pid, "SIGKILL"), 10_000);
+    // child.kill() does nothing once Node has reaped the child, whose pid may then be reused.
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
     const [code] = (await exited) as [number | null];
     clearTimeout(timer);
     return code;
@@ -80,7 +80,7 @@ class ChatProcess {
 }
 
 describe.each(KINDS)("the chat example in two processes on %s", (kind) => {
-  let service: Service | undefined;
+  let service: TestService | undefined;
   // One fresh prefix: the two processes share it, and nothing else on the server does.
   const prefix = `chat${randomBytes(6).toString("hex")}`;
   const processes: ChatProcess[] = [];

@@ -1,22 +1,23 @@
 import type { Message } from "@channel-layers/core";
 import { receiveOrNothing } from "@channel-layers/core/conformance";
 import { PostgresChannelLayer } from "@channel-layers/postgres";
+import { startService, type TestService, waitFor } from "@channel-layers/testing";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { type Service, startService, waitFor } from "../src/index.js";
 
 /**
  * PostgresChannelLayer against a throwaway PostgreSQL (initdb in a temp dir, free port) that is
- * killed with SIGKILL (the whole process group, as a crash) and restarted while one instance
- * sends and another receives, on a process-local channel and on a named one. Every message
- * is accounted for: sent (acknowledged or not), delivered, lost, duplicated.
+ * killed with SIGKILL (the postmaster, as a crash; its backends exit when they see it gone) and
+ * restarted while one instance sends and another receives, on a process-local channel and on a
+ * named one. Every message is accounted for: sent (acknowledged or not), delivered, lost,
+ * duplicated.
  *
  * The guarantee under test (README, "Guarantees"): a send that resolved is committed, so it
  * survives the crash and is delivered after the restart; nothing is delivered twice; per-channel
  * order holds. The one loss allowed is a receive's claim that committed in the instant before the
  * crash and whose reply never arrived: at most one message per waiting receive per crash.
  */
-const service: Service | undefined = await startService("postgres", { throwaway: true });
+const service: TestService | undefined = await startService("postgres", { throwaway: true });
 afterAll(() => service?.stop());
 
 const KILLS = 3;
@@ -54,7 +55,7 @@ describe.runIf(service)("PostgreSQL faults on a throwaway server", () => {
   it("loses no acknowledged message beyond claims in flight, duplicates none, keeps order", {
     timeout: 90_000,
   }, async () => {
-    const db = service as Service;
+    const db = service as TestService;
     const options = {
       connectionString: db.url,
       prefix: "faults",
@@ -149,7 +150,7 @@ describe.runIf(service)("PostgreSQL faults on a throwaway server", () => {
   it("notices a LISTEN connection that hangs without a word (SIGSTOP, as a partition) and catches up", {
     timeout: 30_000,
   }, async () => {
-    const db = service as Service;
+    const db = service as TestService;
     const options = { connectionString: db.url, prefix: "hang", timeout: 1, reconnectDelay: 50 };
     const sender = new PostgresChannelLayer(options);
     const receiver = new PostgresChannelLayer(options);
@@ -157,7 +158,8 @@ describe.runIf(service)("PostgreSQL faults on a throwaway server", () => {
     const channel = await receiver.newChannel();
     const [pid] = await listenerBackends(db.url, receiver.ownNotifyChannel);
     if (pid === undefined) throw new Error("no LISTEN connection found");
-    process.kill(pid, "SIGSTOP");
+    // Only through the server we started, which checks the pid is still one of its backends.
+    db.signalProcess(pid, "SIGSTOP");
     try {
       // One empty look first, so the receive below has already looked at the table when the
       // message is sent, and can only learn of it through the (stopped) listener.
@@ -173,8 +175,8 @@ describe.runIf(service)("PostgreSQL faults on a throwaway server", () => {
         return now.filter((other) => other !== pid).length === 1;
       });
     } finally {
-      process.kill(pid, "SIGCONT");
-      process.kill(pid, "SIGTERM"); // what pg_terminate_backend sends; SIGKILL would restart the server
+      db.signalProcess(pid, "SIGCONT");
+      db.signalProcess(pid, "SIGTERM"); // what pg_terminate_backend sends; SIGKILL would restart the server
       await Promise.all([sender.close(), receiver.close()]);
     }
   });

@@ -1,8 +1,8 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { servicesRequired } from "@channel-layers/integration";
 import { closeChannelLayers } from "@channel-layers/runtime";
+import { servicesRequired } from "@channel-layers/testing";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type ChatServer, startChatServer } from "../src/app.js";

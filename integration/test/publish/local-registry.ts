@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { freePort, ServerProcess, waitFor } from "../../src/index.js";
+import { freePort, ServerProcess, waitFor } from "@channel-layers/testing";
 
 /** A verdaccio we started: `url` ends with a slash, as npm writes registry URLs. */
 export interface LocalRegistry {

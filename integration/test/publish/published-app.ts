@@ -2,6 +2,7 @@ import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CommandOutput, run } from "./run-command.js";
+import { RUNNER_ONLY_ENTRY_POINTS } from "./workspace-packages.js";
 
 export type PackageManager = "npm" | "pnpm";
 
@@ -81,9 +82,9 @@ export class PublishedApp {
   /** A CommonJS script that require()s each entry point: Node's require(esm), from 20.19 on. */
   writeRequireCheck(entryPoints: readonly string[]): string {
     const file = "require-entry-points.cjs";
-    const lines = entryPoints.map(
-      (name) => `console.log(${JSON.stringify(name)}, typeof require(${JSON.stringify(name)}));`,
-    );
+    const lines = entryPoints
+      .filter((name) => !RUNNER_ONLY_ENTRY_POINTS.includes(name))
+      .map((name) => `console.log(${JSON.stringify(name)}, typeof require(${JSON.stringify(name)}));`);
     writeFileSync(join(this.dir, file), `${lines.join("\n")}\n`);
     return file;
   }
@@ -91,10 +92,16 @@ export class PublishedApp {
 
 /** Imports every entry point, so tsc checks each one's .d.ts, and node loads each one's code. */
 function entryPointsModule(entryPoints: readonly string[]): string {
-  const imports = entryPoints.map((name, index) => `import * as entry${index} from ${JSON.stringify(name)};`);
-  const table = entryPoints.map((name, index) => `  ${JSON.stringify(name)}: entry${index},`);
+  const loaded = entryPoints.filter((name) => !RUNNER_ONLY_ENTRY_POINTS.includes(name));
+  const typeOnly = entryPoints.filter((name) => RUNNER_ONLY_ENTRY_POINTS.includes(name));
+  const imports = loaded.map((name, index) => `import * as entry${index} from ${JSON.stringify(name)};`);
+  const typeImports = typeOnly.map((name, index) => `import type * as typesOnly${index} from ${JSON.stringify(name)};`);
+  const typeUses = typeOnly.map((_, index) => `export type TypesOnly${index} = keyof typeof typesOnly${index};`);
+  const table = loaded.map((name, index) => `  ${JSON.stringify(name)}: entry${index},`);
   return [
     ...imports,
+    ...typeImports,
+    ...typeUses,
     "",
     "const entryPoints: Record<string, object> = {",
     ...table,

@@ -46,6 +46,9 @@ export function entryPointSpecifiers(manifest: Manifest): string[] {
     .map((subpath) => (subpath === "." ? manifest.name : `${manifest.name}/${subpath.slice(2)}`));
 }
 
+/** Entry points that only load inside a vitest run (vitest's fixtures need its runner): type-checked, never loaded by plain node. */
+export const RUNNER_ONLY_ENTRY_POINTS: readonly string[] = ["@channel-layers/testing/vitest"];
+
 /** A package's commands: `bin` as a map, whichever form package.json uses. */
 export function binTargets(manifest: Manifest): Record<string, string> {
   const { bin } = manifest;

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { type Service, type StartServiceOptions, startService } from "@channel-layers/integration";
 import { deletePrefixStreams, NatsChannelLayer, type NatsChannelLayerOptions } from "@channel-layers/nats";
+import { type StartServiceOptions, startService, type TestService } from "@channel-layers/testing";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 
 /** A fresh random prefix: every test's subjects and streams are its own. */
@@ -18,7 +18,7 @@ export class NatsTestServer {
   private readonly openLayers = new Map<string, number>();
   private readonly cleanups = new Set<Promise<void>>();
 
-  private constructor(readonly service: Service) {}
+  private constructor(readonly service: TestService) {}
 
   /** Undefined when no server can be had (the caller skips), unless CI requires one. */
   static async start(options?: StartServiceOptions): Promise<NatsTestServer | undefined> {

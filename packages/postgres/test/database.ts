@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { type Service, startService } from "@channel-layers/integration";
 import { PostgresChannelLayer, type PostgresChannelLayerOptions } from "@channel-layers/postgres";
+import { startService, type TestService } from "@channel-layers/testing";
 import pg from "pg";
 
 /**
@@ -11,7 +11,7 @@ import pg from "pg";
 export interface TestDatabase {
   readonly url: string;
   readonly schema: string;
-  readonly service: Service;
+  readonly service: TestService;
   /** A layer on this file's schema with a fresh random prefix (unless `options.prefix`); closed by the caller. */
   layer(options?: PostgresChannelLayerOptions): PostgresChannelLayer;
   /** Runs one statement on a short-lived connection. */

@@ -1,6 +1,6 @@
 import { receiveOrNothing, receiveWithin } from "@channel-layers/core/conformance";
-import { freePort } from "@channel-layers/integration";
 import { migrate, PostgresChannelLayer, uninstall } from "@channel-layers/postgres";
+import { freePort } from "@channel-layers/testing";
 import pg from "pg";
 import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 import { randomPrefix, testDatabase } from "./database.js";

@@ -1,6 +1,6 @@
 import { channelLayerConformance } from "@channel-layers/core/conformance";
-import type { Service } from "@channel-layers/integration";
 import { RedisChannelLayer } from "@channel-layers/redis";
+import type { TestService } from "@channel-layers/testing";
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPrefix } from "./redis-service.js";
@@ -11,7 +11,7 @@ import { portOf, startCluster, throwawayRedisMissing } from "./throwaway-servers
 const missing = throwawayRedisMissing();
 
 describe.skipIf(missing !== undefined)("a 3-master Redis Cluster", () => {
-  let nodes: Service[] = [];
+  let nodes: TestService[] = [];
   const seeds = () => nodes.map((node) => ({ host: "127.0.0.1", port: portOf(node.url) }));
   beforeAll(async () => {
     nodes = await startCluster(3);

@@ -1,5 +1,5 @@
-import { type Service, startService, waitFor } from "@channel-layers/integration";
 import { RedisChannelLayer } from "@channel-layers/redis";
+import { startService, type TestService, waitFor } from "@channel-layers/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPrefix } from "./redis-service.js";
 
@@ -19,7 +19,7 @@ interface Outcome {
 }
 
 describe("Redis killed and restarted under load", () => {
-  let redis: Service | undefined;
+  let redis: TestService | undefined;
   beforeAll(async () => {
     redis = await startService("redis", { throwaway: true });
   });
@@ -31,7 +31,7 @@ describe("Redis killed and restarted under load", () => {
     skip,
   }) => {
     if (!redis) skip();
-    const server = redis as Service;
+    const server = redis as TestService;
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on("unhandledRejection", onUnhandled);

@@ -1,5 +1,5 @@
-import { waitFor } from "@channel-layers/integration";
 import { RedisChannelLayer } from "@channel-layers/redis";
+import { waitFor } from "@channel-layers/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPrefix, useRedis } from "./redis-service.js";

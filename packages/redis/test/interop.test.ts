@@ -1,6 +1,6 @@
 import type { Message } from "@channel-layers/core";
-import { servicesRequired } from "@channel-layers/integration";
 import { RedisChannelLayer, RedisPubSubChannelLayer } from "@channel-layers/redis";
+import { servicesRequired } from "@channel-layers/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { ChannelsRedisPeer, channelsRedisMissing } from "./python-peer.js";
 import { freshPrefix, useRedis } from "./redis-service.js";

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { type Service, startService, waitFor } from "@channel-layers/integration";
 import { RedisChannelLayer } from "@channel-layers/redis";
+import { startService, type TestService, waitFor } from "@channel-layers/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPrefix } from "./redis-service.js";
@@ -13,7 +13,7 @@ import { freshPrefix } from "./redis-service.js";
 const CHILD = fileURLToPath(new URL("./receiver-child.ts", import.meta.url));
 
 describe("a receiving process that dies", () => {
-  let redis: Service | undefined;
+  let redis: TestService | undefined;
   beforeAll(async () => {
     redis = await startService("redis", { throwaway: true });
   });
@@ -23,7 +23,7 @@ describe("a receiving process that dies", () => {
 
   it("takes no message of a named channel with it", { timeout: 30_000 }, async ({ skip }) => {
     if (!redis) skip();
-    const url = (redis as Service).url;
+    const url = (redis as TestService).url;
     const prefix = freshPrefix("death");
     const admin = new Redis(url);
     const blockedPops = async () =>

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { type Service, startService } from "@channel-layers/integration";
+import { startService, type TestService } from "@channel-layers/testing";
 import { afterAll } from "vitest";
 
 /**
@@ -7,7 +7,10 @@ import { afterAll } from "vitest";
  * else a throwaway local redis-server, else none: `url` is undefined and the file's tests skip
  * (under CI=true startService throws instead). A throwaway server stops after the file.
  */
-export async function useRedis(): Promise<{ readonly url: string | undefined; readonly service: Service | undefined }> {
+export async function useRedis(): Promise<{
+  readonly url: string | undefined;
+  readonly service: TestService | undefined;
+}> {
   const service = await startService("redis");
   afterAll(async () => {
     await service?.stop();

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { channelLayerConformance } from "@channel-layers/core/conformance";
-import type { Service } from "@channel-layers/integration";
 import { consistentHash, RedisChannelLayer } from "@channel-layers/redis";
+import type { TestService } from "@channel-layers/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelsRedisPeer, channelsRedisMissing, PYTHON } from "./python-peer.js";
@@ -13,7 +13,7 @@ import { startRing, throwawayRedisMissing } from "./throwaway-servers.js";
 const missing = throwawayRedisMissing();
 
 describe.skipIf(missing !== undefined)("a ring of 3 Redis servers", () => {
-  let ring: Service[] = [];
+  let ring: TestService[] = [];
   const urls = () => ring.map((server) => server.url);
   beforeAll(async () => {
     ring = await startRing(3);

@@ -2,11 +2,11 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, type Service, startLocalServer } from "@channel-layers/integration";
 import { RedisChannelLayer } from "@channel-layers/redis";
+import { freePort, type TestService } from "@channel-layers/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPrefix } from "./redis-service.js";
-import { throwawayRedisMissing } from "./throwaway-servers.js";
+import { startLocalRedis, throwawayRedisMissing } from "./throwaway-servers.js";
 
 // TLS is ioredis': a rediss:// URL or `tls` options pass straight through. A throwaway
 // redis-server with a self-signed certificate for 127.0.0.1 shows both paths.
@@ -19,7 +19,7 @@ try {
 }
 
 describe.skipIf(missing !== undefined || opensslMissing)("Redis over TLS", () => {
-  let server: Service | undefined;
+  let server: TestService | undefined;
   let dir = "";
   let tlsPort = 0;
   beforeAll(async () => {
@@ -32,7 +32,7 @@ describe.skipIf(missing !== undefined || opensslMissing)("Redis over TLS", () =>
       { stdio: "ignore" },
     );
     tlsPort = await freePort();
-    server = await startLocalServer("redis", [
+    server = await startLocalRedis([
       "--tls-port",
       String(tlsPort),
       "--tls-cert-file",

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { type Service, startService } from "@channel-layers/integration";
+import { startService, type TestService } from "@channel-layers/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createChannelLayer } from "../src/index.js";
 import { LiveWebsocketCommunicator } from "../src/testing/index.js";
@@ -9,7 +9,7 @@ import { CliProcess } from "./fixtures/cli-process.js";
 const APP = "test/fixtures/cli-app.ts";
 const processes: CliProcess[] = [];
 const sockets: LiveWebsocketCommunicator[] = [];
-let redis: Service | undefined;
+let redis: TestService | undefined;
 
 beforeAll(async () => {
   redis = await startService("redis");

@@ -3,16 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChannelLayer } from "@channel-layers/core";
-import {
-  freePort,
-  probeTcp,
-  ServerProcess,
-  type Service,
-  startLocalServer,
-  startService,
-  waitFor,
-} from "@channel-layers/integration";
 import { uninstall } from "@channel-layers/postgres";
+import { freePort, probeTcp, ServerProcess, startService, type TestService, waitFor } from "@channel-layers/testing";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -20,7 +12,7 @@ import { createChannelLayer } from "../src/index.js";
 
 // Each scheme of the settings URL against a real server: the shared ones (REDIS_URL, DATABASE_URL,
 // NATS_URL) for options, throwaway ones for credentials and Sentinel.
-const services: Service[] = [];
+const services: TestService[] = [];
 const layers: ChannelLayer[] = [];
 const stops: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -29,8 +21,8 @@ afterAll(async () => {
   await Promise.all(services.map((service) => service.stop()));
 });
 
-async function service(kind: "redis" | "postgres" | "nats", args?: string[]): Promise<Service> {
-  const found = args === undefined ? await startService(kind) : await startLocalServer(kind, args);
+async function service(kind: "redis" | "postgres" | "nats", args?: string[]): Promise<TestService> {
+  const found = args === undefined ? await startService(kind) : await startService(kind, { throwaway: true, args });
   if (found === undefined) throw new Error(`No ${kind} server (set ${kind.toUpperCase()}_URL)`);
   services.push(found);
   return found;

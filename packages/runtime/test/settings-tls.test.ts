@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { freePort, type Service, startLocalServer } from "@channel-layers/integration";
+import { freePort, startService, type TestService } from "@channel-layers/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
 // rediss:// and tls:// over real TLS servers (throwaway redis-server and nats-server with the test
@@ -13,16 +13,21 @@ const CERT = here("./fixtures/tls/server.pem");
 const KEY = here("./fixtures/tls/server-key.pem");
 const run = promisify(execFile);
 
-const services: Service[] = [];
+const services: TestService[] = [];
 let urls: string[] = [];
 beforeAll(async () => {
   const tlsPort = await freePort();
-  const redis = await startLocalServer("redis", [
-    ...["--tls-port", String(tlsPort), "--tls-cert-file", CERT, "--tls-key-file", KEY],
-    ...["--tls-ca-cert-file", CA, "--tls-auth-clients", "no"],
-  ]);
+  const redis = await startService("redis", {
+    throwaway: true,
+    args: [
+      ...["--tls-port", String(tlsPort), "--tls-cert-file", CERT, "--tls-key-file", KEY],
+      ...["--tls-ca-cert-file", CA, "--tls-auth-clients", "no"],
+    ],
+  });
+  if (redis === undefined) throw new Error("The TLS test needs the redis-server binary");
   services.push(redis);
-  const nats = await startLocalServer("nats", ["--tls", "--tlscert", CERT, "--tlskey", KEY]);
+  const nats = await startService("nats", { throwaway: true, args: ["--tls", "--tlscert", CERT, "--tlskey", KEY] });
+  if (nats === undefined) throw new Error("The TLS test needs the nats-server binary");
   services.push(nats);
   urls = [
     `rediss://127.0.0.1:${tlsPort}/0?prefix=tls`,

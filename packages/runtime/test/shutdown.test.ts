@@ -20,7 +20,8 @@ import { LiveWebsocketCommunicator } from "../src/testing/index.js";
 
 const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.pid) process.kill(child.pid, "SIGKILL");
+  // child.kill() signals only a child Node has not reaped yet: a pid that has exited may already be someone else's.
+  for (const child of children.splice(0)) child.kill("SIGKILL");
 });
 
 /** Runs a fixture process and gathers what it prints; `waitFor` polls its output. */

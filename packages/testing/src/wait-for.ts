@@ -12,9 +12,11 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
 
 /**
  * Opens a TCP connection, writes `send` (if any) and resolves true once the server's first bytes
- * contain `expect`: enough to know Redis (+PONG) or NATS (INFO) answers without a client library.
+ * contain (or match) `expect`: enough to know Redis (+PONG) or NATS (INFO) answers without a
+ * client library. False after a second without it.
  */
-export function probeTcp(port: number, expect: string, send?: string, host = "127.0.0.1"): Promise<boolean> {
+export function probeTcp(port: number, expect: string | RegExp, send?: string, host = "127.0.0.1"): Promise<boolean> {
+  const seenEnough = (seen: string) => (typeof expect === "string" ? seen.includes(expect) : expect.test(seen));
   return new Promise((resolve) => {
     const socket = connect({ port, host });
     let seen = "";
@@ -24,12 +26,13 @@ export function probeTcp(port: number, expect: string, send?: string, host = "12
     };
     socket.setTimeout(1000, () => finish(false));
     socket.once("error", () => finish(false));
+    socket.once("close", () => finish(seenEnough(seen)));
     socket.once("connect", () => {
       if (send) socket.write(send);
     });
     socket.on("data", (chunk) => {
       seen += chunk.toString("latin1");
-      if (seen.includes(expect)) finish(true);
+      if (seenEnough(seen)) finish(true);
     });
   });
 }
