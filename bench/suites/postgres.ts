@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { type ChannelLayer, makeChannelName } from "@channel-layers/core";
+import type { ChannelLayer } from "@channel-layers/core";
+import { makeChannelName } from "@channel-layers/core/backend";
 import { startService } from "@channel-layers/integration";
 import { PostgresChannelLayer } from "@channel-layers/postgres";
 import pg from "pg";

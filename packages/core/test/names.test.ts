@@ -1,13 +1,15 @@
 import { describe, expect, it } from "vitest";
+import { ChannelLayerError } from "../src/errors.js";
 import {
   assertChannelName,
   assertGroupName,
-  ChannelLayerError,
+  instanceIdOf,
   isProcessLocal,
   makeChannelName,
   nonLocalName,
+  parseChannelName,
   randomHex,
-} from "../src/index.js";
+} from "../src/names.js";
 
 describe("channel and group names", () => {
   it("accepts what Channels accepts", () => {

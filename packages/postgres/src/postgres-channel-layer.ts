@@ -1,16 +1,6 @@
 import { debuglog } from "node:util";
-import {
-  assertChannelName,
-  assertGroupName,
-  BaseChannelLayer,
-  ChannelDiscarded,
-  ChannelFull,
-  Extension,
-  LayerClosed,
-  type Message,
-  MessageSerializer,
-  validateMessage,
-} from "@channel-layers/core";
+import { ChannelDiscarded, ChannelFull, Extension, LayerClosed, type Message } from "@channel-layers/core";
+import { assertChannelName, assertGroupName, BaseChannelLayer, MessageSerializer, validateMessage } from "@channel-layers/core/backend";
 import pg from "pg";
 import { backendUnavailable } from "./errors.js";
 import { NotificationListener } from "./listener.js";
