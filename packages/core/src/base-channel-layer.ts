@@ -101,7 +101,10 @@ export abstract class BaseChannelLayer implements ChannelLayer {
       this.assertOpen();
       assertChannelName(channel);
       const admitted = this.admit(message);
-      if (!this.isOpen) return this.opened().then(() => this.sendNow(channel, this.keepUntilOpen(admitted)));
+      if (!this.isOpen) {
+        const kept = this.keepUntilOpen(admitted);
+        return this.opened().then(() => this.sendNow(channel, kept));
+      }
       return this.sendNow(channel, admitted);
     } catch (error) {
       return Promise.reject(error);
@@ -144,7 +147,10 @@ export abstract class BaseChannelLayer implements ChannelLayer {
       this.assertOpen();
       assertGroupName(group);
       const admitted = this.admit(message);
-      if (!this.isOpen) return this.opened().then(() => this.groupSendNow(group, this.keepUntilOpen(admitted)));
+      if (!this.isOpen) {
+        const kept = this.keepUntilOpen(admitted);
+        return this.opened().then(() => this.groupSendNow(group, kept));
+      }
       return this.groupSendNow(group, admitted);
     } catch (error) {
       return Promise.reject(error);
