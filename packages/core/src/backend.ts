@@ -2,7 +2,7 @@ export { Backoff, type BackoffOptions } from "./backoff.js";
 export { BaseChannelLayer } from "./base-channel-layer.js";
 export { ALL_EXTENSIONS } from "./channel-layer.js";
 export { coarseNow } from "./clock.js";
-export { LayerDiagnostics, type LayerCounters } from "./layer-diagnostics.js";
+export { type LayerCounters, LayerDiagnostics } from "./layer-diagnostics.js";
 export { LocalGroups } from "./local-groups.js";
 export { LocalMailboxes } from "./local-mailboxes.js";
 export { debugLogger, RateLimitedLog, resolveLogger } from "./logger.js";

@@ -1,7 +1,7 @@
 import { CapacityLookup } from "./capacity.js";
 import type { ChannelLayer, ReceiveOptions } from "./channel-layer.js";
 import { AbortError, BackendUnavailable, ChannelLayerError, InvalidName, LayerClosed } from "./errors.js";
-import { LayerDiagnostics, type LayerCounters } from "./layer-diagnostics.js";
+import { type LayerCounters, LayerDiagnostics } from "./layer-diagnostics.js";
 import { LocalGroups } from "./local-groups.js";
 import { type Logger, resolveLogger } from "./logger.js";
 import { copyMessage, copyValidMessage, lastSizeLowerBound, type Message, validateMessage } from "./message.js";

@@ -63,10 +63,14 @@ export class LayerDiagnostics {
   dropped(reason: string, details: LogDetails = {}, error?: unknown, count = 1): void {
     this.publish({ event: "dropped", reason, count, error, details });
     const cause = error === undefined ? "" : describeError(error);
-    this.log.warn(`dropped:${reason}:${cause}`, `Dropped ${count === 1 ? "a message" : `${count} messages`} (${reason})${cause ? `: ${cause}` : ""}`, {
-      ...details,
-      backend: this.backend,
-    });
+    this.log.warn(
+      `dropped:${reason}:${cause}`,
+      `Dropped ${count === 1 ? "a message" : `${count} messages`} (${reason})${cause ? `: ${cause}` : ""}`,
+      {
+        ...details,
+        backend: this.backend,
+      },
+    );
   }
 
   /** Sends the backend knows were lost after they resolved: counted in `lostSends`, then as dropped(). */
@@ -99,6 +103,7 @@ export class LayerDiagnostics {
   }
 
   private publish(event: Omit<DiagnosticsEvent, "backend" | "instanceId">): void {
-    if (this.channel.hasSubscribers) this.channel.publish({ ...event, backend: this.backend, instanceId: this.instanceId });
+    if (this.channel.hasSubscribers)
+      this.channel.publish({ ...event, backend: this.backend, instanceId: this.instanceId });
   }
 }

@@ -71,7 +71,9 @@ export class MessageSerializer {
       typeof channels === "string" ||
       (Array.isArray(channels) && channels.every((channel) => typeof channel === "string"));
     if (!valid) {
-      throw new InvalidMessage(`Received a message whose "${RESERVED_CHANNEL_KEY}" is not a channel or list of channels`);
+      throw new InvalidMessage(
+        `Received a message whose "${RESERVED_CHANNEL_KEY}" is not a channel or list of channels`,
+      );
     }
   }
 }

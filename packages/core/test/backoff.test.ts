@@ -29,7 +29,9 @@ describe("Backoff", () => {
   });
 
   it("refuses options that make no sense with INVALID_OPTIONS", () => {
-    expect(() => new Backoff({ initialMs: 10, maxMs: 5 })).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS" }));
+    expect(() => new Backoff({ initialMs: 10, maxMs: 5 })).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTIONS" }),
+    );
     expect(() => new Backoff({ factor: 0.5 })).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS" }));
   });
 });

@@ -71,11 +71,14 @@ describe("what a message may hold, as the wire carries it", () => {
       expect(error.cause).toBe(boom);
       expect(error.message).toMatch(/message\.deep\.value could not be read \(getter exploded\)/);
     }
-    const trap = new Proxy({ type: "x" }, {
-      ownKeys() {
-        throw new Error("ownKeys trap");
+    const trap = new Proxy(
+      { type: "x" },
+      {
+        ownKeys() {
+          throw new Error("ownKeys trap");
+        },
       },
-    });
+    );
     expect(rejection(() => copyValidMessage(trap))).toMatchObject({ code: "INVALID_MESSAGE" });
     expect(rejection(() => validateMessage({ type: "x", other: { n: Number.NaN } })).message).toMatch(
       /^message\.other\.n is NaN/,

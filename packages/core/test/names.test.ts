@@ -72,7 +72,13 @@ describe("parseChannelName and instanceIdOf", () => {
       instanceId: undefined,
       localPart: "",
     });
-    for (const name of ["specific.abc!def", "specific!x", "a.0011223344556677x!y", "a.001122334455667G!y", "a0011223344556677!y"]) {
+    for (const name of [
+      "specific.abc!def",
+      "specific!x",
+      "a.0011223344556677x!y",
+      "a.001122334455667G!y",
+      "a0011223344556677!y",
+    ]) {
       expect(instanceIdOf(name), name).toBeUndefined();
       expect(parseChannelName(name)).toMatchObject({ processLocal: true, instanceId: undefined, prefix: undefined });
     }

@@ -175,7 +175,12 @@ describe("LayerDiagnostics", () => {
     await layer.send("named", { type: "x" });
     await layer.groupSend("g", { type: "x" });
     await layer.receive("named");
-    expect(layer.diagnosticsForTest.snapshot()).toMatchObject({ backend: "gated", sent: 1, groupSends: 1, received: 1 });
+    expect(layer.diagnosticsForTest.snapshot()).toMatchObject({
+      backend: "gated",
+      sent: 1,
+      groupSends: 1,
+      received: 1,
+    });
     await layer.close();
   });
 
@@ -190,7 +195,8 @@ describe("LayerDiagnostics", () => {
     try {
       const serializer = new MessageSerializer();
       const noType = Buffer.from("81a474657874a178", "hex");
-      for (let i = 0; i < 3; i++) expect(diagnostics.decodeOrDrop(serializer, noType, { channel: "c" })).toBeUndefined();
+      for (let i = 0; i < 3; i++)
+        expect(diagnostics.decodeOrDrop(serializer, noType, { channel: "c" })).toBeUndefined();
       expect(diagnostics.decodeOrDrop(serializer, serializer.encode({ type: "ok" }))).toEqual({ type: "ok" });
       expect(diagnostics.counters.droppedUndecodable).toBe(3);
       expect(events).toHaveLength(3);
@@ -202,7 +208,9 @@ describe("LayerDiagnostics", () => {
         details: { channel: "c" },
         error: expect.objectContaining({ code: "INVALID_MESSAGE" }),
       });
-      expect(logger.lines).toEqual([expect.stringMatching(/Dropped a message \(undecodable\).*without a string "type"/)]);
+      expect(logger.lines).toEqual([
+        expect.stringMatching(/Dropped a message \(undecodable\).*without a string "type"/),
+      ]);
     } finally {
       unsubscribe("channel-layers:gated", listen);
       layer.openNow();

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
 import { Packr } from "msgpackr";
+import { describe, expect, it } from "vitest";
 import { copyValidMessage } from "../src/message.js";
 import { MessageSerializer } from "../src/serializer.js";
 
@@ -105,7 +105,10 @@ describe("MessageSerializer", () => {
       ["bytes after the message", hex("81 a4 74797065 a1 78 00")],
       ["a cut-short string", hex("81 a4 74797065 a5 78")],
       ["a map that claims more entries than it holds", hex("de ffff a4 74797065 a1 78")],
-      ["nesting 101 levels deep", Buffer.concat([hex("82 a4 74797065 a1 78 a1 6c"), Buffer.alloc(101, 0x91), hex("c0")])],
+      [
+        "nesting 101 levels deep",
+        Buffer.concat([hex("82 a4 74797065 a1 78 a1 6c"), Buffer.alloc(101, 0x91), hex("c0")]),
+      ],
       ["a malformed __asgi_channel__", hex("82 a4 74797065 a1 78 b0 5f5f617367695f6368616e6e656c5f5f 01")],
     ];
     it.each(refused)("%s", (_label, bytes) => {

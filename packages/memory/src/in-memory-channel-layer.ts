@@ -1,5 +1,19 @@
-import { type ChannelLayerOptions, ChannelDiscarded, ChannelFull, type ChannelLayerStats, LayerClosed, type Message } from "@channel-layers/core";
-import { ALL_EXTENSIONS, BaseChannelLayer, coarseNow, copyMessage, LocalGroups, LocalMailboxes } from "@channel-layers/core/backend";
+import {
+  ChannelDiscarded,
+  ChannelFull,
+  type ChannelLayerOptions,
+  type ChannelLayerStats,
+  LayerClosed,
+  type Message,
+} from "@channel-layers/core";
+import {
+  ALL_EXTENSIONS,
+  BaseChannelLayer,
+  coarseNow,
+  copyMessage,
+  LocalGroups,
+  LocalMailboxes,
+} from "@channel-layers/core/backend";
 
 /** Options of InMemoryChannelLayer: the common ChannelLayerOptions, nothing more. */
 export type InMemoryChannelLayerOptions = ChannelLayerOptions;
@@ -69,7 +83,8 @@ export class InMemoryChannelLayer extends BaseChannelLayer {
     const members = this.groups.members(group, now);
     const last = members.length - 1;
     // The message is already this layer's own copy: the last member can have it.
-    for (let i = 0; i <= last; i++) this.deliver(members[i] as string, i === last ? message : copyMessage(message), now);
+    for (let i = 0; i <= last; i++)
+      this.deliver(members[i] as string, i === last ? message : copyMessage(message), now);
   }
 
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {
@@ -89,7 +104,8 @@ export class InMemoryChannelLayer extends BaseChannelLayer {
 
   /** Buffers or hands over `message`; false (counted) when the channel is full. */
   private deliver(channel: string, message: Message, now: number): boolean {
-    if (this.mailboxes.open(channel, now).offer(message, now + this.expiryMs, this.capacityFor(channel), now)) return true;
+    if (this.mailboxes.open(channel, now).offer(message, now + this.expiryMs, this.capacityFor(channel), now))
+      return true;
     this.diagnostics.counters.channelFull++;
     return false;
   }

@@ -1,4 +1,11 @@
-import { ChannelDiscarded, ChannelFull, type ChannelLayerOptions, InvalidOptions, LayerClosed, type Message } from "@channel-layers/core";
+import {
+  ChannelDiscarded,
+  ChannelFull,
+  type ChannelLayerOptions,
+  InvalidOptions,
+  LayerClosed,
+  type Message,
+} from "@channel-layers/core";
 import { ALL_EXTENSIONS, BaseChannelLayer, coarseNow, copyMessage, nonLocalName } from "@channel-layers/core/backend";
 import type { PoppedEntry } from "./blocking-pop.js";
 import { keySlot } from "./cluster-slot.js";

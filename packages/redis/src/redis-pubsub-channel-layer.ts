@@ -1,4 +1,11 @@
-import { ChannelDiscarded, type ChannelLayerOptions, Extension, InvalidOptions, LayerClosed, type Message } from "@channel-layers/core";
+import {
+  ChannelDiscarded,
+  type ChannelLayerOptions,
+  Extension,
+  InvalidOptions,
+  LayerClosed,
+  type Message,
+} from "@channel-layers/core";
 import { BaseChannelLayer, coarseNow, LocalMailboxes, MessageSerializer } from "@channel-layers/core/backend";
 import { consistentHash } from "./hash-ring.js";
 import { KeySpace } from "./key-space.js";
