@@ -37,7 +37,7 @@ const RESOLVED = Promise.resolve();
  */
 export class InMemoryChannelLayer extends BaseChannelLayer {
   readonly extensions = ALL_EXTENSIONS;
-  protected override readonly copiesMessages = true;
+  protected override readonly copiesMessages: boolean = true;
   private readonly mailboxes = new LocalMailboxes(this.diagnostics.counters);
   private readonly groups = new LocalGroups({ groupExpiryMs: this.groupExpiryMs });
 
