@@ -28,11 +28,9 @@ const RESOLVED = Promise.resolve();
 const MAX_CHANNEL_PREFIX_LENGTH = MAX_NAME_LENGTH - 1 - (INSTANCE_ID_LENGTH + 2 + LOCAL_PART_BYTES * 2);
 
 /**
- * The public half of every channel layer, done once: names and messages are validated before
- * any I/O, the layer is opened once (calls made meanwhile wait for it), closed state and aborts
- * are checked, and the groups this instance added each channel to are remembered for
- * discardChannel. A backend extends it and writes the protected `_` half, which only ever sees
- * valid input on an open layer.
+ * The public half of every channel layer, done once (validation, opening, closed state, aborts,
+ * memberships for discardChannel), so a backend writes only the protected `_` half, which only
+ * ever sees valid input on an open layer.
  */
 export abstract class BaseChannelLayer implements ChannelLayer {
   abstract readonly extensions: readonly string[];
@@ -302,11 +300,9 @@ export abstract class BaseChannelLayer implements ChannelLayer {
   }
 
   /**
-   * Connects, prepares statements, subscribes: whatever must happen before the first call. The
-   * base starts it once construction is done; calls made meanwhile wait for it. When it rejects,
-   * those calls reject (BACKEND_UNAVAILABLE with the cause, unless it threw a ChannelLayerError),
-   * and the next call starts it again, so it must leave nothing behind when it fails. Default:
-   * nothing to open, and the layer is open at once.
+   * Whatever must happen before the first call (connect, prepare, subscribe); started by the base,
+   * awaited by early calls. A failure rejects them and the next call runs it again, so it must
+   * leave nothing behind. Default: nothing, and the layer is open at once.
    */
   protected _open(): Promise<void> {
     return RESOLVED;

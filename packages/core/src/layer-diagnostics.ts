@@ -12,9 +12,8 @@ function describeError(error: unknown): string {
 }
 
 /**
- * One layer instance's counters, diagnostics channel and rate-limited log, handed to whatever
- * part of a backend notices a drop, a reconnect or a background failure, so each is counted,
- * published and logged the same way in every backend.
+ * One layer instance's counters, diagnostics channel and rate-limited log: hand it to the parts of
+ * a backend that notice drops, reconnects and background failures, so every backend reports alike.
  */
 export class LayerDiagnostics {
   readonly counters: LayerCounters = {

@@ -6,10 +6,9 @@ import type { Message } from "./message.js";
 const SWEEP_INTERVAL_MS = 1000;
 
 /**
- * The mailboxes of the channels one layer instance delivers locally. A mailbox is made on first
- * use and kept while busy; one that holds nothing unexpired and has nobody waiting is forgotten
- * by a sweep that runs at most once a second, on whichever call comes due (no timer), so channel
- * churn leaves no trace while a channel used back and forth is not remade on every message.
+ * The mailboxes of the channels one layer instance delivers locally, made on first use. Idle ones
+ * are forgotten by a sweep at most once a second on whichever call comes due (no timer), so
+ * channel churn leaves no trace while a busy channel is not remade on every message.
  */
 export class LocalMailboxes<T = Message> {
   private readonly boxes = new Map<string, Mailbox<T>>();

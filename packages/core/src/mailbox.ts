@@ -17,10 +17,8 @@ export interface ReceivedCounter {
 }
 
 /**
- * One channel's local delivery point: buffered items in send order, and receivers waiting in
- * arrival order. An item goes to exactly one receiver; an aborted receive takes nothing, so
- * whatever arrives after the abort stays buffered for the next one. Expiry is lazy: expired
- * items are dropped when the head is looked at, never by a timer.
+ * One channel's local delivery point: items in send order, receivers in arrival order, each item
+ * to exactly one receiver. An aborted receive takes nothing; expiry is lazy (no timer).
  */
 export class Mailbox<T> {
   private readonly entries = new TimedQueue<T>();

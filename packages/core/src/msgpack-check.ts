@@ -9,11 +9,9 @@ function refuse(problem: string): never {
 }
 
 /**
- * Walks encoded MessagePack without decoding it and throws InvalidMessage unless it holds only
- * what a valid message encodes to: maps with string keys, arrays, str, bin, nil, booleans, ints
- * within signed 64 bits and finite floats. msgpackr's unpack would otherwise turn extension types
- * (timestamps, its own Set/RegExp/Error/typed-array/record extensions) and the 0xc1 byte into
- * objects no sender could have sent, whatever the Packr options.
+ * Throws InvalidMessage unless encoded MessagePack holds only what a valid message encodes to.
+ * msgpackr's unpack turns extension types (timestamps, its Set/RegExp/Error/record extensions)
+ * into objects no sender could have sent, whatever the Packr options, so they are refused first.
  */
 export function checkMessagePack(bytes: Uint8Array): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
