@@ -16,6 +16,25 @@ function everyCall(layer: ChannelLayer): [string, Promise<unknown>][] {
   ];
 }
 
+/** What `call` rejected with, `{ resolved }` if it resolved, or `{ pending }` if it did neither within `ms`. */
+async function settledWithin(call: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise((resolve) => {
+    timer = setTimeout(() => resolve({ pending: `neither resolved nor rejected within ${ms} ms` }), ms);
+  });
+  try {
+    return await Promise.race([
+      call.then(
+        (value) => ({ resolved: value }),
+        (error: unknown) => error,
+      ),
+      deadline,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function openTests(ctx: SuiteContext): void {
   describe("open", () => {
     it(
@@ -97,15 +116,12 @@ export function openTests(ctx: SuiteContext): void {
             const calls = everyCall(layer);
             handled(calls.map(([, call]) => call));
             for (const [label, call] of calls) {
-              const error = await call.then(
-                (value) => ({ resolved: value }),
-                (e: unknown) => e,
-              );
+              const error = await settledWithin(call, ctx.arrivalMs);
               const what = `${label} on a layer whose server does not answer should reject with BACKEND_UNAVAILABLE, got ${describeValue(error)}`;
               expect(error, what).toMatchObject({ code: "BACKEND_UNAVAILABLE" });
               expect((error as Error).cause, `${label}'s BACKEND_UNAVAILABLE should keep the cause`).toBeDefined();
             }
-            const again = await layer.send("unopened-named", { type: "again" }).catch((e: unknown) => e);
+            const again = await settledWithin(layer.send("unopened-named", { type: "again" }), ctx.arrivalMs);
             expect(again, "a call after the failed open should try again and fail the same way").toMatchObject({
               code: "BACKEND_UNAVAILABLE",
             });
