@@ -1,7 +1,8 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { type ChannelLayer, MessageSerializer } from "@channel-layers/core";
+import type { ChannelLayer } from "@channel-layers/core";
+import { MessageSerializer } from "@channel-layers/core/backend";
 import { deletePrefixStreams, NatsChannelLayer } from "@channel-layers/nats";
 import { startService, type TestService } from "@channel-layers/testing";
 import { connect, createInbox, type Msg, type NatsConnection } from "@nats-io/transport-node";

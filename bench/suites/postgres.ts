@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { type ChannelLayer, makeChannelName } from "@channel-layers/core";
+import type { ChannelLayer } from "@channel-layers/core";
+import { makeChannelName } from "@channel-layers/core/backend";
 import { PostgresChannelLayer } from "@channel-layers/postgres";
 import { startService } from "@channel-layers/testing";
 import pg from "pg";

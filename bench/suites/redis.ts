@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { type Message, MessageSerializer } from "@channel-layers/core";
+import type { Message } from "@channel-layers/core";
+import { MessageSerializer } from "@channel-layers/core/backend";
 import { RedisChannelLayer } from "@channel-layers/redis";
 import { startService, type TestService } from "@channel-layers/testing";
 import { Redis } from "ioredis";

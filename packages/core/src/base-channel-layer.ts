@@ -1,11 +1,16 @@
 import { CapacityLookup } from "./capacity.js";
 import type { ChannelLayer, ReceiveOptions } from "./channel-layer.js";
-import { AbortError, ChannelLayerError, InvalidName, LayerClosed } from "./errors.js";
-import { copyValidMessage, lastSizeLowerBound, type Message, validateMessage } from "./message.js";
+import { AbortError, BackendUnavailable, ChannelLayerError, InvalidName, LayerClosed } from "./errors.js";
+import { type LayerCounters, LayerDiagnostics } from "./layer-diagnostics.js";
+import { LocalGroups } from "./local-groups.js";
+import { type Logger, resolveLogger } from "./logger.js";
+import { copyMessage, copyValidMessage, lastSizeLowerBound, type Message, validateMessage } from "./message.js";
 import {
   assertChannelName,
   assertGroupName,
   INSTANCE_ID_BYTES,
+  INSTANCE_ID_LENGTH,
+  instanceIdOf,
   isProcessLocal,
   LOCAL_PART_BYTES,
   MAX_NAME_LENGTH,
@@ -14,42 +19,64 @@ import {
 } from "./names.js";
 import { type ChannelLayerOptions, type ResolvedChannelLayerOptions, resolveOptions } from "./options.js";
 import { MessageSerializer } from "./serializer.js";
+import type { ChannelLayerStats } from "./stats.js";
 
 const RECEIVABLE_CACHE_LIMIT = 10_000;
+const RESOLVED = Promise.resolve();
 
 /** Longest newChannel() prefix: the name adds `.`, the instance id, `!` and the local part. */
-const MAX_CHANNEL_PREFIX_LENGTH = MAX_NAME_LENGTH - 1 - (INSTANCE_ID_BYTES * 2 + 2 + LOCAL_PART_BYTES * 2);
+const MAX_CHANNEL_PREFIX_LENGTH = MAX_NAME_LENGTH - 1 - (INSTANCE_ID_LENGTH + 2 + LOCAL_PART_BYTES * 2);
 
 /**
- * The public half of every channel layer, done once: names and messages are validated before
- * any I/O, closed state and aborts are checked, and the groups this instance added each channel
- * to are remembered for discardChannel. A backend extends it and writes the protected `_` half,
- * which only ever sees valid input on an open layer.
+ * The public half of every channel layer, done once (validation, opening, closed state, aborts,
+ * memberships for discardChannel), so a backend writes only the protected `_` half, which only
+ * ever sees valid input on an open layer.
  */
 export abstract class BaseChannelLayer implements ChannelLayer {
   abstract readonly extensions: readonly string[];
   readonly options: ResolvedChannelLayerOptions;
   /** Random id in every channel name this instance makes: `<prefix>.<instanceId>!<random>`. */
   protected readonly instanceId = randomHex(INSTANCE_ID_BYTES);
-  /** What the non-local part of this instance's channel names ends with. */
-  private readonly ownChannelMarker = `.${this.instanceId}!`;
   /** Set by a layer that keeps message objects itself, so senders and receivers share nothing. */
   protected readonly copiesMessages: boolean = false;
+  /** The `logger` option, else one that is quiet unless NODE_DEBUG names `channel-layers:<backend>`. */
+  protected readonly logger: Logger;
+  /** Counters, diagnostics channel and rate-limited log; hand it to the parts that see drops and reconnects. */
+  protected readonly diagnostics: LayerDiagnostics;
+  private readonly counters: LayerCounters;
   private readonly capacities: CapacityLookup;
-  private readonly memberships = new Map<string, Set<string>>();
+  /** Groups this instance added each channel to, for discardChannel. */
+  private readonly memberships = new LocalGroups();
   /** Channels receive() has checked lately: a consumer receives on one name over and over. */
   private readonly receivable = new Set<string>();
+  private isOpen = false;
+  private opening: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private sizeProbe: MessageSerializer | undefined;
 
-  constructor(options: ChannelLayerOptions = {}) {
+  /** `backend` names the logger namespace, the diagnostics channel and stats().backend. */
+  constructor(options: ChannelLayerOptions = {}, backend = "custom") {
     this.options = resolveOptions(options);
     this.capacities = new CapacityLookup(this.options.capacity, this.options.channelCapacity);
+    this.logger = resolveLogger(options.logger, `channel-layers:${backend}`);
+    this.diagnostics = new LayerDiagnostics(backend, this.instanceId, this.logger);
+    this.counters = this.diagnostics.counters;
+    if (this._open === BaseChannelLayer.prototype._open) this.isOpen = true;
+    // Opening starts once the subclass's constructor has run, or at the first call if that is sooner.
+    else queueMicrotask(() => this.startOpening());
   }
 
   /** Whether close() has been called. */
   get closed(): boolean {
     return this.closing !== undefined;
+  }
+
+  /**
+   * The common counters since the layer was made. A backend's public `stats()` returns them with
+   * its own fields beside them: `{ ...this.commonStats(), channels: ... }`.
+   */
+  protected commonStats(): ChannelLayerStats {
+    return this.diagnostics.snapshot();
   }
 
   async newChannel(prefix = "specific"): Promise<string> {
@@ -59,18 +86,24 @@ export abstract class BaseChannelLayer implements ChannelLayer {
         `newChannel prefix must be at most ${MAX_CHANNEL_PREFIX_LENGTH} ASCII letters, digits, hyphens, underscores or periods; got ${JSON.stringify(prefix)}`,
       );
     }
+    if (!this.isOpen) await this.opened();
     const channel = makeChannelName(prefix, this.instanceId);
     await this._newChannel(channel);
     return channel;
   }
 
-  // send, receive and groupSend are the hot path: plain functions that return the transport's
-  // promise, rather than async ones that would wrap it in another.
+  // send, receive and groupSend are the hot path: once open, plain functions that return the
+  // transport's promise, rather than async ones that would wrap it in another.
   send(channel: string, message: Message): Promise<void> {
     try {
       this.assertOpen();
       assertChannelName(channel);
-      return this._send(channel, this.admit(message));
+      const admitted = this.admit(message);
+      if (!this.isOpen) {
+        const kept = this.keepUntilOpen(admitted);
+        return this.opened().then(() => this.sendNow(channel, kept));
+      }
+      return this.sendNow(channel, admitted);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -82,6 +115,7 @@ export abstract class BaseChannelLayer implements ChannelLayer {
       if (!this.receivable.has(channel)) this.checkReceivable(channel);
       const signal = options?.signal;
       if (signal?.aborted) throw new AbortError(signal.reason);
+      if (!this.isOpen) return this.receiveOnceOpen(channel, signal);
       return this._receive(channel, signal);
     } catch (error) {
       return Promise.reject(error);
@@ -92,12 +126,8 @@ export abstract class BaseChannelLayer implements ChannelLayer {
     this.assertOpen();
     assertGroupName(group);
     assertChannelName(channel);
-    let groups = this.memberships.get(channel);
-    if (groups === undefined) {
-      groups = new Set();
-      this.memberships.set(channel, groups);
-    }
-    groups.add(group);
+    if (!this.isOpen) await this.opened();
+    this.memberships.add(group, channel);
     return this._groupAdd(group, channel);
   }
 
@@ -105,8 +135,8 @@ export abstract class BaseChannelLayer implements ChannelLayer {
     this.assertOpen();
     assertGroupName(group);
     assertChannelName(channel);
-    const groups = this.memberships.get(channel);
-    if (groups?.delete(group) && groups.size === 0) this.memberships.delete(channel);
+    if (!this.isOpen) await this.opened();
+    this.memberships.remove(group, channel);
     return this._groupDiscard(group, channel);
   }
 
@@ -114,7 +144,12 @@ export abstract class BaseChannelLayer implements ChannelLayer {
     try {
       this.assertOpen();
       assertGroupName(group);
-      return this._groupSend(group, this.admit(message));
+      const admitted = this.admit(message);
+      if (!this.isOpen) {
+        const kept = this.keepUntilOpen(admitted);
+        return this.opened().then(() => this.groupSendNow(group, kept));
+      }
+      return this.groupSendNow(group, admitted);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -123,19 +158,20 @@ export abstract class BaseChannelLayer implements ChannelLayer {
   async discardChannel(channel: string): Promise<void> {
     this.assertOpen();
     assertChannelName(channel);
-    const groups = [...(this.memberships.get(channel) ?? [])];
-    this.memberships.delete(channel);
-    return this._discardChannel(channel, groups);
+    if (!this.isOpen) await this.opened();
+    return this._discardChannel(channel, this.memberships.removeChannel(channel));
   }
 
   async flush(): Promise<void> {
     this.assertOpen();
+    if (!this.isOpen) await this.opened();
     this.memberships.clear();
     return this._flush();
   }
 
   close(): Promise<void> {
-    this.closing ??= this._close();
+    // An open under way finishes first, so _close never races _open.
+    this.closing ??= this.opening ? this.opening.then(noop, noop).then(() => this._close()) : this._close();
     return this.closing;
   }
 
@@ -156,14 +192,83 @@ export abstract class BaseChannelLayer implements ChannelLayer {
 
   /** Whether this instance's newChannel() made `channel`. */
   protected isOwnChannel(channel: string): boolean {
-    const bang = channel.indexOf("!");
-    const marker = this.ownChannelMarker;
-    return bang >= marker.length && channel.startsWith(marker, bang + 1 - marker.length);
+    return instanceIdOf(channel) === this.instanceId;
   }
 
-  /** How many channels this instance has added to groups and not yet discarded (for leak checks). */
-  protected get trackedMemberships(): number {
-    return this.memberships.size;
+  /** Throws LayerClosed once close() has been called. */
+  protected assertOpen(): void {
+    if (this.closing !== undefined) throw new LayerClosed();
+  }
+
+  private sendNow(channel: string, message: Message): Promise<void> {
+    this.counters.sent++;
+    return this._send(channel, message);
+  }
+
+  private groupSendNow(group: string, message: Message): Promise<void> {
+    this.counters.groupSends++;
+    return this._groupSend(group, message);
+  }
+
+  /** A message held while the layer opens is the layer's own copy: the sender may change its object meanwhile. */
+  private keepUntilOpen(message: Message): Message {
+    return this.copiesMessages ? message : copyMessage(message);
+  }
+
+  private startOpening(): void {
+    if (this.isOpen || this.closing !== undefined) return;
+    this.opened().catch(noop);
+  }
+
+  /**
+   * Resolves once the layer is open; throws LayerClosed if it was closed meanwhile. A failed open
+   * rejects the calls that waited for it, and the next call tries again.
+   */
+  private opened(): Promise<void> {
+    if (!this.isOpen && this.opening === undefined) {
+      this.opening = RESOLVED.then(() => this._open()).then(
+        () => {
+          this.opening = undefined;
+          this.isOpen = true;
+        },
+        (cause: unknown) => {
+          this.opening = undefined;
+          this.diagnostics.openFailed(cause);
+          throw this.openError(cause);
+        },
+      );
+    }
+    const ready = this.opening ?? RESOLVED;
+    return ready.then(() => this.assertOpen());
+  }
+
+  private openError(cause: unknown): ChannelLayerError {
+    if (cause instanceof ChannelLayerError) return cause;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new BackendUnavailable(
+      `Could not open the ${this.diagnostics.backend} channel layer (${reason}); the next call tries again`,
+      { cause },
+    );
+  }
+
+  /** A receive made before the layer is open: its signal can abort it while it waits. */
+  private receiveOnceOpen(channel: string, signal: AbortSignal | undefined): Promise<Message> {
+    if (signal === undefined) return this.opened().then(() => this._receive(channel, undefined));
+    return new Promise<Message>((resolve, reject) => {
+      const onAbort = () => reject(new AbortError(signal.reason));
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.opened().then(
+        () => {
+          signal.removeEventListener("abort", onAbort);
+          if (signal.aborted) return;
+          this._receive(channel, signal).then(resolve, reject);
+        },
+        (error: unknown) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Checks a name receive() has not seen lately, remembering it when it passes. */
@@ -177,11 +282,6 @@ export abstract class BaseChannelLayer implements ChannelLayer {
     }
     if (this.receivable.size >= RECEIVABLE_CACHE_LIMIT) this.receivable.clear();
     this.receivable.add(channel);
-  }
-
-  /** Throws LayerClosed once close() has been called. */
-  protected assertOpen(): void {
-    if (this.closing !== undefined) throw new LayerClosed();
   }
 
   private admit(message: Message): Message {
@@ -199,6 +299,14 @@ export abstract class BaseChannelLayer implements ChannelLayer {
     return copy;
   }
 
+  /**
+   * Whatever must happen before the first call (connect, prepare, subscribe); started by the base,
+   * awaited by early calls. A failure rejects them and the next call runs it again, so it must
+   * leave nothing behind. Default: nothing, and the layer is open at once.
+   */
+  protected _open(): Promise<void> {
+    return RESOLVED;
+  }
   /** Called with each name newChannel() makes, before it is returned. */
   protected _newChannel(_channel: string): void | Promise<void> {}
   /** Queues a valid message; throws ChannelFull at `capacityFor(channel)` if the layer has capacity. */
@@ -212,6 +320,11 @@ export abstract class BaseChannelLayer implements ChannelLayer {
   /** Drops the channel's local buffer, rejects its receives, removes it from `groups`. */
   protected abstract _discardChannel(channel: string, groups: readonly string[]): Promise<void>;
   protected abstract _flush(): Promise<void>;
-  /** Releases resources; pending receives must reject with LayerClosed. */
+  /**
+   * Releases resources; pending receives must reject with LayerClosed. Called once, after any
+   * open under way has settled, and also when the layer never opened or its open failed.
+   */
   protected abstract _close(): Promise<void>;
 }
+
+function noop(): void {}

@@ -1,7 +1,6 @@
 /**
- * Milliseconds since the epoch, read from Date.now() at most once per 64 calls and never reused
- * past the current turn of the event loop. Date.now() costs about as much as the rest of an
- * in-memory send; expiry is counted in seconds, so a reading a few microseconds old is as good.
+ * Date.now(), read at most once per 64 calls and never reused past the current turn of the event
+ * loop: it costs as much as an in-memory send, and expiry is counted in seconds.
  */
 let cached = 0;
 let callsLeft = 0;

@@ -1,19 +1,21 @@
 import { coarseNow } from "./clock.js";
-import { Mailbox } from "./mailbox.js";
+import { Mailbox, type ReceivedCounter } from "./mailbox.js";
 import type { Message } from "./message.js";
 
 /** Idle mailboxes are forgotten at most this often. */
 const SWEEP_INTERVAL_MS = 1000;
 
 /**
- * The mailboxes of the channels one layer instance delivers locally. A mailbox is made on first
- * use and kept while busy; one that holds nothing unexpired and has nobody waiting is forgotten
- * by a sweep that runs at most once a second, on whichever call comes due (no timer), so channel
- * churn leaves no trace while a channel used back and forth is not remade on every message.
+ * The mailboxes of the channels one layer instance delivers locally, made on first use. Idle ones
+ * are forgotten by a sweep at most once a second on whichever call comes due (no timer), so
+ * channel churn leaves no trace while a busy channel is not remade on every message.
  */
 export class LocalMailboxes<T = Message> {
   private readonly boxes = new Map<string, Mailbox<T>>();
   private nextSweepAt = 0;
+
+  /** `counter.received` grows by one for each message a take() resolves with. */
+  constructor(private readonly counter?: ReceivedCounter) {}
 
   /** Mailboxes held now, idle ones not yet swept included. */
   get size(): number {
@@ -29,7 +31,7 @@ export class LocalMailboxes<T = Message> {
     if (now >= this.nextSweepAt) this.sweep(now);
     let box = this.boxes.get(channel);
     if (box === undefined) {
-      box = new Mailbox<T>();
+      box = new Mailbox<T>(this.counter);
       this.boxes.set(channel, box);
     }
     return box;
@@ -38,9 +40,7 @@ export class LocalMailboxes<T = Message> {
   /** The next message of `channel`, waiting for one. */
   take(channel: string, signal?: AbortSignal): Promise<T> {
     const now = coarseNow();
-    const box = this.open(channel, now);
-    const buffered = box.takeBuffered(now);
-    return buffered === undefined ? box.take(signal) : Promise.resolve(buffered);
+    return this.open(channel, now).take(signal, now);
   }
 
   /** Rejects the channel's waiting receives with `error` and drops its buffer. */

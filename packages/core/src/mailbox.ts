@@ -11,16 +11,22 @@ interface Waiter<T> {
   onAbort: (() => void) | undefined;
 }
 
+/** Where a mailbox counts what it hands to receivers (the layer's `received` counter). */
+export interface ReceivedCounter {
+  received: number;
+}
+
 /**
- * One channel's local delivery point: buffered items in send order, and receivers waiting in
- * arrival order. An item goes to exactly one receiver; an aborted receive takes nothing, so
- * whatever arrives after the abort stays buffered for the next one. Expiry is lazy: expired
- * items are dropped when the head is looked at, never by a timer.
+ * One channel's local delivery point: items in send order, receivers in arrival order, each item
+ * to exactly one receiver. An aborted receive takes nothing; expiry is lazy (no timer).
  */
 export class Mailbox<T> {
   private readonly entries = new TimedQueue<T>();
   private readonly waiters = new RingQueue<Waiter<T>>();
   private liveWaiters = 0;
+
+  /** `counter.received` grows by one for each item take() resolves with. */
+  constructor(private readonly counter?: ReceivedCounter) {}
 
   /** Items buffered and not yet expired as of `now`. */
   size(now = coarseNow()): number {
@@ -41,8 +47,10 @@ export class Mailbox<T> {
   /** Hands `item` to the longest-waiting receiver, or buffers it until `expiresAt` (ms epoch). */
   deliver(item: T, expiresAt: number): void {
     const waiter = this.nextWaiter();
-    if (waiter) this.settle(waiter).resolve(item);
-    else this.entries.push(item, expiresAt);
+    if (waiter) {
+      if (this.counter) this.counter.received++;
+      this.settle(waiter).resolve(item);
+    } else this.entries.push(item, expiresAt);
   }
 
   /** Buffers `item` unless `capacity` unexpired items are buffered already; returns whether it did. */
@@ -53,9 +61,12 @@ export class Mailbox<T> {
   }
 
   /** Resolves with the next unexpired item, waiting for one if none is buffered. */
-  take(signal?: AbortSignal): Promise<T> {
-    const entry = this.takeBuffered();
-    if (entry !== undefined) return Promise.resolve(entry);
+  take(signal?: AbortSignal, now?: number): Promise<T> {
+    const entry = this.takeBuffered(now);
+    if (entry !== undefined) {
+      if (this.counter) this.counter.received++;
+      return Promise.resolve(entry);
+    }
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter<T> = { resolve, reject, settled: false, signal, onAbort: undefined };
@@ -73,7 +84,7 @@ export class Mailbox<T> {
     });
   }
 
-  /** Takes the next buffered unexpired item without waiting. */
+  /** Takes the next buffered unexpired item without waiting (not counted as received). */
   takeBuffered(now?: number): T | undefined {
     if (this.entries.length === 0) return undefined;
     this.entries.dropExpired(now ?? coarseNow());

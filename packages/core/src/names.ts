@@ -39,9 +39,14 @@ export function assertGroupName(name: unknown): asserts name is string {
   );
 }
 
+/** Where the `!` of a process-local channel is, or -1 for a named one: the one place the format is split. */
+function localSeparator(channel: string): number {
+  return channel.indexOf("!");
+}
+
 /** Whether a channel is process-local: made by some layer's newChannel(), received by that layer only. */
 export function isProcessLocal(channel: string): boolean {
-  return channel.includes("!");
+  return localSeparator(channel) !== -1;
 }
 
 /**
@@ -49,8 +54,58 @@ export function isProcessLocal(channel: string): boolean {
  * the `!` (Channels' `non_local_name`); the whole name for any other channel.
  */
 export function nonLocalName(channel: string): string {
-  const bang = channel.indexOf("!");
+  const bang = localSeparator(channel);
   return bang === -1 ? channel : channel.slice(0, bang + 1);
+}
+
+/** What a channel name says about where it is received; see parseChannelName. */
+export interface ChannelNameParts {
+  /** Whether the name has a `!`: received only by the layer instance that made it. */
+  readonly processLocal: boolean;
+  /** The whole name of a named channel; up to and including the `!` of a process-local one. */
+  readonly nonLocalPart: string;
+  /** newChannel()'s prefix (`specific` by default), when the name has newChannel's shape. */
+  readonly prefix: string | undefined;
+  /** The id of the layer instance whose newChannel() made the name, when it has newChannel's shape. */
+  readonly instanceId: string | undefined;
+  /** What follows the `!` ("" for a named channel). */
+  readonly localPart: string;
+}
+
+/**
+ * Splits a valid channel name. A process-local name no newChannel() made (one with a `!` but
+ * without `.<instance id>` before it) has `processLocal` true and no `instanceId`: nobody can
+ * ever receive on it.
+ */
+export function parseChannelName(channel: string): ChannelNameParts {
+  const bang = localSeparator(channel);
+  if (bang === -1) {
+    return { processLocal: false, nonLocalPart: channel, prefix: undefined, instanceId: undefined, localPart: "" };
+  }
+  const instanceId = instanceIdAt(channel, bang);
+  return {
+    processLocal: true,
+    nonLocalPart: channel.slice(0, bang + 1),
+    prefix: instanceId === undefined ? undefined : channel.slice(0, bang - INSTANCE_ID_LENGTH - 1),
+    instanceId,
+    localPart: channel.slice(bang + 1),
+  };
+}
+
+/** The id of the layer instance whose newChannel() made `channel`; undefined for any other name. */
+export function instanceIdOf(channel: string): string | undefined {
+  const bang = localSeparator(channel);
+  return bang === -1 ? undefined : instanceIdAt(channel, bang);
+}
+
+function instanceIdAt(channel: string, bang: number): string | undefined {
+  const start = bang - INSTANCE_ID_LENGTH;
+  if (start < 2 || channel.charCodeAt(start - 1) !== 46 /* . */) return undefined;
+  for (let i = start; i < bang; i++) {
+    const code = channel.charCodeAt(i);
+    if (!((code >= 48 && code <= 57) || (code >= 97 && code <= 102))) return undefined;
+  }
+  return channel.slice(start, bang);
 }
 
 // Random bytes come from one pool refilled in blocks: newChannel() sits on the connect path.
@@ -69,8 +124,10 @@ export function randomHex(bytes: number): string {
   return hex;
 }
 
-/** Random bits in the part of a channel name that tells one layer instance from another. */
+/** Random bytes in the part of a channel name that tells one layer instance from another. */
 export const INSTANCE_ID_BYTES = 8;
+/** Characters of an instance id in a channel name: lowercase hex, right before the `!`. */
+export const INSTANCE_ID_LENGTH = INSTANCE_ID_BYTES * 2;
 /** Random bits in the part after the `!`; with the instance id that is 160 random bits a name. */
 export const LOCAL_PART_BYTES = 12;
 

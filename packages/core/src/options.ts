@@ -1,4 +1,5 @@
 import { InvalidOptions } from "./errors.js";
+import type { Logger } from "./logger.js";
 
 /** One `channelCapacity` rule: a glob (`*`, `?`, `[...]`) or a RegExp, and the capacity of matching channels. */
 export type ChannelCapacityRule = readonly [pattern: RegExp | string, capacity: number];
@@ -18,6 +19,11 @@ export interface ChannelLayerOptions {
   channelCapacity?: Record<string, number> | readonly ChannelCapacityRule[];
   /** Largest message in bytes, MessagePack-encoded; above it send rejects with MESSAGE_TOO_LARGE. Default 16 MiB. */
   maxMessageSize?: number;
+  /**
+   * Where the layer logs what it cannot report through a rejection (drops, reconnects, background
+   * failures). Default: quiet unless NODE_DEBUG names `channel-layers:<backend>` (or `channel-layers:*`).
+   */
+  logger?: Logger;
 }
 
 /** ChannelLayerOptions with every default applied and every value checked. */

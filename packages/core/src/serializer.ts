@@ -1,11 +1,19 @@
 import { Packr } from "msgpackr";
 import { InvalidMessage, MessageTooLarge } from "./errors.js";
 import type { Message } from "./message.js";
+import { RESERVED_CHANNEL_KEY } from "./message.js";
+import { checkMessagePack } from "./msgpack-check.js";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "./options.js";
 
 export interface MessageSerializerOptions {
   /** Largest encoded message in bytes; encode() rejects bigger ones with MESSAGE_TOO_LARGE. Default 16 MiB. */
   maxMessageSize?: number;
+  /**
+   * Whether decode() lets `__asgi_channel__` through, as channels_redis writes it (a channel or a
+   * list of channels) for the reader to strip. Default true; a layer whose wire never carries it
+   * passes false, so a peer's message holding the key is refused. Any other shape is refused.
+   */
+  allowChannelKey?: boolean;
 }
 
 /**
@@ -15,6 +23,7 @@ export interface MessageSerializerOptions {
  */
 export class MessageSerializer {
   readonly maxMessageSize: number;
+  private readonly allowChannelKey: boolean;
   private readonly packr = new Packr({
     useRecords: false,
     moreTypes: false,
@@ -26,6 +35,7 @@ export class MessageSerializer {
 
   constructor(options: MessageSerializerOptions = {}) {
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.allowChannelKey = options.allowChannelKey ?? true;
   }
 
   /** Encodes a validated message (or any object of the same value types). */
@@ -35,17 +45,35 @@ export class MessageSerializer {
     return bytes;
   }
 
-  /** Decodes bytes written by encode() or by channels_redis; throws InvalidMessage on anything else. */
+  /**
+   * Decodes bytes written by encode() or by channels_redis into a message send() would accept;
+   * throws InvalidMessage on anything else (extension types, no string `type`, non-string keys,
+   * NaN, integers beyond signed 64 bits). Invalid UTF-8 decodes with U+FFFD, as TextDecoder does.
+   */
   decode(bytes: Uint8Array): Message {
-    let value: unknown;
+    checkMessagePack(bytes);
+    let value: Record<string, unknown>;
     try {
-      value = this.packr.unpack(bytes);
+      value = this.packr.unpack(bytes) as Record<string, unknown>;
     } catch (cause) {
       throw new InvalidMessage("Received bytes that are not a MessagePack message", { cause });
     }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new InvalidMessage("Received MessagePack that is not a map");
-    }
+    if (typeof value.type !== "string") throw new InvalidMessage('Received a message without a string "type"');
+    if (Object.hasOwn(value, RESERVED_CHANNEL_KEY)) this.checkChannelKey(value[RESERVED_CHANNEL_KEY]);
     return value as Message;
+  }
+
+  private checkChannelKey(channels: unknown): void {
+    if (!this.allowChannelKey) {
+      throw new InvalidMessage(`Received a message holding the reserved key "${RESERVED_CHANNEL_KEY}"`);
+    }
+    const valid =
+      typeof channels === "string" ||
+      (Array.isArray(channels) && channels.every((channel) => typeof channel === "string"));
+    if (!valid) {
+      throw new InvalidMessage(
+        `Received a message whose "${RESERVED_CHANNEL_KEY}" is not a channel or list of channels`,
+      );
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CapacityLookup, globToRegExp, resolveOptions } from "../src/index.js";
+import { CapacityLookup, globToRegExp } from "../src/capacity.js";
+import { resolveOptions } from "../src/options.js";
 
 describe("globToRegExp (Python's fnmatch.translate)", () => {
   it.each([

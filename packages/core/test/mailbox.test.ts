@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { LocalMailboxes, Mailbox, RingQueue, TimedQueue } from "../src/index.js";
+import { LocalMailboxes } from "../src/local-mailboxes.js";
+import { Mailbox } from "../src/mailbox.js";
+import { RingQueue } from "../src/ring-queue.js";
+import { TimedQueue } from "../src/timed-queue.js";
 
 describe("RingQueue and TimedQueue", () => {
   it("keep FIFO order across growth and wrap-around", () => {

@@ -1,13 +1,15 @@
 import { describe, expect, it } from "vitest";
+import { ChannelLayerError } from "../src/errors.js";
 import {
   assertChannelName,
   assertGroupName,
-  ChannelLayerError,
+  instanceIdOf,
   isProcessLocal,
   makeChannelName,
   nonLocalName,
+  parseChannelName,
   randomHex,
-} from "../src/index.js";
+} from "../src/names.js";
 
 describe("channel and group names", () => {
   it("accepts what Channels accepts", () => {
@@ -45,5 +47,41 @@ describe("channel and group names", () => {
     expect(names.size).toBe(10_000);
     for (const name of names) expect(name).toMatch(/^specific\.0011223344556677![0-9a-f]{24}$/);
     expect(randomHex(4)).toMatch(/^[0-9a-f]{8}$/);
+  });
+});
+
+describe("parseChannelName and instanceIdOf", () => {
+  it("split newChannel names into prefix, instance id and local part", () => {
+    const name = makeChannelName("chat.room-1", "0011223344556677");
+    const local = name.slice(name.indexOf("!") + 1);
+    expect(parseChannelName(name)).toEqual({
+      processLocal: true,
+      nonLocalPart: "chat.room-1.0011223344556677!",
+      prefix: "chat.room-1",
+      instanceId: "0011223344556677",
+      localPart: local,
+    });
+    expect(instanceIdOf(name)).toBe("0011223344556677");
+  });
+
+  it("give no instance id for a named channel or a `!` name no newChannel() made", () => {
+    expect(parseChannelName("named.channel")).toEqual({
+      processLocal: false,
+      nonLocalPart: "named.channel",
+      prefix: undefined,
+      instanceId: undefined,
+      localPart: "",
+    });
+    for (const name of [
+      "specific.abc!def",
+      "specific!x",
+      "a.0011223344556677x!y",
+      "a.001122334455667G!y",
+      "a0011223344556677!y",
+    ]) {
+      expect(instanceIdOf(name), name).toBeUndefined();
+      expect(parseChannelName(name)).toMatchObject({ processLocal: true, instanceId: undefined, prefix: undefined });
+    }
+    expect(parseChannelName("specific.abc!def").nonLocalPart).toBe("specific.abc!");
   });
 });

@@ -1,5 +1,9 @@
+import { Packr } from "msgpackr";
 import { describe, expect, it } from "vitest";
-import { MessageSerializer } from "../src/index.js";
+import { copyValidMessage } from "../src/message.js";
+import { MessageSerializer } from "../src/serializer.js";
+
+const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ""), "hex");
 
 describe("MessageSerializer", () => {
   const serializer = new MessageSerializer({ maxMessageSize: 1024 });
@@ -55,5 +59,93 @@ describe("MessageSerializer", () => {
     const copy = Buffer.from(first);
     for (let i = 0; i < 1000; i++) serializer.encode({ type: "other", i });
     expect(Buffer.compare(first, copy)).toBe(0);
+  });
+
+  it("gives what a copy on send gives: the in-memory layer normalises as the wire does", () => {
+    const message = {
+      type: "x",
+      negativeZero: -0,
+      smallBig: 42n,
+      edgeBig: -(2n ** 53n),
+      bigBig: 2n ** 53n + 1n,
+      floats: [0.1, -2.5, 1e300, 2 ** 60],
+      bytes: new Uint8Array([1, 2]),
+      bare: Object.assign(Object.create(null) as object, { k: "v" }),
+      text: "안녕 🎉",
+    };
+    const wire = serializer.decode(serializer.encode(message));
+    const copy = copyValidMessage(message);
+    expect(copy).toEqual(wire);
+    expect(Object.is(wire.negativeZero, 0)).toBe(true);
+    expect(Object.is(copy.negativeZero, 0)).toBe(true);
+    expect(Buffer.isBuffer(wire.bytes)).toBe(true);
+  });
+
+  describe("decodes strictly: what no valid message encodes to is refused with INVALID_MESSAGE", () => {
+    const full = new Packr({ useRecords: false, moreTypes: true });
+    const refused: [string, Buffer][] = [
+      ["no type", hex("81 a4 74657874 a1 78")],
+      ["a numeric type", hex("81 a4 74797065 01")],
+      ["a nil type", hex("81 a4 74797065 c0")],
+      ["a timestamp (Date)", Buffer.from(full.pack({ type: "x", when: new Date(0) }))],
+      ["a raw timestamp ext -1", hex("82 a4 74797065 a1 78 a1 74 d6 ff 00000000")],
+      ["msgpackr's Set extension", Buffer.from(full.pack({ type: "x", set: new Set([1]) }))],
+      ["msgpackr's RegExp extension", Buffer.from(full.pack({ type: "x", re: /x/g }))],
+      ["msgpackr's Error extension", Buffer.from(full.pack({ type: "x", error: new Error("e") }))],
+      ["msgpackr's typed-array extension", Buffer.from(full.pack({ type: "x", f: new Float32Array([1]) }))],
+      ["msgpackr's undefined (ext 0)", hex("82 a4 74797065 a1 78 a1 75 d4 00 00")],
+      ["the reserved 0xc1 byte", hex("82 a4 74797065 a1 78 a1 63 c1")],
+      ["an integer key", hex("82 a4 74797065 a1 78 01 01")],
+      ["a nil key", hex("82 a4 74797065 a1 78 c0 01")],
+      ["NaN", hex("82 a4 74797065 a1 78 a1 6e cb 7ff8000000000000")],
+      ["Infinity as float32", hex("82 a4 74797065 a1 78 a1 6e ca 7f800000")],
+      ["a uint64 above 2^63-1", hex("82 a4 74797065 a1 78 a1 6e cf ffffffffffffffff")],
+      ["an array at the top", hex("91 a1 78")],
+      ["a string at the top", hex("a1 78")],
+      ["bytes after the message", hex("81 a4 74797065 a1 78 00")],
+      ["a cut-short string", hex("81 a4 74797065 a5 78")],
+      ["a map that claims more entries than it holds", hex("de ffff a4 74797065 a1 78")],
+      [
+        "nesting 101 levels deep",
+        Buffer.concat([hex("82 a4 74797065 a1 78 a1 6c"), Buffer.alloc(101, 0x91), hex("c0")]),
+      ],
+      ["a malformed __asgi_channel__", hex("82 a4 74797065 a1 78 b0 5f5f617367695f6368616e6e656c5f5f 01")],
+    ];
+    it.each(refused)("%s", (_label, bytes) => {
+      expect(() => serializer.decode(bytes)).toThrow(expect.objectContaining({ code: "INVALID_MESSAGE" }));
+    });
+
+    it("accepts 100 levels of nesting, as send does", () => {
+      const bytes = Buffer.concat([hex("82 a4 74797065 a1 78 a1 6c"), Buffer.alloc(100, 0x91), hex("c0")]);
+      let depth = 0;
+      for (let value = serializer.decode(bytes).l; Array.isArray(value); value = value[0]) depth++;
+      expect(depth).toBe(100);
+    });
+
+    it("lets channels_redis' __asgi_channel__ through unless told not to", () => {
+      // {"type": "x", "__asgi_channel__": ["a!b"]}
+      const bytes = hex("82 a4 74797065 a1 78 b0 5f5f617367695f6368616e6e656c5f5f 91 a3 612162");
+      expect(serializer.decode(bytes).__asgi_channel__).toEqual(["a!b"]);
+      expect(() => new MessageSerializer({ allowChannelKey: false }).decode(bytes)).toThrow(
+        expect.objectContaining({ code: "INVALID_MESSAGE" }),
+      );
+    });
+
+    it("reads what Python's msgpack writes: str, bin, ints of every width, floats, nil, bools, nested maps", () => {
+      // msgpack.packb({"type": "t", "b": b"\x01", "i": [-1, 200, -200, 70000, -70000, 2**40], "f": 1.5, "n": None, "y": True, "m": {"k": "v"}}, use_bin_type=True)
+      const python = hex(
+        "87 a4 74797065 a1 74 a1 62 c4 01 01 a1 69 96 ff cc c8 d1 ff38 ce 00011170 d2 fffeee90 cf 0000010000000000" +
+          " a1 66 cb 3ff8000000000000 a1 6e c0 a1 79 c3 a1 6d 81 a1 6b a1 76",
+      );
+      expect(serializer.decode(python)).toEqual({
+        type: "t",
+        b: Buffer.from([1]),
+        i: [-1, 200, -200, 70000, -70000, 2 ** 40],
+        f: 1.5,
+        n: null,
+        y: true,
+        m: { k: "v" },
+      });
+    });
   });
 });

@@ -1,21 +1,25 @@
 import {
-  ALL_EXTENSIONS,
-  BaseChannelLayer,
   ChannelDiscarded,
   ChannelFull,
   type ChannelLayerOptions,
-  coarseNow,
-  copyMessage,
+  type ChannelLayerStats,
   LayerClosed,
-  LocalMailboxes,
   type Message,
 } from "@channel-layers/core";
+import {
+  ALL_EXTENSIONS,
+  BaseChannelLayer,
+  coarseNow,
+  copyMessage,
+  LocalGroups,
+  LocalMailboxes,
+} from "@channel-layers/core/backend";
 
 /** Options of InMemoryChannelLayer: the common ChannelLayerOptions, nothing more. */
 export type InMemoryChannelLayerOptions = ChannelLayerOptions;
 
-/** Sizes of the layer's tables, for leak checks: all zero once every consumer is gone. */
-export interface InMemoryChannelLayerStats {
+/** stats(): the common counters and the sizes of the layer's tables, all zero once every consumer is gone. */
+export interface InMemoryChannelLayerStats extends ChannelLayerStats {
   /** Channels holding messages or waiting receivers. */
   channels: number;
   /** Groups with at least one member. */
@@ -26,35 +30,32 @@ export interface InMemoryChannelLayerStats {
 
 const RESOLVED = Promise.resolve();
 
-/** Lapsed memberships in groups nobody sends to are swept at most this often. */
-const MIN_SWEEP_INTERVAL_MS = 1000;
-
 /**
  * The embedded default layer: one process, no server, Channels' InMemoryChannelLayer semantics.
- * Messages are copied on send, so sender and receiver never share an object. Send and receive
- * are O(1); expiry is lazy (checked when a channel is touched, plus an occasional sweep run by
- * whichever call comes due), so there is no timer per message or anywhere.
+ * Messages are copied on send and normalised as the wire would (see docs/contract.md), so tests
+ * on it show what a networked layer delivers. Expiry is lazy, so there is no timer anywhere.
  */
 export class InMemoryChannelLayer extends BaseChannelLayer {
   readonly extensions = ALL_EXTENSIONS;
-  protected override readonly copiesMessages = true;
-  private readonly mailboxes = new LocalMailboxes();
-  /** group -> channel -> membership expiry (ms epoch). */
-  private readonly groups = new Map<string, Map<string, number>>();
-  private nextSweepAt = 0;
+  protected override readonly copiesMessages: boolean = true;
+  private readonly mailboxes = new LocalMailboxes(this.diagnostics.counters);
+  private readonly groups = new LocalGroups({ groupExpiryMs: this.groupExpiryMs });
 
   constructor(options: InMemoryChannelLayerOptions = {}) {
-    super(options);
+    super(options, "memory");
   }
 
-  get stats(): InMemoryChannelLayerStats {
+  /** The common counters and the sizes of the layer's tables (a sweep of idle ones runs first). */
+  stats(): InMemoryChannelLayerStats {
     const now = coarseNow();
     this.mailboxes.sweep(now);
-    this.nextSweepAt = 0;
-    this.sweepGroupsIfDue(now);
-    let memberships = 0;
-    for (const members of this.groups.values()) memberships += members.size;
-    return { channels: this.mailboxes.size, groups: this.groups.size, memberships };
+    this.groups.sweep(now);
+    return {
+      ...this.commonStats(),
+      channels: this.mailboxes.size,
+      groups: this.groups.groupCount,
+      memberships: this.groups.membershipCount,
+    };
   }
 
   protected _send(channel: string, message: Message): Promise<void> {
@@ -68,40 +69,27 @@ export class InMemoryChannelLayer extends BaseChannelLayer {
 
   protected async _groupAdd(group: string, channel: string): Promise<void> {
     const now = coarseNow();
-    this.sweepGroupsIfDue(now);
-    let members = this.groups.get(group);
-    if (members === undefined) {
-      members = new Map();
-      this.groups.set(group, members);
-    }
-    members.set(channel, now + this.groupExpiryMs);
+    this.groups.sweepIfDue(now);
+    this.groups.add(group, channel, now);
   }
 
   protected async _groupDiscard(group: string, channel: string): Promise<void> {
-    this.leaveGroup(group, channel);
+    this.groups.remove(group, channel);
   }
 
   protected async _groupSend(group: string, message: Message): Promise<void> {
     const now = coarseNow();
-    this.sweepGroupsIfDue(now);
-    const members = this.groups.get(group);
-    if (members === undefined) return;
-    let remaining = members.size;
-    for (const [channel, expiresAt] of members) {
-      remaining--;
-      if (expiresAt <= now) {
-        members.delete(channel);
-        continue;
-      }
-      // The message is already this layer's own copy: the last member can have it.
-      this.deliver(channel, remaining === 0 ? message : copyMessage(message), now);
-    }
-    if (members.size === 0) this.groups.delete(group);
+    this.groups.sweepIfDue(now);
+    const members = this.groups.members(group, now);
+    const last = members.length - 1;
+    // The message is already this layer's own copy: the last member can have it.
+    for (let i = 0; i <= last; i++)
+      this.deliver(members[i] as string, i === last ? message : copyMessage(message), now);
   }
 
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {
     this.mailboxes.discard(channel, new ChannelDiscarded(channel));
-    for (const group of groups) this.leaveGroup(group, channel);
+    for (const group of groups) this.groups.remove(group, channel);
   }
 
   protected async _flush(): Promise<void> {
@@ -114,23 +102,11 @@ export class InMemoryChannelLayer extends BaseChannelLayer {
     this.groups.clear();
   }
 
-  /** Buffers or hands over `message`; false when the channel is full. */
+  /** Buffers or hands over `message`; false (counted) when the channel is full. */
   private deliver(channel: string, message: Message, now: number): boolean {
-    return this.mailboxes.open(channel, now).offer(message, now + this.expiryMs, this.capacityFor(channel), now);
-  }
-
-  private leaveGroup(group: string, channel: string): void {
-    const members = this.groups.get(group);
-    if (members?.delete(channel) && members.size === 0) this.groups.delete(group);
-  }
-
-  /** Memberships nobody sends to would never be looked at: drop the lapsed ones now and then. */
-  private sweepGroupsIfDue(now: number): void {
-    if (now < this.nextSweepAt) return;
-    this.nextSweepAt = now + Math.max(MIN_SWEEP_INTERVAL_MS, this.groupExpiryMs);
-    for (const [group, members] of this.groups) {
-      for (const [channel, expiresAt] of members) if (expiresAt <= now) members.delete(channel);
-      if (members.size === 0) this.groups.delete(group);
-    }
+    if (this.mailboxes.open(channel, now).offer(message, now + this.expiryMs, this.capacityFor(channel), now))
+      return true;
+    this.diagnostics.counters.channelFull++;
+    return false;
   }
 }

@@ -8,6 +8,11 @@ const fixtures = join(dirname(fileURLToPath(import.meta.url)), "fixtures");
 
 /** Runs the suite against a deliberately broken layer and returns the names of the tests that failed. */
 async function failingTests(fault: Fault, testNamePattern: RegExp): Promise<string[]> {
+  return [...(await failures(fault, testNamePattern)).keys()];
+}
+
+/** The tests that failed against a deliberately broken layer, each with the first error a user would read. */
+async function failures(fault: Fault, testNamePattern: RegExp): Promise<Map<string, string>> {
   const vitest = await startVitest(
     "test",
     [],
@@ -25,12 +30,20 @@ async function failingTests(fault: Fault, testNamePattern: RegExp): Promise<stri
       ssr: { resolve: { conditions: ["source"], externalConditions: ["source"] } },
     },
   );
-  const failed: string[] = [];
-  const visit = (task: { type: string; name: string; result?: { state?: string }; tasks?: unknown[] }) => {
-    if (task.type === "test" && task.result?.state === "fail") failed.push(task.name);
-    for (const child of (task.tasks ?? []) as (typeof task)[]) visit(child);
+  const failed = new Map<string, string>();
+  type Task = {
+    type: string;
+    name: string;
+    result?: { state?: string; errors?: { message?: string }[] };
+    tasks?: Task[];
   };
-  for (const file of vitest.state.getFiles()) visit(file as never);
+  const visit = (task: Task) => {
+    if (task.type === "test" && task.result?.state === "fail") {
+      failed.set(task.name, task.result.errors?.[0]?.message ?? "");
+    }
+    for (const child of task.tasks ?? []) visit(child);
+  };
+  for (const file of vitest.state.getFiles()) visit(file as unknown as Task);
   await vitest.close();
   return failed;
 }
@@ -61,6 +74,36 @@ describe("the conformance suite catches broken layers", { timeout: 60_000 }, () 
   it("a layer whose discardChannel leaves the channel in its groups", async () => {
     expect(await failingTests("keeps-groups-on-discard", /discard/)).toContain(
       "removes the channel from every group this layer added it to",
+    );
+  });
+
+  // The three bugs a user's first backend most often has; docs/conformance.md quotes these messages.
+  it("a layer whose groupSend skips a member", async () => {
+    const failed = await failures("skips-a-group-member", /every member of a group|own copy/);
+    expect([...failed.keys()]).toEqual(
+      expect.arrayContaining([
+        "sends to every member of a group and to nobody else",
+        "gives every member its own copy of the message",
+      ]),
+    );
+    expect(failed.get("sends to every member of a group and to nobody else")).toMatch(
+      /No message arrived on named-member within \d+ ms; expected \{"type":"chat.message","text":"hi"\}/,
+    );
+  });
+
+  it("a layer that receives last in, first out", async () => {
+    const failed = await failures("receives-last-in-first-out", /order/);
+    expect([...failed.keys()]).toContain("keeps send order per channel");
+    expect(failed.get("keeps send order per channel")).toMatch(
+      /ordered-channel should receive n = 0\.\.49 in send order, but received \[49,48,/,
+    );
+  });
+
+  it("a layer that stores the sender's object instead of a copy", async () => {
+    const failed = await failures("stores-without-copying", /changes its object|own copy/);
+    expect([...failed.keys()]).toContain("keeps what was sent when the sender changes its object afterwards");
+    expect(failed.get("keeps what was sent when the sender changes its object afterwards")).toMatch(
+      /should receive \{"type":"snapshot","list":\[1\],"nested":\{"n":1\},"bytes":\[1\]\} as sent, but received \{"type":"snapshot","list":\[1,2\],"nested":\{"n":2\},"bytes":\[2\]\}/,
     );
   });
 });

@@ -1,4 +1,4 @@
-import { randomHex } from "@channel-layers/core";
+import { randomHex } from "@channel-layers/core/backend";
 import { FrameKind, FrameReader, FrameWriter } from "./frames.js";
 import { duplicateWindowFor, type JetStreamCalls, NoStream, nanos } from "./jetstream.js";
 import { StreamsOnce } from "./streams-once.js";

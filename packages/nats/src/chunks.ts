@@ -1,4 +1,4 @@
-import { coarseNow } from "@channel-layers/core";
+import { coarseNow } from "@channel-layers/core/backend";
 import { FrameFlag, FrameKind, type FrameReader, FrameWriter } from "./frames.js";
 
 /** Room left in each NATS payload for the frame's own fields and protocol headers. */

@@ -1,4 +1,5 @@
-import { BackendUnavailable, ChannelFull, Mailbox, type Message, type MessageSerializer } from "@channel-layers/core";
+import { BackendUnavailable, ChannelFull, type Message } from "@channel-layers/core";
+import { Mailbox, type MessageSerializer } from "@channel-layers/core/backend";
 import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { BlobStore } from "./blobs.js";
 import { type DeliveryInfo, parseAckSubject, RecentDeliveries } from "./delivery-info.js";

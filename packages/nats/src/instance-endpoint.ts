@@ -1,4 +1,5 @@
-import { ChannelDiscarded, type MessageSerializer } from "@channel-layers/core";
+import { ChannelDiscarded } from "@channel-layers/core";
+import type { MessageSerializer } from "@channel-layers/core/backend";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { ChunkAssembler } from "./chunks.js";
 import { FrameFlag, FrameKind, FrameReader, ReplyStatus, replyFrame } from "./frames.js";

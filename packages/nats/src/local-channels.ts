@@ -1,4 +1,5 @@
-import { coarseNow, copyMessage, LocalMailboxes, type Message } from "@channel-layers/core";
+import type { Message } from "@channel-layers/core";
+import { coarseNow, copyMessage, LocalMailboxes } from "@channel-layers/core/backend";
 
 /**
  * What one layer instance holds for the process-local channels it made: their buffers, and the

@@ -1,14 +1,5 @@
-import {
-  ALL_EXTENSIONS,
-  BackendUnavailable,
-  BaseChannelLayer,
-  ChannelDiscarded,
-  ChannelFull,
-  isProcessLocal,
-  LayerClosed,
-  type Message,
-  MessageSerializer,
-} from "@channel-layers/core";
+import { BackendUnavailable, ChannelDiscarded, ChannelFull, LayerClosed, type Message } from "@channel-layers/core";
+import { ALL_EXTENSIONS, BaseChannelLayer, isProcessLocal, MessageSerializer } from "@channel-layers/core/backend";
 import { connect } from "@nats-io/transport-node";
 import { LocalChannels } from "./local-channels.js";
 import { type NatsChannelLayerOptions, type ResolvedNatsOptions, resolveNatsOptions } from "./options.js";

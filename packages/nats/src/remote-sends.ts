@@ -1,4 +1,5 @@
-import { BackendUnavailable, ChannelFull, coarseNow } from "@channel-layers/core";
+import { BackendUnavailable, ChannelFull } from "@channel-layers/core";
+import { coarseNow } from "@channel-layers/core/backend";
 import type { Msg } from "@nats-io/transport-node";
 import { FrameFlag, FrameKind, FrameWriter, ReplyStatus, readReply } from "./frames.js";
 import type { Publisher } from "./publisher.js";

@@ -1,4 +1,5 @@
-import { BackendUnavailable, coarseNow } from "@channel-layers/core";
+import { BackendUnavailable } from "@channel-layers/core";
+import { coarseNow } from "@channel-layers/core/backend";
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Publisher } from "./publisher.js";
 

@@ -1,4 +1,4 @@
-import type { MessageSerializer } from "@channel-layers/core";
+import type { MessageSerializer } from "@channel-layers/core/backend";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { BlobStore } from "./blobs.js";
 import { ChunkAssembler, chunkSizeFor, splitIntoChunks } from "./chunks.js";

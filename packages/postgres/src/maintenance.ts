@@ -1,5 +1,5 @@
 import { debuglog } from "node:util";
-import { coarseNow } from "@channel-layers/core";
+import { coarseNow } from "@channel-layers/core/backend";
 import type pg from "pg";
 import type { PreparedStatement } from "./sql.js";
 

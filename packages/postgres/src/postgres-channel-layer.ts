@@ -1,16 +1,12 @@
 import { debuglog } from "node:util";
+import { ChannelDiscarded, ChannelFull, Extension, LayerClosed, type Message } from "@channel-layers/core";
 import {
   assertChannelName,
   assertGroupName,
   BaseChannelLayer,
-  ChannelDiscarded,
-  ChannelFull,
-  Extension,
-  LayerClosed,
-  type Message,
   MessageSerializer,
   validateMessage,
-} from "@channel-layers/core";
+} from "@channel-layers/core/backend";
 import pg from "pg";
 import { backendUnavailable } from "./errors.js";
 import { NotificationListener } from "./listener.js";

@@ -1,5 +1,5 @@
 import { debuglog } from "node:util";
-import { coarseNow, Mailbox } from "@channel-layers/core";
+import { coarseNow, Mailbox } from "@channel-layers/core/backend";
 import { backendUnavailable, isTransient } from "./errors.js";
 import type { ReceiptOwner, Receipts } from "./receipts.js";
 

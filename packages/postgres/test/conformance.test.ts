@@ -1,16 +1,38 @@
 import { channelLayerConformance } from "@channel-layers/core/conformance";
-import { afterAll, it } from "vitest";
-import { testDatabase } from "./database.js";
+import { PostgresChannelLayer, uninstall } from "@channel-layers/postgres";
+import { afterAll, expect, it } from "vitest";
+import { randomPrefix, testDatabase } from "./database.js";
 
 const database = await testDatabase();
 afterAll(() => database?.drop());
 
 if (database) {
-  channelLayerConformance({
+  const prefixes = new Set<string>();
+  channelLayerConformance<PostgresChannelLayer>({
     name: "PostgresChannelLayer",
     crossInstance: true,
     // Without a prefix, database.layer() picks a random one: every such layer is isolated.
-    factory: ({ prefix, ...options }) => database.layer(prefix === undefined ? options : { ...options, prefix }),
+    factory: ({ sibling, ...options }) => {
+      const layer = database.layer(sibling ? { ...options, prefix: sibling.names.prefix } : options);
+      prefixes.add(layer.names.prefix);
+      return layer;
+    },
+    dispose: (layer) =>
+      uninstall({ connectionString: database.url, schema: database.schema, prefix: layer.names.prefix }),
+    // Nothing listens on port 1.
+    unreachableFactory: () =>
+      new PostgresChannelLayer({ connectionString: "postgres://postgres@127.0.0.1:1/test", prefix: randomPrefix() }),
+  });
+
+  it("leaves no table behind for the prefixes the suite used", async () => {
+    const { rows } = await database.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
+      [database.schema],
+    );
+    const left = rows
+      .map((row) => row.table_name)
+      .filter((table) => [...prefixes].some((p) => table.startsWith(`${p}_`)));
+    expect(left, `tables left in ${database.schema} after the suite, of ${prefixes.size} prefixes`).toEqual([]);
   });
 } else {
   it.skip("PostgresChannelLayer conformance: no PostgreSQL server (set DATABASE_URL)", () => undefined);

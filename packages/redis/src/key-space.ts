@@ -1,4 +1,4 @@
-import { nonLocalName } from "@channel-layers/core";
+import { nonLocalName } from "@channel-layers/core/backend";
 
 /** The part of a process-local channel's name after its `!`: its name within its process key. */
 export function localPart(channel: string): string {

@@ -1,4 +1,5 @@
-import { coarseNow, LocalMailboxes, type Mailbox, type Message } from "@channel-layers/core";
+import type { Message } from "@channel-layers/core";
+import { coarseNow, LocalMailboxes, type Mailbox } from "@channel-layers/core/backend";
 
 /** Remembered discarded channels at most; beyond it the oldest are swept. */
 const DISCARDED_SWEEP_AT = 1000;

@@ -1,4 +1,5 @@
-import { Mailbox, type Message } from "@channel-layers/core";
+import type { Message } from "@channel-layers/core";
+import { Mailbox } from "@channel-layers/core/backend";
 import { backOff, blockingPop, type PoppedEntry } from "./blocking-pop.js";
 import type { RedisClient } from "./scripts.js";
 import type { Shard } from "./shards.js";

@@ -1,16 +1,12 @@
 import {
-  ALL_EXTENSIONS,
-  BaseChannelLayer,
   ChannelDiscarded,
   ChannelFull,
   type ChannelLayerOptions,
-  coarseNow,
-  copyMessage,
   InvalidOptions,
   LayerClosed,
   type Message,
-  nonLocalName,
 } from "@channel-layers/core";
+import { ALL_EXTENSIONS, BaseChannelLayer, coarseNow, copyMessage, nonLocalName } from "@channel-layers/core/backend";
 import type { PoppedEntry } from "./blocking-pop.js";
 import { keySlot } from "./cluster-slot.js";
 import { MultiFernet } from "./fernet.js";

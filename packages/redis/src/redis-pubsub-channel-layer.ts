@@ -1,15 +1,12 @@
 import {
-  BaseChannelLayer,
   ChannelDiscarded,
   type ChannelLayerOptions,
-  coarseNow,
   Extension,
   InvalidOptions,
   LayerClosed,
-  LocalMailboxes,
   type Message,
-  MessageSerializer,
 } from "@channel-layers/core";
+import { BaseChannelLayer, coarseNow, LocalMailboxes, MessageSerializer } from "@channel-layers/core/backend";
 import { consistentHash } from "./hash-ring.js";
 import { KeySpace } from "./key-space.js";
 import { GROUP_ADD, GROUP_MEMBERS, LuaScript, type RedisClient } from "./scripts.js";

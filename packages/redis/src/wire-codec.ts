@@ -1,5 +1,6 @@
 import { randomFillSync } from "node:crypto";
-import { InvalidMessage, type Message, MessageSerializer, RESERVED_CHANNEL_KEY } from "@channel-layers/core";
+import { InvalidMessage, type Message } from "@channel-layers/core";
+import { MessageSerializer, RESERVED_CHANNEL_KEY } from "@channel-layers/core/backend";
 import type { MultiFernet } from "./fernet.js";
 
 /** channels_redis starts every sorted-set member with 12 random bytes, so equal messages stay distinct. */

@@ -20,11 +20,15 @@ describe.skipIf(missing !== undefined)("a 3-master Redis Cluster", () => {
     await Promise.all(nodes.map((node) => node.stop()));
   });
 
-  channelLayerConformance({
+  channelLayerConformance<RedisChannelLayer>({
     name: "RedisChannelLayer on Redis Cluster",
     crossInstance: true,
-    factory: ({ prefix, ...options }) =>
-      new RedisChannelLayer({ ...options, hosts: [{ cluster: seeds() }], prefix: prefix ?? freshPrefix("cluster") }),
+    factory: ({ sibling, ...options }) =>
+      new RedisChannelLayer({
+        ...options,
+        hosts: [{ cluster: seeds() }],
+        prefix: sibling?.prefix ?? freshPrefix("cluster"),
+      }),
   });
 
   it("works on a Cluster client you own, and leaves it open", async () => {

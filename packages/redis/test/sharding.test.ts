@@ -22,11 +22,11 @@ describe.skipIf(missing !== undefined)("a ring of 3 Redis servers", () => {
     await Promise.all(ring.map((server) => server.stop()));
   });
 
-  channelLayerConformance({
+  channelLayerConformance<RedisChannelLayer>({
     name: "RedisChannelLayer on a 3-host ring",
     crossInstance: true,
-    factory: ({ prefix, ...options }) =>
-      new RedisChannelLayer({ ...options, hosts: urls(), prefix: prefix ?? freshPrefix("ring") }),
+    factory: ({ sibling, ...options }) =>
+      new RedisChannelLayer({ ...options, hosts: urls(), prefix: sibling?.prefix ?? freshPrefix("ring") }),
   });
 
   it.skipIf(channelsRedisMissing() !== undefined)("picks each name's host exactly as channels_redis does", () => {

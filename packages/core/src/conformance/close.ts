@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ChannelLayer } from "../channel-layer.js";
 import { LayerClosed } from "../errors.js";
-import { rejectionOf, type SuiteContext } from "./context.js";
+import { describeValue, rejectionOf, type SuiteContext } from "./context.js";
 
 function everyCall(layer: ChannelLayer): [string, () => Promise<unknown>][] {
   const message = { type: "after.close" };
@@ -19,30 +19,32 @@ function everyCall(layer: ChannelLayer): [string, () => Promise<unknown>][] {
 
 export function closeTests(ctx: SuiteContext): void {
   describe("close", () => {
-    it("rejects pending receives with LayerClosed", async () => {
+    it("rejects pending receives with LayerClosed", ctx.timeout(), async () => {
       const layer = await ctx.layer();
       const local = await layer.newChannel();
       const pending = [layer.receive(local), layer.receive(local), layer.receive("closing-named")].map(rejectionOf);
       await new Promise((resolve) => setTimeout(resolve, 20));
       await layer.close();
-      for (const receive of pending) {
+      for (const [i, receive] of pending.entries()) {
         const error = await receive;
-        expect(error).toBeInstanceOf(LayerClosed);
-        expect(error).toMatchObject({ code: "LAYER_CLOSED" });
-      }
-    });
-
-    it("rejects every call after close with LayerClosed", async () => {
-      const layer = await ctx.layer();
-      await layer.close();
-      for (const [label, call] of everyCall(layer)) {
-        const error = await call().catch((e: unknown) => e);
+        const label = `receive ${i} pending at close should reject with LayerClosed, got ${describeValue(error)}`;
         expect(error, label).toBeInstanceOf(LayerClosed);
         expect(error, label).toMatchObject({ code: "LAYER_CLOSED" });
       }
     });
 
-    it("is idempotent, also when called concurrently", async () => {
+    it("rejects every call after close with LayerClosed", ctx.timeout(), async () => {
+      const layer = await ctx.layer();
+      await layer.close();
+      for (const [label, call] of everyCall(layer)) {
+        const error = await call().catch((e: unknown) => e);
+        const why = `${label} after close should reject with LayerClosed, got ${describeValue(error)}`;
+        expect(error, why).toBeInstanceOf(LayerClosed);
+        expect(error, why).toMatchObject({ code: "LAYER_CLOSED" });
+      }
+    });
+
+    it("is idempotent, also when called concurrently", ctx.timeout(), async () => {
       const layer = await ctx.layer();
       await layer.send(await layer.newChannel(), { type: "pending" });
       await expect(Promise.all([layer.close(), layer.close()])).resolves.toBeDefined();

@@ -1,19 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { receiveOrNothing, receiveWithin, type SuiteContext } from "./context.js";
+import { countingProblems, expectNothing, expectReceive, receiveOrNothing, type SuiteContext } from "./context.js";
 
 export function crossInstanceTests(ctx: SuiteContext): void {
   describe.runIf(ctx.options.crossInstance)("across instances on one prefix", () => {
-    it("delivers a send from one instance to a receive on the other", async ({ skip }) => {
+    it("delivers a send from one instance to a receive on the other", ctx.timeout(), async ({ skip }) => {
       if (!ctx.supports("buffered")) skip();
       const [a, b] = await ctx.layerPair();
       const local = await b.newChannel();
       await a.send("cross-named", { type: "to.named" });
       await a.send(local, { type: "to.local" });
-      expect(await receiveWithin(b, "cross-named", ctx.arrivalMs)).toEqual({ type: "to.named" });
-      expect(await receiveWithin(b, local, ctx.arrivalMs)).toEqual({ type: "to.local" });
+      await expectReceive(b, "cross-named", { type: "to.named" }, ctx.arrivalMs);
+      await expectReceive(b, local, { type: "to.local" }, ctx.arrivalMs);
     });
 
-    it("reaches every member of a group, whichever instance added it or sends", async ({ skip }) => {
+    it("reaches every member of a group, whichever instance added it or sends", ctx.timeout(), async ({ skip }) => {
       if (!ctx.supports("groups")) skip();
       const [a, b] = await ctx.layerPair();
       const [onA, onB, addedByA] = [await a.newChannel(), await b.newChannel(), await b.newChannel()];
@@ -25,63 +25,71 @@ export function crossInstanceTests(ctx: SuiteContext): void {
         [b, "from.b"],
       ] as const) {
         await sender.groupSend("cross-room", { type: label });
-        expect(await receiveWithin(a, onA, ctx.arrivalMs)).toEqual({ type: label });
-        expect(await receiveWithin(b, onB, ctx.arrivalMs)).toEqual({ type: label });
-        expect(await receiveWithin(b, addedByA, ctx.arrivalMs)).toEqual({ type: label });
+        await expectReceive(a, onA, { type: label }, ctx.arrivalMs);
+        await expectReceive(b, onB, { type: label }, ctx.arrivalMs);
+        await expectReceive(b, addedByA, { type: label }, ctx.arrivalMs);
       }
       await b.groupDiscard("cross-room", onA);
       await b.groupSend("cross-room", { type: "after.discard" });
-      expect(await receiveOrNothing(a, onA, ctx.silenceMs)).toBeUndefined();
+      await expectNothing(a, onA, ctx.silenceMs, "the other instance discarded it from the group");
     });
 
-    it("gives each message on a shared named channel to exactly one instance", async ({ skip }) => {
+    it("gives each message on a shared named channel to exactly one instance", ctx.timeout(), async ({ skip }) => {
       if (!ctx.supports("buffered")) skip();
       const [a, b] = await ctx.layerPair({ capacity: 1000 });
       const sent = 100;
       const got: number[] = [];
-      let remaining = sent;
+      let lastArrival = Date.now();
+      // Each instance drains until all arrived, or until nothing has for a whole arrival wait.
       const drain = async (layer: typeof a) => {
-        while (remaining > 0) {
+        while (got.length < sent && Date.now() - lastArrival < ctx.arrivalMs) {
           const message = await receiveOrNothing(layer, "cross-work", ctx.silenceMs * 3);
           if (message) {
-            remaining--;
+            lastArrival = Date.now();
             got.push(message.n as number);
           }
         }
       };
       const draining = Promise.all([drain(a), drain(b)]);
       for (let n = 0; n < sent; n++) await (n % 2 ? a : b).send("cross-work", { type: "work", n });
+      lastArrival = Date.now();
       await draining;
-      expect(got.sort((x, y) => x - y)).toEqual(Array.from({ length: sent }, (_, n) => n));
+      const sorted = [...got].sort((x, y) => x - y);
+      expect(
+        sorted,
+        `each of n = 0..${sent - 1} sent to cross-work should reach exactly one instance: ${countingProblems(sorted, sent)}`,
+      ).toEqual(Array.from({ length: sent }, (_, n) => n));
     });
 
-    it("counts a process-local channel's capacity for senders on another instance", async ({ skip }) => {
+    it("counts a process-local channel's capacity for senders on another instance", ctx.timeout(), async ({ skip }) => {
       if (!ctx.supports("capacity")) skip();
       const [owner, sender] = await ctx.layerPair({ capacity: 2 });
       const channel = await owner.newChannel();
       await sender.send(channel, { type: "one" });
       await sender.send(channel, { type: "two" });
       await expect(sender.send(channel, { type: "three" })).rejects.toMatchObject({ code: "CHANNEL_FULL" });
-      expect(await receiveWithin(owner, channel, ctx.arrivalMs)).toEqual({ type: "one" });
+      await expectReceive(owner, channel, { type: "one" }, ctx.arrivalMs);
       await sender.send(channel, { type: "three" });
-      expect(await receiveWithin(owner, channel, ctx.arrivalMs)).toEqual({ type: "two" });
-      expect(await receiveWithin(owner, channel, ctx.arrivalMs)).toEqual({ type: "three" });
+      await expectReceive(owner, channel, { type: "two" }, ctx.arrivalMs);
+      await expectReceive(owner, channel, { type: "three" }, ctx.arrivalMs);
     });
 
-    it("reaches a named channel that one instance added to a group, from a groupSend on the other", async ({
-      skip,
-    }) => {
-      if (!ctx.supports("groups") || !ctx.supports("buffered")) skip();
-      const [a, b] = await ctx.layerPair();
-      await a.groupAdd("cross-named-group", "cross-named-member");
-      await b.groupSend("cross-named-group", { type: "to.named.member" });
-      expect(await receiveWithin(a, "cross-named-member", ctx.arrivalMs)).toEqual({ type: "to.named.member" });
-      await a.groupDiscard("cross-named-group", "cross-named-member");
-      await b.groupSend("cross-named-group", { type: "after.discard" });
-      expect(await receiveOrNothing(b, "cross-named-member", ctx.silenceMs)).toBeUndefined();
-    });
+    it(
+      "reaches a named channel that one instance added to a group, from a groupSend on the other",
+      ctx.timeout(),
+      async ({ skip }) => {
+        if (!ctx.supports("groups") || !ctx.supports("buffered")) skip();
+        const [a, b] = await ctx.layerPair();
+        await a.groupAdd("cross-named-group", "cross-named-member");
+        await b.groupSend("cross-named-group", { type: "to.named.member" });
+        await expectReceive(a, "cross-named-member", { type: "to.named.member" }, ctx.arrivalMs);
+        await a.groupDiscard("cross-named-group", "cross-named-member");
+        await b.groupSend("cross-named-group", { type: "after.discard" });
+        await expectNothing(b, "cross-named-member", ctx.silenceMs, "it was discarded from the group");
+      },
+    );
 
-    it("counts capacity across instances", async ({ skip }) => {
+    it("counts capacity across instances", ctx.timeout(), async ({ skip }) => {
       if (!ctx.supports("capacity")) skip();
       const [a, b] = await ctx.layerPair({ capacity: 2 });
       await a.send("cross-full", { type: "one" });

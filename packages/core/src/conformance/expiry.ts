@@ -1,24 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { receiveOrNothing, receiveWithin, type SuiteContext, sleep } from "./context.js";
+import { expectNothing, expectReceive, type SuiteContext, sleep } from "./context.js";
 
 export function expiryTests(ctx: SuiteContext): void {
   describe("expiry", () => {
-    it("never delivers a message not received within expiry", async ({ skip }) => {
+    it("never delivers a message not received within expiry", ctx.timeout(), async ({ skip }) => {
       if (!ctx.supports("expiry")) skip();
       const layer = await ctx.layer({ expiry: 0.3 });
       const local = await layer.newChannel();
       await layer.send("expiring", { type: "old" });
       await layer.send(local, { type: "old" });
       await sleep(600);
-      expect(await receiveOrNothing(layer, "expiring", ctx.silenceMs)).toBeUndefined();
-      expect(await receiveOrNothing(layer, local, ctx.silenceMs)).toBeUndefined();
+      await expectNothing(layer, "expiring", ctx.silenceMs, "its message outlived expiry");
+      await expectNothing(layer, local, ctx.silenceMs, "its message outlived expiry");
       await layer.send("expiring", { type: "new" });
       await layer.send(local, { type: "new" });
-      expect(await receiveWithin(layer, "expiring", ctx.arrivalMs)).toEqual({ type: "new" });
-      expect(await receiveWithin(layer, local, ctx.arrivalMs)).toEqual({ type: "new" });
+      await expectReceive(layer, "expiring", { type: "new" }, ctx.arrivalMs);
+      await expectReceive(layer, local, { type: "new" }, ctx.arrivalMs);
     });
 
-    it("delivers the unexpired messages behind expired ones, in order", async ({ skip }) => {
+    it("delivers the unexpired messages behind expired ones, in order", ctx.timeout(), async ({ skip }) => {
       if (!ctx.supports("expiry")) skip();
       const layer = await ctx.layer({ expiry: 0.4 });
       const channel = await layer.newChannel();
@@ -27,11 +27,11 @@ export function expiryTests(ctx: SuiteContext): void {
       await layer.send(channel, { type: "young", n: 1 });
       await layer.send(channel, { type: "young", n: 2 });
       await sleep(250);
-      expect((await receiveWithin(layer, channel, ctx.arrivalMs)).n).toBe(1);
-      expect((await receiveWithin(layer, channel, ctx.arrivalMs)).n).toBe(2);
+      await expectReceive(layer, channel, { type: "young", n: 1 }, ctx.arrivalMs);
+      await expectReceive(layer, channel, { type: "young", n: 2 }, ctx.arrivalMs);
     });
 
-    it("counts only unexpired messages against capacity", async ({ skip }) => {
+    it("counts only unexpired messages against capacity", ctx.timeout(), async ({ skip }) => {
       if (!ctx.supports("expiry") || !ctx.supports("capacity")) skip();
       const layer = await ctx.layer({ expiry: 0.3, capacity: 1 });
       const channel = await layer.newChannel();
@@ -39,10 +39,10 @@ export function expiryTests(ctx: SuiteContext): void {
       await expect(layer.send(channel, { type: "second" })).rejects.toMatchObject({ code: "CHANNEL_FULL" });
       await sleep(600);
       await layer.send(channel, { type: "third" });
-      expect(await receiveWithin(layer, channel, ctx.arrivalMs)).toEqual({ type: "third" });
+      await expectReceive(layer, channel, { type: "third" }, ctx.arrivalMs);
     });
 
-    it("ends a group membership after groupExpiry, and groupAdd renews it", async ({ skip }) => {
+    it("ends a group membership after groupExpiry, and groupAdd renews it", ctx.timeout(), async ({ skip }) => {
       if (!ctx.supports("groups") || !ctx.supports("group-expiry")) skip();
       const layer = await ctx.layer({ groupExpiry: 0.6 });
       const lapsing = await layer.newChannel();
@@ -53,8 +53,8 @@ export function expiryTests(ctx: SuiteContext): void {
       await layer.groupAdd("lapsing-group", renewed);
       await sleep(400);
       await layer.groupSend("lapsing-group", { type: "after.expiry" });
-      expect(await receiveWithin(layer, renewed, ctx.arrivalMs)).toEqual({ type: "after.expiry" });
-      expect(await receiveOrNothing(layer, lapsing, ctx.silenceMs)).toBeUndefined();
+      await expectReceive(layer, renewed, { type: "after.expiry" }, ctx.arrivalMs);
+      await expectNothing(layer, lapsing, ctx.silenceMs, "its membership lapsed after groupExpiry");
     });
   });
 }

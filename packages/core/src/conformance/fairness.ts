@@ -1,18 +1,18 @@
-import { describe, expect, it } from "vitest";
-import { receiveWithin, type SuiteContext } from "./context.js";
+import { describe, it } from "vitest";
+import { expectReceive, receiveWithin, type SuiteContext } from "./context.js";
 
 export function fairnessTests(ctx: SuiteContext): void {
   describe("fairness", () => {
-    it("delivers to a quiet channel while a busy one on the same layer is full and unread", async () => {
+    it("delivers to a quiet channel while a busy one on the same layer is full and unread", ctx.timeout(), async () => {
       const layer = await ctx.layer({ capacity: 50 });
       const [busy, quiet] = [await layer.newChannel(), await layer.newChannel()];
       for (let n = 0; n < 50; n++) await layer.send(busy, { type: "busy", n });
       await layer.send(quiet, { type: "quiet" });
-      expect(await receiveWithin(layer, quiet, ctx.arrivalMs)).toEqual({ type: "quiet" });
-      expect((await receiveWithin(layer, busy, ctx.arrivalMs)).n).toBe(0);
+      await expectReceive(layer, quiet, { type: "quiet" }, ctx.arrivalMs);
+      await expectReceive(layer, busy, { type: "busy", n: 0 }, ctx.arrivalMs);
     });
 
-    it("keeps a quiet channel flowing while a busy one is flooded and drained", async () => {
+    it("keeps a quiet channel flowing while a busy one is flooded and drained", ctx.timeout(), async () => {
       const layer = await ctx.layer({ capacity: 1000 });
       const [busy, quiet] = [await layer.newChannel(), await layer.newChannel()];
       let flooding = true;
@@ -30,7 +30,7 @@ export function fairnessTests(ctx: SuiteContext): void {
       try {
         for (let n = 0; n < 20; n++) {
           await layer.send(quiet, { type: "quiet", n });
-          expect((await receiveWithin(layer, quiet, ctx.arrivalMs)).n).toBe(n);
+          await expectReceive(layer, quiet, { type: "quiet", n }, ctx.arrivalMs);
         }
       } finally {
         flooding = false;

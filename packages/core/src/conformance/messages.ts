@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { ChannelLayerError } from "../errors.js";
-import { receiveOrNothing, receiveWithin, type SuiteContext, settleBeforeIo } from "./context.js";
+import {
+  describeValue,
+  expectNothing,
+  expectReceive,
+  receiveWithin,
+  type SuiteContext,
+  settleBeforeIo,
+} from "./context.js";
 
 class Custom {
   type = "custom";
@@ -35,12 +42,34 @@ function invalidMessages(): [string, unknown][] {
     ["a bigint below -2^63", { type: "x", n: -(2n ** 63n) - 1n }],
     ["a cycle", cycle],
     ["a __proto__ key", JSON.parse('{"type":"x","nested":{"__proto__":{"polluted":true}}}')],
+    ["a lone high surrogate in a value", { type: "x", text: "broken \ud800 text" }],
+    ["a lone low surrogate in a nested list", { type: "x", list: ["ok", ["\udfff"]] }],
+    ["a lone surrogate in a key", { type: "x", nested: { "key\ud83d": 1 } }],
+    ["a lone surrogate in the type", { type: "\udc00" }],
+    ["a getter that throws", throwingGetter()],
+    ["a Proxy whose traps throw", { type: "x", nested: throwingProxy() }],
   ];
+}
+
+function throwingGetter(): Record<string, unknown> {
+  return Object.defineProperty({ type: "x" }, "computed", {
+    enumerable: true,
+    get() {
+      throw new Error("getter failed");
+    },
+  });
+}
+
+function throwingProxy(): object {
+  const fail = () => {
+    throw new Error("trap failed");
+  };
+  return new Proxy({}, { ownKeys: fail, get: fail, getPrototypeOf: fail, has: fail });
 }
 
 export function messageTests(ctx: SuiteContext): void {
   describe("messages", () => {
-    it("rejects every invalid message with INVALID_MESSAGE before any I/O, losing nothing", async () => {
+    it("rejects every invalid message with INVALID_MESSAGE before any I/O, losing nothing", ctx.timeout(), async () => {
       const layer = await ctx.layer();
       const channel = await layer.newChannel();
       await layer.send(channel, { type: "valid.before" });
@@ -51,18 +80,42 @@ export function messageTests(ctx: SuiteContext): void {
           sends.push(["groupSend", () => layer.groupSend("invalid-messages", message as never)]);
         for (const [call, run] of sends) {
           const outcome = await settleBeforeIo(run());
-          expect(outcome.settled, `${call} of ${label} should reject before any I/O`).toBe(true);
-          expect(outcome.error, `${call} of ${label}`).toBeInstanceOf(ChannelLayerError);
-          expect((outcome.error as ChannelLayerError).code, `${call} of ${label}`).toBe("INVALID_MESSAGE");
-          expect((outcome.error as Error).message.length, `${call} of ${label}`).toBeGreaterThan(20);
+          const what = `${call} of a message with ${label}`;
+          expect(outcome.settled, `${what} should reject before any I/O, but had not settled`).toBe(true);
+          expect(
+            outcome.error,
+            `${what} should reject with a ChannelLayerError, got ${describeValue(outcome.error)}`,
+          ).toBeInstanceOf(ChannelLayerError);
+          expect((outcome.error as ChannelLayerError).code, `${what} should reject with INVALID_MESSAGE`).toBe(
+            "INVALID_MESSAGE",
+          );
+          expect((outcome.error as Error).message.length, `${what} should say what is wrong`).toBeGreaterThan(20);
         }
       }
-      expect(await receiveWithin(layer, channel, ctx.arrivalMs)).toEqual({ type: "valid.before" });
-      expect(await receiveOrNothing(layer, channel, ctx.silenceMs)).toBeUndefined();
-      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      await expectReceive(layer, channel, { type: "valid.before" }, ctx.arrivalMs);
+      await expectNothing(layer, channel, ctx.silenceMs, "every other send was invalid");
+      expect(
+        ({} as Record<string, unknown>).polluted,
+        "a __proto__ key should not reach Object.prototype",
+      ).toBeUndefined();
     });
 
-    it("rejects a message above maxMessageSize with MESSAGE_TOO_LARGE and keeps working", async () => {
+    it("names the bad value's own path after a message whose getter threw", ctx.timeout(), async () => {
+      const layer = await ctx.layer();
+      const channel = await layer.newChannel();
+      const deep = { type: "x", a: { b: [0, throwingGetter()] } };
+      const first = await layer.send(channel, deep as never).catch((error: unknown) => error);
+      expect(first, `a throwing getter should reject with INVALID_MESSAGE, got ${describeValue(first)}`).toMatchObject({
+        code: "INVALID_MESSAGE",
+        cause: expect.objectContaining({ message: "getter failed" }),
+      });
+      const second = await layer.send(channel, { type: "x", other: Number.NaN }).catch((error: unknown) => error);
+      expect((second as Error).message, "the next error should name its own path, message.other").toMatch(
+        /^message\.other is NaN/,
+      );
+    });
+
+    it("rejects a message above maxMessageSize with MESSAGE_TOO_LARGE and keeps working", ctx.timeout(), async () => {
       const layer = await ctx.layer({ maxMessageSize: 64 * 1024 });
       const channel = await layer.newChannel();
       await expect(layer.send(channel, { type: "big", text: "x".repeat(100 * 1024) })).rejects.toMatchObject({
@@ -85,7 +138,7 @@ export function messageTests(ctx: SuiteContext): void {
       await layer.send(channel, { type: "fits", text: "x".repeat(60 * 1024) });
       const got = await receiveWithin<{ text: string }>(layer, channel, ctx.arrivalMs);
       expect(got.text.length).toBe(60 * 1024);
-      expect(await receiveOrNothing(layer, channel, ctx.silenceMs)).toBeUndefined();
+      await expectNothing(layer, channel, ctx.silenceMs, "the larger sends were rejected");
     });
   });
 }
