@@ -105,7 +105,7 @@ describe("attach() with a path shares the HTTP server", () => {
     const port = portOf(httpServer);
     const client = socketIoClient(`http://127.0.0.1:${port}`, { transports: ["websocket"] });
     cleanup(() => client.disconnect());
-    await once(client, "connect");
+    await new Promise<void>((resolve) => client.once("connect", resolve));
     expect(await client.emitWithAck("ping-me", "hi")).toBe("io: hi");
     await echoesThroughUs(port);
     expect(await client.emitWithAck("ping-me", "again")).toBe("io: again");
