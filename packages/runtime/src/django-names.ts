@@ -53,6 +53,14 @@ export function warnAboutDjangoNames(consumer: object, isJsonConsumer: boolean):
       { type: "ChannelLayersWarning", code: "CHANNEL_LAYERS_DJANGO_NAME" },
     );
   }
+  // Channels' receive(self, text_data=None, bytes_data=None): here one argument carries either.
+  const receive = (consumer as { receive?: unknown }).receive;
+  if (names.has("receive") && typeof receive === "function" && receive.length >= 2) {
+    process.emitWarning(
+      `${className} defines receive() with ${receive.length} parameters, as Channels' receive(text_data, bytes_data): here receive(data) gets one, a string for a text frame or a Uint8Array for a binary one`,
+      { type: "ChannelLayersWarning", code: "CHANNEL_LAYERS_DJANGO_NAME" },
+    );
+  }
   if (isJsonConsumer) return;
   for (const [name, advice] of Object.entries(JSON_ONLY)) {
     if (!names.has(name)) continue;

@@ -13,7 +13,7 @@ export type DropReason =
   | "message-too-big"
   /** A client broke the WebSocket protocol (ws closed it). */
   | "protocol-error"
-  /** Frames a dropped client had queued, never handed to its consumer. */
+  /** Frames of a dropped client (queued, or still arriving), never handed to its consumer. */
   | "queued-frame-of-dropped-client"
   /** A `websocket.*` or `http.*` message that came from the layer to a consumer that does not take them. */
   | "transport-event-from-layer";

@@ -89,6 +89,17 @@ describe("Django-named methods this runtime never calls", () => {
     expect(ours()[0]?.message).toContain("extend JsonWebsocketConsumer");
   });
 
+  it("points out receive(text_data, bytes_data): here one argument carries either", async () => {
+    class TwoArguments extends WebsocketConsumer {
+      override async receive(text_data?: string, _bytes_data?: Uint8Array) {
+        await this.send(text_data ?? "");
+      }
+    }
+    await connectTwice(TwoArguments);
+    await until(() => ours().length === 1, "the warning");
+    expect(ours()[0]?.message).toContain("receive(data) gets one");
+  });
+
   it("says nothing about a consumer written with this runtime's names", async () => {
     class Fine extends JsonWebsocketConsumer {
       override async receiveJson(content: unknown) {
