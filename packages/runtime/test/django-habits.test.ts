@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { JsonWebsocketConsumer, WebsocketConsumer } from "../src/index.js";
+import { JsonWebsocketConsumer, WebsocketConsumer, type WebsocketData } from "../src/index.js";
 import { WebsocketCommunicator } from "../src/testing/index.js";
 import { layersClosedAfterEach } from "./fixtures/layers.js";
 import { until } from "./fixtures/servers.js";
@@ -91,7 +91,8 @@ describe("Django-named methods this runtime never calls", () => {
 
   it("points out receive(text_data, bytes_data): here one argument carries either", async () => {
     class TwoArguments extends WebsocketConsumer {
-      override async receive(text_data?: string, _bytes_data?: Uint8Array) {
+      // TypeScript lets an extra optional parameter through; plain JavaScript anything.
+      override async receive(text_data?: WebsocketData, _bytes_data?: Uint8Array) {
         await this.send(text_data ?? "");
       }
     }
