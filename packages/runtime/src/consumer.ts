@@ -1,7 +1,8 @@
 import { AbortError, type ChannelLayer, LayerClosed, type Message } from "@channel-layers/core";
 import { type Application, emptyScope, type Receive, type Scope, type Send } from "./application.js";
-import { handlerFor, reserveMethodsOf } from "./dispatch.js";
+import { handlerFor, isTransportEvent, reserveMethodsOf } from "./dispatch.js";
 import { ConsumerError, StopConsumer } from "./errors.js";
+import { runtimeContext } from "./runtime-context.js";
 
 const EMPTY_SCOPE: Scope = Object.freeze(emptyScope());
 
@@ -22,6 +23,14 @@ export class AsyncConsumer {
    * null uses none (no channel is made), a layer uses that one. Channels' `channel_layer_alias`.
    */
   static channelLayer: ChannelLayer | null | undefined = undefined;
+
+  /**
+   * Whether messages from the layer whose type starts with `websocket.` or `http.` may run their
+   * handlers. Default false: such a message is dropped (counted and logged once), so a groupSend
+   * of `{ type: "websocket.disconnect" }` cannot close sockets nor a `websocket.receive` pose as
+   * client input. Channels lets them through; set true to do the same.
+   */
+  static acceptsTransportEventsFromLayer = false;
 
   /** The connection's scope (path, headers, url_route, user...). */
   scope: Scope = EMPTY_SCOPE;
@@ -54,22 +63,35 @@ export class AsyncConsumer {
     this.baseSend = send;
     const configured = (this.constructor as typeof AsyncConsumer).channelLayer;
     const layer = configured === undefined ? (scope.channel_layer ?? undefined) : (configured ?? undefined);
+    let failure: { error: unknown } | undefined;
     try {
       if (layer !== undefined) {
         this.channelLayer = layer;
         this.channelName = await layer.newChannel();
       }
       await this.dispatchUntilStopped(receive, layer);
-    } finally {
-      this.stopRequested = true;
-      this.controller?.abort();
-      if (layer !== undefined && this.channelName !== "") {
-        await layer.discardChannel(this.channelName).catch((error: unknown) => {
-          // The layer closing first (server shutdown) already freed everything.
-          if (!(error instanceof LayerClosed)) throw error;
-        });
+    } catch (error) {
+      failure = { error };
+    }
+    this.stopRequested = true;
+    this.controller?.abort();
+    if (layer !== undefined && this.channelName !== "") {
+      try {
+        await layer.discardChannel(this.channelName);
+      } catch (discardError) {
+        // The layer closing first (server shutdown) already freed everything.
+        if (!(discardError instanceof LayerClosed)) {
+          if (failure === undefined) throw discardError;
+          // The consumer failed first (often the same backend outage): that error is the one to see.
+          throw new ConsumerError(
+            "DISCARD_FAILED",
+            `${this.constructor.name} failed (${describe(failure.error)}), then discarding its channel failed too (${describe(discardError)})`,
+            { cause: failure.error },
+          );
+        }
       }
     }
+    if (failure !== undefined) throw failure.error;
   }
 
   /** Runs the handler for `message.type`; override to route messages some other way. */
@@ -112,6 +134,22 @@ export class AsyncConsumer {
   /** Sends `message` to one channel (another consumer's `channelName`, or a worker's channel). */
   async channelSend(channel: string, message: Message): Promise<void> {
     await this.requireLayer("channelSend").send(channel, message);
+  }
+
+  /** Whether `message` is a transport event from the layer this class does not take; counts and logs it. */
+  private refusesFromLayer(message: Message): boolean {
+    const consumerClass = this.constructor as typeof AsyncConsumer;
+    if (!isTransportEvent(message.type) || consumerClass.acceptsTransportEventsFromLayer) return false;
+    const context = runtimeContext(this.scope);
+    context.countDrop("transport-event-from-layer");
+    const key = `${consumerClass.name}\0${message.type}`;
+    if (!refusedLogged.has(key) && refusedLogged.size < REFUSED_LOGGED_MAX) {
+      refusedLogged.add(key);
+      context.logger.warn(
+        `${consumerClass.name} dropped a ${JSON.stringify(message.type)} message from the channel layer: transport events come from the client only (set static acceptsTransportEventsFromLayer = true to take them)`,
+      );
+    }
+    return true;
   }
 
   protected requireLayer(what: string): ChannelLayer {
@@ -157,11 +195,17 @@ export class AsyncConsumer {
           },
         );
       };
+      // A worker's "client" is the layer too (its scope is a channel scope).
+      const fromLayer = (source: Source) => source === CHANNEL || this.scope.type === "channel";
       const drain = async () => {
         busy = true;
         while (!finished) {
           const entry = ready.shift();
           if (entry === undefined) break;
+          if (fromLayer(entry[0]) && this.refusesFromLayer(entry[1])) {
+            take(entry[0]);
+            continue;
+          }
           try {
             await this.dispatch(entry[1]);
           } catch (error) {
@@ -181,6 +225,14 @@ export class AsyncConsumer {
       if (layer !== undefined) take(CHANNEL);
     });
   }
+}
+
+/** One line per consumer class and refused type, at most this many kept in mind. */
+const refusedLogged = new Set<string>();
+const REFUSED_LOGGED_MAX = 1000;
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 reserveMethodsOf(AsyncConsumer.prototype);

@@ -14,6 +14,11 @@ export function reserveMethodsOf(prototype: object): void {
   for (const name of Object.getOwnPropertyNames(prototype)) if (!name.startsWith("websocket_")) reserved.add(name);
 }
 
+/** Whether `type` is one of the server's own events (websocket.*, http.*), which only a client connection produces. */
+export function isTransportEvent(type: unknown): boolean {
+  return typeof type === "string" && (type.startsWith("websocket.") || type.startsWith("http."));
+}
+
 // type -> method name -> handler, per consumer prototype: dispatch runs on every message.
 const handlerCache = new WeakMap<object, Map<string, Handler>>();
 

@@ -11,7 +11,9 @@ export type ConsumerErrorCode =
   /** A router was given a scope (type, channel) it has no application for. */
   | "NO_APPLICATION"
   /** A test communicator waited longer than its timeout. */
-  | "TIMEOUT";
+  | "TIMEOUT"
+  /** A consumer failed and discarding its channel then failed too; `cause` is the first error. */
+  | "DISCARD_FAILED";
 
 /** The one error class the runtime raises for misuse; branch on `code`. */
 export class ConsumerError extends Error {

@@ -41,7 +41,16 @@ export {
   re_path,
   URLRouter,
 } from "./routing.js";
+export { type DropReason, type RuntimeContext, runtimeContext } from "./runtime-context.js";
+export type {
+  ConnectEvent,
+  DisconnectEvent,
+  DisconnectReason,
+  RejectEvent,
+  RejectReason,
+} from "./server/events.js";
 export type { ServeOptions, WebsocketServerOptions } from "./server/options.js";
+export type { WebsocketServerStats } from "./server/stats.js";
 export { attach, serve, WebsocketServer } from "./server/websocket-server.js";
 export type { ChannelLayerBackend } from "./settings/backends.js";
 export {

@@ -1,4 +1,5 @@
 import { type Application, type ApplicationLike, getHeader, type Scope, toApplication } from "./application.js";
+import { runtimeContext } from "./runtime-context.js";
 
 /** Hosts AllowedHostsOriginValidator allows when given none: Django's defaults under DEBUG. */
 export const DEFAULT_ALLOWED_HOSTS: readonly string[] = ["localhost", "127.0.0.1", "[::1]"];
@@ -72,7 +73,13 @@ export function OriginValidator(inner: ApplicationLike, allowedOrigins: readonly
   const application = toApplication(inner);
   const allowed = [...allowedOrigins];
   return async (scope: Scope, receive, send) => {
-    if (isOriginAllowed(getHeader(scope, "origin"), allowed)) return application(scope, receive, send);
+    const origin = getHeader(scope, "origin");
+    if (isOriginAllowed(origin, allowed)) return application(scope, receive, send);
+    // Any web page can make a browser try: one line per origin per minute, however many tries.
+    const shown = origin === undefined ? "(no Origin header)" : JSON.stringify(origin.slice(0, 200));
+    runtimeContext(scope).rateLimitedLog.warn(`origin ${shown}`, `refused a WebSocket from origin ${shown}`, {
+      path: scope.path.slice(0, 200),
+    });
     // Closing before accept is a 403 at the handshake, as Channels' WebsocketDenier.
     await receive();
     await send({ type: "websocket.close" });

@@ -1,6 +1,8 @@
 import type { Message } from "@channel-layers/core";
+import type { Receive, Scope, Send } from "./application.js";
 import { AsyncConsumer } from "./consumer.js";
 import { reserveMethodsOf } from "./dispatch.js";
+import { markRuntimePrototype, warnAboutDjangoNames } from "./django-names.js";
 import { AcceptConnection, ConsumerError, DenyConnection, StopConsumer } from "./errors.js";
 
 /** What a client frame carries: a string for a text frame, bytes for a binary one. */
@@ -24,12 +26,27 @@ export const CloseCode = {
  * be async; the runtime awaits each before taking the next message.
  */
 export class WebsocketConsumer extends AsyncConsumer {
-  /** Groups every instance joins on connect and leaves on disconnect. */
+  /**
+   * Groups every instance joins on connect and leaves on disconnect. An instance field
+   * `groups = [...]` (Channels' habit) works the same and wins over the static one.
+   */
   static groups: readonly string[] = [];
 
-  /** Called on websocket.connect: joins the static groups, then runs connect(). */
+  override async run(scope: Scope, receive: Receive, send: Send): Promise<void> {
+    warnAboutDjangoNames(this, this instanceof JsonWebsocketConsumer);
+    await super.run(scope, receive, send);
+  }
+
+  /** The groups this instance joins: an instance field `groups`, else the class's static one. */
+  private joinedGroups(): readonly string[] {
+    const own = (this as { groups?: unknown }).groups;
+    if (Array.isArray(own) && own.every((group) => typeof group === "string")) return own;
+    return (this.constructor as typeof WebsocketConsumer).groups;
+  }
+
+  /** Called on websocket.connect: joins the groups, then runs connect(). */
   async websocket_connect(_message: Message): Promise<void> {
-    for (const group of (this.constructor as typeof WebsocketConsumer).groups) await this.groupAdd(group);
+    for (const group of this.joinedGroups()) await this.groupAdd(group);
     try {
       await this.connect();
     } catch (error) {
@@ -74,9 +91,9 @@ export class WebsocketConsumer extends AsyncConsumer {
     await this.sendEvent(event);
   }
 
-  /** Called on websocket.disconnect: leaves the static groups, runs disconnect(code), ends the consumer. */
+  /** Called on websocket.disconnect: leaves the groups, runs disconnect(code), ends the consumer. */
   async websocket_disconnect(message: Message): Promise<void> {
-    for (const group of (this.constructor as typeof WebsocketConsumer).groups) await this.groupDiscard(group);
+    for (const group of this.joinedGroups()) await this.groupDiscard(group);
     await this.disconnect(typeof message.code === "number" ? message.code : CloseCode.abnormal);
     throw new StopConsumer();
   }
@@ -127,3 +144,6 @@ export class JsonWebsocketConsumer extends WebsocketConsumer {
 
 reserveMethodsOf(WebsocketConsumer.prototype);
 reserveMethodsOf(JsonWebsocketConsumer.prototype);
+markRuntimePrototype(AsyncConsumer.prototype);
+markRuntimePrototype(WebsocketConsumer.prototype);
+markRuntimePrototype(JsonWebsocketConsumer.prototype);

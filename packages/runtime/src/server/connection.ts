@@ -1,11 +1,16 @@
 import { type IncomingMessage, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Message } from "@channel-layers/core";
+import { ChannelLayerError, type Message } from "@channel-layers/core";
 import type { WebSocket } from "ws";
 import type { Application, Scope } from "../application.js";
 import { ConsumerError } from "../errors.js";
+import type { DropReason, RuntimeContext } from "../runtime-context.js";
 import { CloseCode } from "../websocket-consumer.js";
+import type { DisconnectReason, RejectReason } from "./events.js";
+import { heartbeatReply } from "./heartbeat.js";
+import { InboundQueue } from "./inbound-queue.js";
 import type { ResolvedServerOptions } from "./options.js";
+import type { ServerCounters } from "./stats.js";
 
 type State = "handshake" | "open" | "closing" | "closed";
 
@@ -23,27 +28,51 @@ export interface ConnectionHost {
   ): void;
   /** The connection is over on both sides (application ended, socket closed). */
   forget(connection: Connection): void;
+  readonly counters: ServerCounters;
+  readonly context: RuntimeContext;
+  /** The handshake completed: counted, and told to onConnect. */
+  connected(connection: Connection): void;
+  /** An accepted socket closed: counted, and told to onDisconnect. */
+  disconnected(connection: Connection, code: number, reason: DisconnectReason): void;
+  /** The handshake was refused: counted, and told to onReject. */
+  rejected(connection: Connection, reason: RejectReason, status: number): void;
 }
 
 const RESOLVED = Promise.resolve();
 const ignore = () => undefined;
 
+/** ws's error codes for a message above maxPayload; every other ws error is a protocol error. */
+const TOO_BIG = "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
+
+/** The INVALID_NAME error in `error`'s cause chain: a name (from a URL, a frame) the layer refused. */
+function invalidNameIn(error: unknown): ChannelLayerError | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; depth++) {
+    if (current instanceof ChannelLayerError && current.code === "INVALID_NAME") return current;
+    current = (current as Error & { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 /**
  * One WebSocket, bridged to an application as ASGI events: the handshake waits for
  * websocket.accept (or a close: HTTP 403, or a denial response), frames become websocket.receive,
- * the close becomes websocket.disconnect. It pauses reading while the application is behind and
- * drops a client that reads too slowly, so neither side grows memory without bound.
+ * the close becomes websocket.disconnect. It pauses reading while the application is behind (in
+ * frames and in bytes) and drops a client that reads too slowly or pushes past its budget, so
+ * neither side grows memory without bound.
  */
 export class Connection {
   /** Set on a ping, cleared by the pong: still set at the next ping means the client is gone. */
   awaitingPong = false;
   private state: State = "handshake";
-  private readonly inbound: Message[] = [];
-  private waiter: ((event: Message) => void) | undefined;
+  private readonly inbound: InboundQueue;
   private ws: WebSocket | undefined;
   private paused = false;
   private disconnectDelivered = false;
   private applicationDone = false;
+  /** Why the server ended the socket, when it did; undefined while the client is the one to close. */
+  private closeCause: DisconnectReason | undefined;
+  /** Set once the server dropped the client: its queued and later frames never reach the application. */
+  private dropped = false;
   private denial: { status: number; headers: [string, string][] } | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private request: IncomingMessage | undefined;
@@ -58,32 +87,45 @@ export class Connection {
     request: IncomingMessage,
     socket: Duplex,
     head: Buffer,
+    /** When the handshake began (the TCP connection, or the upgrade request): handshakeTimeoutMs counts from it. */
+    private readonly handshakeStartedAt = Date.now(),
   ) {
     this.request = request;
     this.socket = socket;
     this.head = head;
+    this.inbound = new InboundQueue((delta) => {
+      host.counters.queuedBytes += delta;
+    });
   }
 
   get isOpen(): boolean {
     return this.state === "open";
   }
 
+  /** Bytes of client frames waiting for the application now. */
+  get queuedBytes(): number {
+    return this.inbound.bytes;
+  }
+
   /** Runs `application` for this connection, starting with websocket.connect. */
   start(application: Application): void {
     const socket = this.socket as Duplex;
+    this.host.counters.handshaking++;
     socket.on("error", ignore);
     socket.once("close", this.onHandshakeSocketClose);
     socket.once("end", this.onHandshakeSocketClose);
     // Node leaves an upgrade's socket unread, so a client that leaves would go unnoticed until
     // the handshake timeout: read it, keeping what arrives for ws (clients should send nothing yet).
     socket.on("data", this.onHandshakeData);
-    if (this.host.options.handshakeTimeoutMs > 0) {
+    const { handshakeTimeoutMs } = this.host.options;
+    if (handshakeTimeoutMs > 0) {
       this.handshakeTimer = setTimeout(
-        () => this.rejectHandshake(503, "The application did not answer the handshake in time"),
-        this.host.options.handshakeTimeoutMs,
+        () =>
+          this.rejectHandshake(503, "The application did not answer the handshake in time", [], "handshake-timeout"),
+        Math.max(0, this.handshakeStartedAt + handshakeTimeoutMs - Date.now()),
       );
     }
-    this.push({ type: "websocket.connect" });
+    this.inbound.push({ type: "websocket.connect" });
     let running: Promise<void>;
     try {
       running = application(this.scope, this.receive, this.send);
@@ -98,20 +140,13 @@ export class Connection {
 
   /** The application's receive(): the next client event. */
   readonly receive = (): Promise<Message> => {
-    const next = this.inbound.shift();
-    if (next !== undefined) {
-      if (this.paused && this.inbound.length <= this.host.options.maxQueuedFrames / 2) {
-        this.paused = false;
-        this.ws?.resume();
-      }
-      return Promise.resolve(next);
+    const next = this.inbound.take();
+    const { maxQueuedFrames, maxQueuedBytes } = this.host.options;
+    if (this.paused && this.inbound.length <= maxQueuedFrames / 2 && this.inbound.bytes <= maxQueuedBytes / 2) {
+      this.paused = false;
+      if (!this.dropped) this.ws?.resume();
     }
-    if (this.waiter !== undefined) {
-      return Promise.reject(new ConsumerError("INVALID_EVENT", "receive() called again before the last one resolved"));
-    }
-    return new Promise((resolve) => {
-      this.waiter = resolve;
-    });
+    return next;
   };
 
   /** The application's send(): one event towards the client. */
@@ -145,11 +180,12 @@ export class Connection {
   /** Server shutdown: the client is told 1001 and the application gets its disconnect right away. */
   shutdown(): void {
     if (this.state === "handshake") {
-      this.rejectHandshake(503, "The server is shutting down");
+      this.rejectHandshake(503, "The server is shutting down", [], "shutting-down");
       return;
     }
     if (this.state === "open") {
       this.state = "closing";
+      this.closeCause = "shutdown";
       this.ws?.close(CloseCode.goingAway, "Server shutting down");
     }
     this.deliverDisconnect(CloseCode.goingAway, "Server shutting down");
@@ -166,34 +202,61 @@ export class Connection {
     const ws = this.ws;
     if (this.state !== "open" || ws === undefined) return;
     if (this.awaitingPong) {
-      this.state = "closing";
-      ws.terminate();
+      this.drop("ping-timeout", "terminate");
       return;
     }
     this.awaitingPong = true;
     ws.ping();
   }
 
-  private push(event: Message): void {
-    // Frames arriving after the application ended (during the closing handshake) have no reader.
+  /** A frame from the client: queued for the application, with reading paused past the budget. */
+  private onFrame(event: Message, bytes: number): void {
+    // Frames arriving after the application ended (during the closing handshake) have no reader,
+    // and a dropped client's frames (ws still parses what it had read) must not run.
     if (this.applicationDone) return;
-    const waiter = this.waiter;
-    if (waiter !== undefined) {
-      this.waiter = undefined;
-      waiter(event);
+    if (this.dropped) {
+      this.host.context.countDrop("queued-frame-of-dropped-client");
       return;
     }
-    this.inbound.push(event);
-    if (!this.paused && this.ws !== undefined && this.inbound.length >= this.host.options.maxQueuedFrames) {
+    this.host.counters.messagesIn++;
+    this.inbound.push(event, bytes);
+    const { maxQueuedFrames, maxQueuedBytes, maxFrameBytes } = this.host.options;
+    if (this.inbound.bytes > Math.max(2 * maxQueuedBytes, maxQueuedBytes + maxFrameBytes)) {
+      // Reading was paused at maxQueuedBytes, yet frames kept arriving: this client does not stop.
+      this.drop("too-much-input", "close");
+    } else if (!this.paused && (this.inbound.length >= maxQueuedFrames || this.inbound.bytes >= maxQueuedBytes)) {
       this.paused = true;
-      this.ws.pause();
+      this.ws?.pause();
+    }
+  }
+
+  /**
+   * The server gives up on the client: the frames it queued are dropped (the application gets its
+   * disconnect next), and the socket is ended: `terminate` at once, `close` with 1008 (reading
+   * again so the client's close frame arrives; whatever else comes is discarded), or `ws` when ws
+   * is closing it already.
+   */
+  private drop(reason: Extract<DisconnectReason, DropReason>, end: "terminate" | "close" | "ws"): void {
+    if (this.dropped || this.state !== "open") return;
+    this.dropped = true;
+    this.state = "closing";
+    this.closeCause = reason;
+    this.host.context.countDrop(reason);
+    const frames = this.inbound.dropFrames();
+    if (frames > 0) this.host.context.countDrop("queued-frame-of-dropped-client", frames);
+    const ws = this.ws as WebSocket;
+    if (end === "terminate") ws.terminate();
+    else if (end === "close") {
+      // ws ends the socket itself if the client never answers the close.
+      ws.close(CloseCode.policyViolation, "Too much data before the server could read it");
+      ws.resume();
     }
   }
 
   private deliverDisconnect(code: number, reason = ""): void {
     if (this.disconnectDelivered) return;
     this.disconnectDelivered = true;
-    if (!this.applicationDone) this.push({ type: "websocket.disconnect", code, reason });
+    if (!this.applicationDone) this.inbound.push({ type: "websocket.disconnect", code, reason });
   }
 
   private sendFrame(event: Message): void {
@@ -210,10 +273,10 @@ export class Connection {
     }
     if (ws.bufferedAmount > this.host.options.maxBufferedBytes) {
       // A client this far behind is not reading: drop it rather than buffer without bound.
-      this.state = "closing";
-      ws.terminate();
+      this.drop("slow-reader", "terminate");
       return;
     }
+    this.host.counters.messagesOut++;
     ws.send(typeof text === "string" ? text : (bytes as Uint8Array));
   }
 
@@ -235,8 +298,9 @@ export class Connection {
     if (request === undefined || socket === undefined || head === undefined) return;
     this.host.upgrade(request, socket, head, subprotocol, headers, (ws) => this.opened(ws));
     if (this.ws === undefined) {
-      // ws refused the request and destroyed the socket.
+      // ws refused the request (a malformed header) and answered it 400.
       this.state = "closed";
+      this.host.rejected(this, "malformed-request", 400);
       this.deliverDisconnect(CloseCode.abnormal);
       this.forgetIfDone();
     }
@@ -246,20 +310,33 @@ export class Connection {
     this.ws = ws;
     this.state = "open";
     ws.on("message", (data: Buffer, isBinary: boolean) => {
-      this.push(
-        isBinary ? { type: "websocket.receive", bytes: data } : { type: "websocket.receive", text: data.toString() },
-      );
+      if (isBinary) {
+        this.onFrame({ type: "websocket.receive", bytes: data }, data.length);
+        return;
+      }
+      const text = data.toString();
+      // A client's heartbeat is answered here and never reaches the consumer.
+      const reply = heartbeatReply(text);
+      if (reply !== undefined) ws.send(reply);
+      else this.onFrame({ type: "websocket.receive", text }, data.length);
     });
     ws.on("pong", () => {
       this.awaitingPong = false;
     });
-    ws.on("error", ignore);
+    ws.on("error", (error: Error & { code?: string }) => {
+      // ws closes the socket itself (1009 for a message too big, 1002 and the like otherwise).
+      this.drop(error.code === TOO_BIG ? "message-too-big" : "protocol-error", "ws");
+    });
     ws.once("close", (code: number, reason: Buffer) => {
+      const cause = this.closeCause ?? (code === CloseCode.abnormal ? "connection-lost" : "client-closed");
       this.state = "closed";
+      this.host.disconnected(this, code, cause);
       this.deliverDisconnect(code, reason.toString());
       this.forgetIfDone();
     });
-    if (this.inbound.length >= this.host.options.maxQueuedFrames) {
+    this.host.connected(this);
+    const { maxQueuedFrames, maxQueuedBytes } = this.host.options;
+    if (this.inbound.length >= maxQueuedFrames || this.inbound.bytes >= maxQueuedBytes) {
       this.paused = true;
       ws.pause();
     }
@@ -268,7 +345,7 @@ export class Connection {
   private close(event: Message): void {
     if (this.state === "handshake") {
       // Channels: closing before accepting rejects the handshake with 403.
-      this.rejectHandshake(403, "Access denied");
+      this.rejectHandshake(403, "Access denied", [], "denied");
       return;
     }
     if (this.state !== "open") return;
@@ -284,6 +361,7 @@ export class Connection {
       );
     }
     this.state = "closing";
+    this.closeCause = "application-closed";
   }
 
   private startDenial(event: Message): void {
@@ -302,11 +380,16 @@ export class Connection {
     }
     const body = event.body;
     const { status, headers } = this.denial;
-    this.rejectHandshake(status, typeof body === "string" || body instanceof Uint8Array ? body : "", headers);
+    this.rejectHandshake(status, typeof body === "string" || body instanceof Uint8Array ? body : "", headers, "denied");
   }
 
   /** Answers the handshake with a plain HTTP response and tells the application the socket is gone. */
-  private rejectHandshake(status: number, body: string | Uint8Array, headers: [string, string][] = []): void {
+  private rejectHandshake(
+    status: number,
+    body: string | Uint8Array,
+    headers: [string, string][],
+    reason: RejectReason,
+  ): void {
     if (this.state !== "handshake") return;
     const { socket } = this.endHandshake();
     this.state = "closed";
@@ -324,12 +407,14 @@ export class Connection {
     } else {
       socket?.destroy();
     }
+    this.host.rejected(this, reason, status);
     this.deliverDisconnect(CloseCode.abnormal);
     this.forgetIfDone();
   }
 
   /** Leaves the handshake phase: its timer and listeners go, and the request objects are handed over. */
   private endHandshake() {
+    if (this.socket !== undefined) this.host.counters.handshaking--;
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     const { request, socket, head } = this;
@@ -346,7 +431,9 @@ export class Connection {
   private readonly onHandshakeData = (chunk: Buffer) => {
     const head = this.head === undefined || this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk]);
     this.head = head;
-    if (head.length > this.host.options.maxFrameBytes) this.rejectHandshake(400, "Data before the handshake completed");
+    if (head.length > this.host.options.maxFrameBytes) {
+      this.rejectHandshake(400, "Data before the handshake completed", [], "malformed-request");
+    }
   };
 
   /** The client closed (or half-closed: HTTP servers allow that) its end before the handshake completed. */
@@ -360,14 +447,31 @@ export class Connection {
 
   private onApplicationEnd(error: unknown): void {
     this.applicationDone = true;
-    this.inbound.length = 0;
-    this.waiter = undefined;
-    if (error !== undefined) this.host.options.onError(error, this.scope);
+    this.inbound.clear();
+    const invalidName = invalidNameIn(error);
+    if (invalidName !== undefined) {
+      // A client's input, not a failure of the application: one short line per cause, no stack.
+      this.host.context.rateLimitedLog.warn(
+        "invalid-name",
+        `refused a connection to ${this.scope.path.slice(0, 100)}: ${invalidName.message.slice(0, 200)}`,
+      );
+    } else if (error !== undefined) {
+      this.host.options.onError(error, this.scope);
+    }
     if (this.state === "handshake") {
-      this.rejectHandshake(500, error === undefined ? "The application ended without accepting" : "Internal error");
+      if (invalidName !== undefined) this.rejectHandshake(400, "Invalid name", [], "invalid-name");
+      else if (error === undefined) {
+        this.rejectHandshake(500, "The application ended without accepting", [], "application-error");
+      } else this.rejectHandshake(500, "Internal error", [], "application-error");
     } else if (this.state === "open") {
       this.state = "closing";
-      this.ws?.close(error === undefined ? CloseCode.normal : CloseCode.internalError);
+      if (invalidName !== undefined) {
+        this.closeCause = "invalid-name";
+        this.ws?.close(CloseCode.policyViolation, "Invalid name");
+      } else {
+        this.closeCause = error === undefined ? "application-closed" : "application-error";
+        this.ws?.close(error === undefined ? CloseCode.normal : CloseCode.internalError);
+      }
     }
     this.forgetIfDone();
   }

@@ -1,12 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { ChannelLayer } from "@channel-layers/core";
+import { RateLimitedLog } from "@channel-layers/core/backend";
 import { type WebSocket, WebSocketServer } from "ws";
-import { type Application, type ApplicationLike, toApplication } from "../application.js";
+import { type Application, type ApplicationLike, type Scope, toApplication } from "../application.js";
+import { type RuntimeContext, setRuntimeContext } from "../runtime-context.js";
 import { getChannelLayer } from "../settings/registry.js";
 import { DEFAULT_SHUTDOWN_SIGNALS, joinShutdown } from "../shutdown/coordinator.js";
 import { Connection, type ConnectionHost } from "./connection.js";
+import type { DisconnectReason, RejectReason } from "./events.js";
 import {
   type ResolvedServerOptions,
   resolveServerOptions,
@@ -14,6 +17,8 @@ import {
   type WebsocketServerOptions,
 } from "./options.js";
 import { buildScope, invalidHandshake } from "./scope.js";
+import { answerAndClose, SocketGuard } from "./socket-guard.js";
+import { ServerCounters, type WebsocketServerStats } from "./stats.js";
 
 /** Where a request's chosen subprotocol and extra headers wait for ws's hooks during its upgrade. */
 interface PendingUpgrade {
@@ -27,6 +32,8 @@ interface PendingUpgrade {
  */
 export class WebsocketServer implements ConnectionHost {
   readonly options: ResolvedServerOptions;
+  readonly counters = new ServerCounters();
+  readonly context: RuntimeContext;
   /** The layer consumers get; undefined when the server was given null. */
   readonly channelLayer: ChannelLayer | undefined;
   private readonly application: Application;
@@ -35,6 +42,8 @@ export class WebsocketServer implements ConnectionHost {
   private readonly pending = new WeakMap<IncomingMessage, PendingUpgrade>();
   private pingTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  /** Caps and times TCP connections; only on a server serve() made, where they are all ours. */
+  private readonly guard: SocketGuard | undefined;
 
   constructor(
     readonly httpServer: Server,
@@ -46,6 +55,13 @@ export class WebsocketServer implements ConnectionHost {
     this.options = resolveServerOptions(options);
     this.application = toApplication(application);
     this.channelLayer = options.channelLayer === null ? undefined : options.channelLayer;
+    const { logger } = this.options;
+    const counters = this.counters;
+    this.context = {
+      logger,
+      rateLimitedLog: new RateLimitedLog(logger),
+      countDrop: (reason, count = 1) => counters.drop(reason, count),
+    };
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -57,6 +73,13 @@ export class WebsocketServer implements ConnectionHost {
       for (const [name, value] of this.pending.get(request)?.headers ?? []) headers.push(`${name}: ${value}`);
     });
     httpServer.on("upgrade", this.onUpgrade);
+    if (owns.httpServer) {
+      this.guard = new SocketGuard(httpServer, {
+        maxConnections: this.options.maxConnections,
+        handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+        onReject: (reason, status, socket) => this.reportReject(reason, status, undefined, socket.remoteAddress),
+      });
+    }
     if (this.options.pingIntervalMs > 0) {
       this.pingTimer = setInterval(() => {
         for (const connection of this.connections) connection.ping();
@@ -68,6 +91,11 @@ export class WebsocketServer implements ConnectionHost {
   /** Connections open or still finishing. */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Counters as plain numbers: connections, messages in and out, rejections and drops by reason, the layer's stats. */
+  stats(): WebsocketServerStats {
+    return this.counters.snapshot(this.channelLayer);
   }
 
   /** The port the HTTP server listens on (after listen). */
@@ -96,6 +124,7 @@ export class WebsocketServer implements ConnectionHost {
 
   private async shutdown(): Promise<void> {
     this.httpServer.off("upgrade", this.onUpgrade);
+    this.guard?.detach();
     clearInterval(this.pingTimer);
     this.owns.onClose?.();
     const httpClosed = this.owns.httpServer ? this.closeHttpServer() : Promise.resolve();
@@ -118,20 +147,65 @@ export class WebsocketServer implements ConnectionHost {
   }
 
   private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const problem = invalidHandshake(request);
-    if (problem !== undefined || this.closing !== undefined) {
-      const status = problem === undefined ? 503 : 400;
-      const body = problem ?? "The server is shutting down";
-      socket.on("error", () => undefined);
-      socket.end(
-        `HTTP/1.1 ${status} ${status === 400 ? "Bad Request" : "Service Unavailable"}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
+    const since = this.guard?.requestArrived(socket as Socket);
+    if (!this.options.handles(request)) {
+      // Another endpoint's upgrade (a second ws server, Socket.IO): theirs to answer, unless nobody listens.
+      if (this.httpServer.listenerCount("upgrade") === 1) {
+        answerAndClose(socket, 404, "No WebSocket endpoint at this path");
+        this.reportReject("no-route", 404, buildScope(request, null), request.socket.remoteAddress);
+      }
       return;
     }
-    const connection = new Connection(this, buildScope(request, this.channelLayer ?? null), request, socket, head);
+    const problem = invalidHandshake(request);
+    const refusal: [RejectReason, number, string] | undefined =
+      problem !== undefined
+        ? ["malformed-request", 400, problem]
+        : this.closing !== undefined
+          ? ["shutting-down", 503, "The server is shutting down"]
+          : this.connections.size >= this.options.maxConnections
+            ? ["too-many-connections", 503, "Too many connections: try again later"]
+            : undefined;
+    if (refusal !== undefined) {
+      const [reason, status, body] = refusal;
+      answerAndClose(socket, status, body);
+      this.reportReject(reason, status, buildScope(request, null), request.socket.remoteAddress);
+      return;
+    }
+    const scope = buildScope(request, this.channelLayer ?? null);
+    setRuntimeContext(scope, this.context);
+    const connection = new Connection(this, scope, request, socket, head, since);
     this.connections.add(connection);
     connection.start(this.application);
   };
+
+  connected(connection: Connection): void {
+    this.counters.open++;
+    this.counters.total++;
+    this.runHook("onConnect", () => this.options.onConnect({ scope: connection.scope }));
+  }
+
+  disconnected(connection: Connection, code: number, reason: DisconnectReason): void {
+    this.counters.open--;
+    this.runHook("onDisconnect", () => this.options.onDisconnect({ scope: connection.scope, code, reason }));
+  }
+
+  rejected(connection: Connection, reason: RejectReason, status: number): void {
+    this.reportReject(reason, status, connection.scope, connection.scope.client?.[0]);
+  }
+
+  private reportReject(reason: RejectReason, status: number, scope: Scope | undefined, remoteAddress?: string): void {
+    this.counters.reject(reason);
+    this.runHook("onReject", () => this.options.onReject({ reason, status, scope, remoteAddress }));
+  }
+
+  /** A hook that throws must not take the connection (or the server) with it. */
+  private runHook(name: string, hook: () => void): void {
+    try {
+      hook();
+    } catch (error) {
+      this.options.logger.error(`the ${name} hook failed`, { error });
+    }
+  }
 
   upgrade(
     request: IncomingMessage,
