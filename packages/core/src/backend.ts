@@ -21,4 +21,5 @@ export {
   randomHex,
 } from "./names.js";
 export type { ResolvedChannelLayerOptions } from "./options.js";
+export { redactUrl } from "./redact-url.js";
 export { MessageSerializer, type MessageSerializerOptions } from "./serializer.js";

@@ -1,3 +1,4 @@
+import { redactUrl } from "@channel-layers/core/backend";
 import { InMemoryChannelLayer } from "@channel-layers/memory";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -13,7 +14,6 @@ import {
   WebsocketConsumer,
 } from "../src/index.js";
 import { resolveChannelLayerSetting } from "../src/settings/create-channel-layer.js";
-import { redactUrl } from "../src/settings/url.js";
 import { LiveWebsocketCommunicator, WebsocketCommunicator } from "../src/testing/index.js";
 
 const resolve = resolveChannelLayerSetting;

@@ -1,7 +1,8 @@
 import { type ChannelLayer, InvalidOptions } from "@channel-layers/core";
+import { redactUrl } from "@channel-layers/core/backend";
 import { InMemoryChannelLayer } from "@channel-layers/memory";
 import { BackendNotInstalled, isMissingPackage } from "./errors.js";
-import { redactUrl, type SettingsUrl, type UrlHost } from "./url.js";
+import type { SettingsUrl, UrlHost } from "./url.js";
 
 /** The backends settings can name; each is its package's layer class. */
 export type ChannelLayerBackend = "memory" | "redis" | "redis-pubsub" | "postgres" | "nats";

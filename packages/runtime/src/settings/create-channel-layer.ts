@@ -1,4 +1,5 @@
 import { type ChannelLayer, type ChannelLayerOptions, InvalidOptions } from "@channel-layers/core";
+import { redactUrl } from "@channel-layers/core/backend";
 import {
   BACKENDS,
   backendOfScheme,
@@ -7,7 +8,7 @@ import {
   type LayerOptions,
   queryOptions,
 } from "./backends.js";
-import { parseSettingsUrl, redactUrl } from "./url.js";
+import { parseSettingsUrl } from "./url.js";
 
 /**
  * The backend's constructor options: Channels' own (typed here), the prefix, and the backend's

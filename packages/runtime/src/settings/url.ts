@@ -1,4 +1,5 @@
 import { InvalidOptions } from "@channel-layers/core";
+import { redactUrl } from "@channel-layers/core/backend";
 
 /** One `host[:port]` of a URL's host list. */
 export interface UrlHost {
@@ -78,21 +79,4 @@ export function parseSettingsUrl(url: string): SettingsUrl {
     path,
     query: new URLSearchParams(query),
   };
-}
-
-/** Schemes whose user part without a password is a secret token (NATS's `nats://<token>@host`). */
-const TOKEN_SCHEMES = new Set(["nats", "tls"]);
-
-/**
- * The URL with its password, NATS token and secret query parameters (`sentinelPassword`, pg's
- * `password`...) replaced by "***": what every message and log line shows instead of the URL.
- */
-export function redactUrl(url: string): string {
-  return url
-    .replace(/^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)@/i, (whole, scheme: string, userinfo: string) => {
-      const colon = userinfo.indexOf(":");
-      if (colon !== -1) return `${scheme}://${userinfo.slice(0, colon)}:***@`;
-      return TOKEN_SCHEMES.has(scheme.toLowerCase()) ? `${scheme}://***@` : whole;
-    })
-    .replace(/([?&][^=&#]*(?:password|token|secret)[^=&#]*=)[^&#]*/gi, "$1***");
 }
