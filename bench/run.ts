@@ -5,20 +5,19 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BenchResult, BenchSuite } from "./src/harness.js";
 import { formatTable } from "./src/report.js";
 
-// pnpm bench [suite ...] [--quick] [--scenario name] [--subject name] [--cpu-prof dir]: every suite
-// in bench/suites/, or the named ones. --scenario and --subject keep the cases of that exact name,
-// or, when no case has it, every case whose name contains it.
+// pnpm bench [suite ...] [--quick] [--scenario name]... [--subject name]... [--cpu-prof dir]: every
+// suite in bench/suites/, or the named ones. --scenario and --subject keep the cases of that exact
+// name, or, when no case has it, every case whose name contains it; each may be given more than once.
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const WITH_VALUE = ["--scenario", "--subject", "--cpu-prof"];
-const flagValue = (flag: string) => {
-  const index = args.indexOf(flag);
-  return index === -1 ? undefined : args[index + 1];
-};
+/** Every value given to `flag`: --scenario and --subject may be repeated. */
+const flagValues = (flag: string) =>
+  args.flatMap((arg, i) => (arg === flag && args[i + 1] !== undefined ? [args[i + 1] as string] : []));
 const quick = args.includes("--quick");
-const scenarioFilter = flagValue("--scenario");
-const subjectFilter = flagValue("--subject");
-const profileDir = flagValue("--cpu-prof");
+const scenarioFilters = flagValues("--scenario");
+const subjectFilters = flagValues("--subject");
+const profileDir = flagValues("--cpu-prof")[0];
 const cpuProfileDir = profileDir === undefined ? undefined : resolve(profileDir);
 const wanted = args.filter((arg, i) => !arg.startsWith("--") && !WITH_VALUE.includes(args[i - 1] ?? ""));
 
@@ -34,10 +33,12 @@ async function loadSuites(): Promise<BenchSuite[]> {
   return suites;
 }
 
-function matcher(filter: string | undefined, names: string[]): (name: string) => boolean {
-  if (filter === undefined) return () => true;
-  if (names.includes(filter)) return (name) => name === filter;
-  return (name) => name.includes(filter);
+function matcher(filters: string[], names: string[]): (name: string) => boolean {
+  if (filters.length === 0) return () => true;
+  const tests = filters.map((filter) =>
+    names.includes(filter) ? (name: string) => name === filter : (name: string) => name.includes(filter),
+  );
+  return (name) => tests.some((test) => test(name));
 }
 
 if (cpuProfileDir) mkdirSync(cpuProfileDir, { recursive: true });
@@ -55,11 +56,11 @@ for (const suite of await loadSuites()) {
   try {
     const cases = await suite.cases({ quick, cpuProfileDir });
     const scenarioMatches = matcher(
-      scenarioFilter,
+      scenarioFilters,
       cases.map((each) => each.scenario),
     );
     const subjectMatches = matcher(
-      subjectFilter,
+      subjectFilters,
       cases.map((each) => each.subject),
     );
     for (const benchCase of cases) {

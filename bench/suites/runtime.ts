@@ -6,7 +6,7 @@ import { type Backend, type ChatServers, type ServerKind, SUBJECTS, startChatSer
 import { BURST, driveRoom, type Workload } from "../src/chat-workload.js";
 import { type BenchCase, type BenchSuite, type Measurement, OURS, type SuiteOptions } from "../src/harness.js";
 import { cpuMeter, processesServingPort } from "../src/process-cpu.js";
-import { runtimeTargets } from "../src/runtime-targets.js";
+import { runtimeReport } from "../src/runtime-report.js";
 
 /**
  * End to end (issue 14): N WebSocket clients in one chat room, each message fanned out to all of
@@ -189,7 +189,7 @@ const suite: BenchSuite = {
     for (const service of backends.values()) await (await service.catch(() => undefined))?.stop();
     backends.clear();
   },
-  summarize: runtimeTargets,
+  summarize: runtimeReport,
 };
 
 export default suite;
