@@ -1,16 +1,25 @@
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BenchResult, BenchSuite } from "./src/harness.js";
 import { formatTable } from "./src/report.js";
 
-// pnpm bench [suite ...] [--quick] [--scenario name]: every suite in bench/suites/, or the named ones.
+// pnpm bench [suite ...] [--quick] [--scenario name]... [--subject name]... [--cpu-prof dir]: every
+// suite in bench/suites/, or the named ones. --scenario and --subject keep the cases of that exact
+// name, or, when no case has it, every case whose name contains it; each may be given more than once.
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
+const WITH_VALUE = ["--scenario", "--subject", "--cpu-prof"];
+/** Every value given to `flag`: --scenario and --subject may be repeated. */
+const flagValues = (flag: string) =>
+  args.flatMap((arg, i) => (arg === flag && args[i + 1] !== undefined ? [args[i + 1] as string] : []));
 const quick = args.includes("--quick");
-const scenarioIndex = args.indexOf("--scenario");
-const scenarioFilter = scenarioIndex === -1 ? undefined : args[scenarioIndex + 1];
-const wanted = args.filter((arg, i) => !arg.startsWith("--") && args[i - 1] !== "--scenario");
+const scenarioFilters = flagValues("--scenario");
+const subjectFilters = flagValues("--subject");
+const profileDir = flagValues("--cpu-prof")[0];
+const cpuProfileDir = profileDir === undefined ? undefined : resolve(profileDir);
+const wanted = args.filter((arg, i) => !arg.startsWith("--") && !WITH_VALUE.includes(args[i - 1] ?? ""));
 
 async function loadSuites(): Promise<BenchSuite[]> {
   const files = readdirSync(join(here, "suites"))
@@ -24,8 +33,18 @@ async function loadSuites(): Promise<BenchSuite[]> {
   return suites;
 }
 
+function matcher(filters: string[], names: string[]): (name: string) => boolean {
+  if (filters.length === 0) return () => true;
+  const tests = filters.map((filter) =>
+    names.includes(filter) ? (name: string) => name === filter : (name: string) => name.includes(filter),
+  );
+  return (name) => tests.some((test) => test(name));
+}
+
+if (cpuProfileDir) mkdirSync(cpuProfileDir, { recursive: true });
 const results: BenchResult[] = [];
 const skipped: string[] = [];
+const summaries: string[] = [];
 for (const suite of await loadSuites()) {
   const reason = await suite.unavailable?.();
   if (reason) {
@@ -33,20 +52,37 @@ for (const suite of await loadSuites()) {
     console.error(`skip ${suite.name}: ${reason}`);
     continue;
   }
+  const ran: BenchResult[] = [];
   try {
-    for (const benchCase of await suite.cases({ quick })) {
-      if (scenarioFilter && benchCase.scenario !== scenarioFilter) continue;
-      process.stderr.write(`${suite.name} / ${benchCase.scenario} / ${benchCase.subject} ... `);
+    const cases = await suite.cases({ quick, cpuProfileDir });
+    const scenarioMatches = matcher(
+      scenarioFilters,
+      cases.map((each) => each.scenario),
+    );
+    const subjectMatches = matcher(
+      subjectFilters,
+      cases.map((each) => each.subject),
+    );
+    for (const benchCase of cases) {
+      if (!scenarioMatches(benchCase.scenario) || !subjectMatches(benchCase.subject)) continue;
+      // The machine is shared: the 1-minute load average before each case goes beside its figure.
+      const load = loadavg()[0] as number;
+      process.stderr.write(
+        `${suite.name} / ${benchCase.scenario} / ${benchCase.subject} (load ${load.toFixed(1)}) ... `,
+      );
       try {
         const measurement = await benchCase.run();
         const perSecond = measurement.operations / measurement.seconds;
-        results.push({
+        const result = {
           suite: suite.name,
           scenario: benchCase.scenario,
           subject: benchCase.subject,
           perSecond,
           ...measurement,
-        });
+          extra: { ...measurement.extra, load },
+        };
+        ran.push(result);
+        results.push(result);
         process.stderr.write(`${Math.round(perSecond).toLocaleString("en-US")} msg/s\n`);
       } catch (error) {
         process.stderr.write(`failed: ${(error as Error).message}\n`);
@@ -56,9 +92,12 @@ for (const suite of await loadSuites()) {
   } finally {
     await suite.teardown?.();
   }
+  const summary = suite.summarize?.(ran);
+  if (summary) summaries.push(summary);
 }
 
 console.log(formatTable(results));
+for (const summary of summaries) console.log(`\n${summary}`);
 if (skipped.length > 0) console.log(`\nNot measured:\n${skipped.map((line) => `- ${line}`).join("\n")}`);
 mkdirSync(join(here, "results"), { recursive: true });
 const report = { date: new Date().toISOString(), node: process.version, quick, results, skipped };

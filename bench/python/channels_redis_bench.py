@@ -1,6 +1,7 @@
 """channels_redis 4 (Django Channels' RedisChannelLayer) doing the scenarios of bench/suites/redis.ts.
 
-Usage: channels_redis_bench.py <redis-url> <ping-pong|ping-pong-2|bulk|fan-out> <messages> [members] [instances]
+Usage: channels_redis_bench.py <redis-url> <scenario> <messages> [members] [instances]
+Scenarios: ping-pong, ping-pong-2, bulk, bulk-loop, fan-out <members> <instances>, fan-out-local <members>.
 Prints {"operations": n, "seconds": s}: n messages delivered (received) in s seconds.
 Every run uses a fresh prefix and deletes its keys afterwards.
 """
@@ -68,6 +69,35 @@ async def bulk(url, prefix, count):
     return count, seconds
 
 
+async def bulk_loop(url, prefix, count):
+    layer = make_layer(url, prefix, capacity=count + 1)
+    channel = await layer.new_channel()
+    started = time.perf_counter()
+    for n in range(count):
+        await layer.send(channel, message(n))
+    for _ in range(count):
+        await layer.receive(channel)
+    seconds = time.perf_counter() - started
+    await layer.flush()
+    return count, seconds
+
+
+async def fan_out_local(url, prefix, sends, members):
+    """One layer holding every member; each group_send is followed by a receive on every member in turn."""
+    layer = make_layer(url, prefix)
+    channels = [await layer.new_channel() for _ in range(members)]
+    for channel in channels:
+        await layer.group_add("bench", channel)
+    started = time.perf_counter()
+    for n in range(sends):
+        await layer.group_send("bench", message(n))
+        for channel in channels:
+            await layer.receive(channel)
+    seconds = time.perf_counter() - started
+    await layer.flush()
+    return sends * members, seconds
+
+
 async def fan_out(url, prefix, sends, members, instances):
     sender = make_layer(url, prefix, capacity=sends + 1)
     receivers = [make_layer(url, prefix, capacity=sends + 1) for _ in range(instances)]
@@ -102,6 +132,10 @@ async def main():
         operations, seconds = await ping_pong_across(url, prefix, count)
     elif scenario == "bulk":
         operations, seconds = await bulk(url, prefix, count)
+    elif scenario == "bulk-loop":
+        operations, seconds = await bulk_loop(url, prefix, count)
+    elif scenario == "fan-out-local":
+        operations, seconds = await fan_out_local(url, prefix, count, int(sys.argv[4]))
     elif scenario == "fan-out":
         operations, seconds = await fan_out(url, prefix, count, int(sys.argv[4]), int(sys.argv[5]))
     else:

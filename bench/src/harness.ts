@@ -19,10 +19,19 @@ export interface BenchSuite {
   name: string;
   /** Why the suite cannot run here (a missing server, no python3), or undefined when it can. */
   unavailable?(): Promise<string | undefined>;
-  /** The cases; `quick` asks for smaller sizes (a smoke run). */
-  cases(options: { quick: boolean }): BenchCase[] | Promise<BenchCase[]>;
+  /** The cases. */
+  cases(options: SuiteOptions): BenchCase[] | Promise<BenchCase[]>;
   /** Runs once after the suite's cases. */
   teardown?(): Promise<void>;
+  /** Markdown printed after the table: the suite's targets, read off this run's results. */
+  summarize?(results: readonly BenchResult[]): string;
+}
+
+export interface SuiteOptions {
+  /** Smaller sizes: a smoke run. */
+  quick: boolean;
+  /** `--cpu-prof <dir>`: suites that start servers run them under `node --cpu-prof` writing here. */
+  cpuProfileDir?: string;
 }
 
 /** A finished case, as printed and written to JSON. */
@@ -45,7 +54,7 @@ export async function measure(work: () => Promise<number>): Promise<Measurement>
 }
 
 /** Percentile (0..100) of already sorted numbers. */
-export function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[index] as number;

@@ -1,12 +1,13 @@
-import { randomBytes } from "node:crypto";
 import type { Message } from "@channel-layers/core";
-import { MessageSerializer } from "@channel-layers/core/backend";
 import { RedisChannelLayer } from "@channel-layers/redis";
 import { startService, type TestService } from "@channel-layers/testing";
 import { Redis } from "ioredis";
 import { ACK, COUNT_SELF, GROUP_ADD, GROUP_SEND, SEND } from "../../packages/redis/src/scripts.js";
 import { type BenchCase, type BenchSuite, type Measurement, measure, OURS } from "../src/harness.js";
 import { pythonUnavailable, runPythonCase } from "../src/python.js";
+import { bulkLoop, fanOutLocal, rawBulkLoop, rawFanOutLocal } from "../src/redis-local.js";
+import { redisTargets } from "../src/redis-targets.js";
+import { EXPIRY_MS, message, newId, newPrefix, score, seconds, serializer, timeHex } from "../src/redis-wire.js";
 
 /**
  * RedisChannelLayer beside channels_redis 4 (the Python peer, same Redis, same run) and beside
@@ -17,17 +18,16 @@ import { pythonUnavailable, runPythonCase } from "../src/python.js";
  * - ping-pong-2: two instances, each replying on the other's channel (the cross-process path);
  * - bulk: 100 sends in flight at a time, then every receive;
  * - fan-out-N: one sender's groupSend to N members spread over 4 receiving instances (4 process
- *   keys, as 4 worker processes would have), every member receiving every message.
+ *   keys, as 4 worker processes would have), every member receiving every message;
+ * - bulk-loop and fan-out-100-local: issue 14's one-instance cases (bench/src/redis-local.ts).
  */
-const message = (n: number) => ({ type: "bench.message", text: "hello", n });
 /** Sends in flight at once in bulk, for every subject. */
 const BULK_WINDOW = 100;
 const INSTANCES = 4;
-const EXPIRY_MS = 60_000;
 
 let service: TestService | undefined;
 const url = () => service?.url as string;
-const prefix = () => `bench-${randomBytes(4).toString("hex")}:`;
+const prefix = newPrefix;
 
 function layer(options: { prefix: string; capacity?: number }) {
   return new RedisChannelLayer({ hosts: [url()], ...options });
@@ -106,22 +106,6 @@ async function fanOut(sends: number, members: number): Promise<Measurement> {
 }
 
 // Raw ioredis: the layer's Redis commands, by hand.
-const serializer = new MessageSerializer();
-const seconds = (ms: number) => (ms / 1000).toFixed(6);
-/** Held-set time (hex ms) and ids starting with the send time, as the layer makes them. */
-const timeHex = (ms: number) => Math.floor(ms).toString(16).padStart(12, "0");
-const newId = (now: number) => {
-  const id = randomBytes(12);
-  id.writeUIntBE(now, 0, 6);
-  return id;
-};
-let lastMicros = 0;
-/** Strictly growing scores, as the layer writes them. */
-const score = (now: number) => {
-  lastMicros = Math.max(Math.round(now * 1000), lastMicros + 1);
-  return (lastMicros / 1e6).toFixed(6);
-};
-
 /** ping-pong: one COUNT_SELF per message (the last receipt riding along), then decode. */
 async function rawPingPong(count: number): Promise<number> {
   const client = new Redis(url());
@@ -343,6 +327,10 @@ const suite: BenchSuite = {
     const pyBulk = Math.round(5000 * scale);
     const pyFan100 = Math.round(200 * scale);
     const pyFan10k = quick ? 1 : 3;
+    // Issue 14: 20,000 deliveries of a 100-member local room for both sides; plain loops.
+    const localSends = Math.round(200 * scale);
+    const loopCount = Math.round(10_000 * scale);
+    const pyLoop = Math.round(2000 * scale);
     const python = async (args: string[]) => {
       const reason = await pythonUnavailable("channels_redis.core");
       if (reason) throw new Error(reason);
@@ -384,6 +372,18 @@ const suite: BenchSuite = {
         () => warmFanOut(rawFanOut, fan100Sends, 100),
       ),
       ...trio(
+        "bulk-loop",
+        () => warmMeasure(() => bulkLoop(url(), loopCount)),
+        ["bulk-loop", String(pyLoop)],
+        () => warmMeasure(() => rawBulkLoop(url(), loopCount)),
+      ),
+      ...trio(
+        "fan-out-100-local",
+        () => warmFanOut((sends, members) => fanOutLocal(url(), sends, members), localSends, 100),
+        ["fan-out-local", String(localSends), "100"],
+        () => warmFanOut((sends, members) => rawFanOutLocal(url(), sends, members), localSends, 100),
+      ),
+      ...trio(
         "fan-out-10000",
         () => warmFanOut(fanOut, fan10kSends, 10_000),
         ["fan-out", String(pyFan10k), "10000", String(INSTANCES)],
@@ -394,6 +394,7 @@ const suite: BenchSuite = {
   async teardown() {
     await service?.stop();
   },
+  summarize: redisTargets,
 };
 
 export default suite;

@@ -1,219 +1,195 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
-import { freePort, portAnswers, waitFor } from "@channel-layers/testing";
-import { type BenchCase, type BenchSuite, type Measurement, OURS, percentile } from "../src/harness.js";
-import { PYTHON, pythonUnavailable } from "../src/python.js";
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
+import { startService, type TestService } from "@channel-layers/testing";
+import { type ChatClient, openClients } from "../src/chat-clients.js";
+import { type Backend, type ChatServers, type ServerKind, SUBJECTS, startChatServers } from "../src/chat-servers.js";
+import { BURST, driveRoom, type Workload } from "../src/chat-workload.js";
+import { type BenchCase, type BenchSuite, type Measurement, OURS, type SuiteOptions } from "../src/harness.js";
+import { cpuMeter, processesServingPort } from "../src/process-cpu.js";
+import { runtimeReport } from "../src/runtime-report.js";
 
 /**
- * End to end: N WebSocket clients in one chat room, each message fanned out to all of them.
- * The server is the seed chat app in its own process, on the in-memory layer: ours is
- * examples/chat (`pnpm start`), the peer the same tutorial app on Django Channels under Daphne
- * (examples/chat/django). The clients run here, in the bench process, the same for both; a
- * message's latency is from its send to each client's receipt of it.
+ * End to end (issue 14): N WebSocket clients in one chat room, each message fanned out to all of
+ * them, with 1 or 2 server processes sharing the backend. Subjects: examples/chat on each layer;
+ * Socket.IO 4.8 with @socket.io/redis-adapter, and with its in-memory adapter; the seed stack,
+ * Daphne with channels_redis, and with Channels' in-memory layer. The clients run in this process
+ * (client i on server i mod processes; client 0 sends); a delivery is one client receiving one
+ * message, its latency from the send to that receipt.
  */
-/** The few calls of ws's client used here (bench has ws but not its type package). */
-interface ClientSocket {
-  send(data: string): void;
-  close(): void;
-  on(event: "message", listener: (data: Buffer) => void): void;
-  on(event: "close", listener: (code: number) => void): void;
-  once(event: "open", listener: () => void): void;
-  once(event: "error", listener: (error: Error) => void): void;
-}
-type ClientSocketClass = new (url: string, options: { origin: string; perMessageDeflate: boolean }) => ClientSocket;
-const { WebSocket } = (await import("ws" as string)) as { WebSocket: ClientSocketClass };
-
-const CHAT = fileURLToPath(new URL("../../examples/chat/", import.meta.url));
-const DJANGO = fileURLToPath(new URL("../../examples/chat/django/", import.meta.url));
-
-interface Server {
-  base: string;
-  child: ChildProcess;
+interface Subject {
+  name: string;
+  kind: ServerKind;
 }
 
-const servers = new Map<string, Promise<Server>>();
-
-function collectOutput(child: ChildProcess): () => string {
-  let output = "";
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-4000);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  return () => output;
+interface Group {
+  backend: Backend;
+  processes: number;
+  subjects: Subject[];
 }
 
-async function startOurs(): Promise<Server> {
-  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "src/server.ts"], {
-    cwd: CHAT,
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", CHANNEL_LAYER_URL: "memory://" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const output = collectOutput(child);
-  let base = "";
-  await waitFor("the chat example to listen", async () => {
-    if (child.exitCode !== null) throw new Error(`examples/chat exited:\n${output()}`);
-    base = /Chat example on (http:\/\/\S+)\/chat\//.exec(output())?.[1] ?? "";
-    return base !== "";
-  });
-  return { base, child };
+const ours: Subject = { name: OURS, kind: "channel-layers" };
+const GROUPS: Group[] = [
+  ...[1, 2].map((processes) => ({
+    backend: "redis" as const,
+    processes,
+    subjects: [
+      ours,
+      { name: SUBJECTS.socketIoRedis, kind: "socket.io" as const },
+      { name: SUBJECTS.daphneRedis, kind: "daphne" as const },
+    ],
+  })),
+  {
+    backend: "memory",
+    processes: 1,
+    subjects: [
+      ours,
+      { name: SUBJECTS.socketIoMemory, kind: "socket.io" },
+      { name: SUBJECTS.daphneMemory, kind: "daphne" },
+    ],
+  },
+  ...(["nats", "postgres"] as const).flatMap((backend) =>
+    [1, 2].map((processes) => ({ backend, processes, subjects: [ours] })),
+  ),
+];
+const CLIENTS = [200, 1000];
+const WORKLOADS: Workload[] = ["rounds", "burst"];
+
+export function scenarioName(backend: Backend, processes: number, clients: number, workload: Workload): string {
+  return `${backend}, ${processes} process${processes === 1 ? "" : "es"}, ${clients} clients, ${workload}`;
 }
 
-async function startDaphne(): Promise<Server> {
-  const reason = await pythonUnavailable("daphne");
-  if (reason) throw new Error(reason);
-  const port = await freePort();
-  const child = spawn(
-    PYTHON,
-    ["-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", String(port), "mysite.asgi:application"],
-    {
-      cwd: DJANGO,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  const output = collectOutput(child);
-  await waitFor("daphne to listen", async () => {
-    if (child.exitCode !== null) throw new Error(`daphne exited:\n${output()}`);
-    return portAnswers(port);
-  });
-  return { base: `http://127.0.0.1:${port}`, child };
-}
-
-function server(subject: string): Promise<Server> {
-  let started = servers.get(subject);
-  if (started === undefined) {
-    started = subject === OURS ? startOurs() : startDaphne();
-    servers.set(subject, started);
+// Backends: a private throwaway server per kind when the binary is here (the shared ones serve
+// other test runs), else the env URL / shared server.
+const backends = new Map<Exclude<Backend, "memory">, Promise<TestService>>();
+function backend(kind: Exclude<Backend, "memory">): Promise<TestService> {
+  let service = backends.get(kind);
+  if (service === undefined) {
+    service = (async () => {
+      const found =
+        (await startService(kind, { throwaway: true }).catch(() => undefined)) ?? (await startService(kind));
+      if (!found) throw new Error(`no ${kind} server: install its binary or set its URL`);
+      return found;
+    })();
+    backends.set(kind, service);
   }
-  return started;
+  return service;
 }
 
-function openSocket(url: string, origin: string): Promise<ClientSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { origin, perMessageDeflate: false });
-    ws.once("open", () => resolve(ws));
-    ws.once("error", reject);
-  });
-}
-
-/**
- * `messages` messages, sent round-robin by the clients with at most `inFlight` not yet received
- * by everyone; returns deliveries (messages x clients) and the latency percentiles.
- */
-async function chatRoom(base: string, clients: number, messages: number, inFlight: number): Promise<Measurement> {
-  const url = `${base.replace("http", "ws")}/ws/chat/bench/`;
-  // A consumer joins the room before accepting: once open, a socket gets every later message.
-  const sockets: ClientSocket[] = [];
-  for (let i = 0; i < clients; i += 50) {
-    const batch = Math.min(50, clients - i);
-    sockets.push(...(await Promise.all(Array.from({ length: batch }, () => openSocket(url, base)))));
+// Servers live for one group's cases and are stopped when the next group starts, so idle
+// servers of other groups neither take memory nor wake up during a measurement.
+let current: { group: Group; servers: Map<string, Promise<ChatServers>> } | undefined;
+async function serversFor(group: Group, subject: Subject, options: SuiteOptions): Promise<ChatServers> {
+  if (current?.group !== group) {
+    await stopServers();
+    current = { group, servers: new Map() };
   }
-  const latencies = new Float64Array(messages * clients);
-  const waiting = new Map<number, number>();
-  let received = 0;
-  let sent = 0;
-  let completed = 0;
-  const sendNext = () => {
-    const sequence = sent++;
-    waiting.set(sequence, clients);
-    (sockets[sequence % clients] as ClientSocket).send(JSON.stringify({ message: `${sequence}:${performance.now()}` }));
-  };
-  const started = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`only ${completed} of ${messages} messages arrived in time`)),
-      300_000,
-    );
-    for (const socket of sockets) {
-      socket.on("message", (data: Buffer) => {
-        // {"message": "<sequence>:<sent at>"}: the string between the last two quotes, without a
-        // JSON.parse per frame, so the clients cost as little as they can.
-        const frame = data.toString("latin1");
-        const end = frame.lastIndexOf('"');
-        const text = frame.slice(frame.lastIndexOf('"', end - 1) + 1, end);
-        const colon = text.indexOf(":");
-        latencies[received++] = performance.now() - Number(text.slice(colon + 1));
-        const sequence = Number(text.slice(0, colon));
-        const left = (waiting.get(sequence) ?? 0) - 1;
-        if (left > 0) {
-          waiting.set(sequence, left);
-          return;
-        }
-        waiting.delete(sequence);
-        if (++completed === messages) {
-          clearTimeout(timer);
-          resolve();
-        } else if (sent < messages) sendNext();
-      });
-      socket.on("close", (code) => {
-        if (completed < messages) reject(new Error(`a client was closed with ${code}`));
-      });
+  let servers = current.servers.get(subject.name);
+  if (servers === undefined) {
+    const url = group.backend === "memory" ? "" : (await backend(group.backend)).url;
+    servers = startChatServers(subject.kind, group.backend, group.processes, url, options);
+    current.servers.set(subject.name, servers);
+  }
+  return servers;
+}
+
+async function stopServers(): Promise<void> {
+  if (current === undefined) return;
+  const started = [...current.servers.values()];
+  current = undefined;
+  for (const servers of started) await (await servers.catch(() => undefined))?.stop();
+}
+
+function backendPids(group: Group): Promise<number[]> {
+  if (group.backend === "memory") return Promise.resolve([]);
+  return backend(group.backend).then((service) => processesServingPort(Number(new URL(service.url).port)));
+}
+
+let rooms = 0;
+
+/** Messages per case: about `deliveries` deliveries, in whole bursts for "burst". */
+function messagesFor(workload: Workload, clients: number, deliveries: number): number {
+  if (workload === "rounds") return Math.max(10, Math.round(deliveries / clients));
+  return BURST * Math.max(1, Math.round(deliveries / (BURST * clients)));
+}
+
+async function runCase(
+  group: Group,
+  subject: Subject,
+  clients: number,
+  workload: Workload,
+  deliveries: number,
+  options: SuiteOptions,
+): Promise<Measurement> {
+  const servers = await serversFor(group, subject, options);
+  const room = `bench${++rooms}`;
+  const chatClients: ChatClient[] = await openClients(servers.endpoints, room, clients);
+  try {
+    // Unmeasured rounds first: the JIT and every socket's paths are warm before the clock starts.
+    await driveRoom(chatClients, "rounds", messagesFor("rounds", clients, Math.min(deliveries, 20_000) / 5));
+    const serverCpu = cpuMeter(servers.pids);
+    const backendCpu = cpuMeter(await backendPids(group));
+    const client = process.cpuUsage();
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
+    const figures = await driveRoom(chatClients, workload, messagesFor(workload, clients, deliveries));
+    const toUs = Number(process.hrtime.bigint() / 1000n);
+    const clientCpu = process.cpuUsage(client);
+    const [serverSeconds, backendSeconds] = [serverCpu(), backendCpu()];
+    const perDelivery = (seconds: number) => (seconds * 1e6) / figures.deliveries;
+    if (options.cpuProfileDir) {
+      const window = {
+        scenario: scenarioName(group.backend, group.processes, clients, workload),
+        subject: subject.name,
+      };
+      const line = JSON.stringify({ ...window, pids: servers.pids, fromUs, toUs, deliveries: figures.deliveries });
+      appendFileSync(join(options.cpuProfileDir, "windows.jsonl"), `${line}\n`);
     }
-    for (let i = 0; i < Math.min(inFlight, messages); i++) sendNext();
-  });
-  const seconds = (performance.now() - started) / 1000;
-  await Promise.all(
-    sockets.map((socket) => {
-      const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
-      socket.close();
-      return closed;
-    }),
-  );
-  const sorted = Array.from(latencies.subarray(0, received)).sort((a, b) => a - b);
-  return {
-    operations: received,
-    seconds,
-    extra: { clients, in_flight: inFlight, p50_ms: percentile(sorted, 50), p99_ms: percentile(sorted, 99) },
-  };
-}
-
-/** One small unmeasured round on the same server first (JIT, socket setup paths), then the measured one. */
-async function warmRoom(subject: string, clients: number, messages: number, inFlight: number): Promise<Measurement> {
-  const { base } = await server(subject);
-  await chatRoom(base, clients, Math.max(10, Math.round(messages / 10)), inFlight);
-  return chatRoom(base, clients, messages, inFlight);
+    return {
+      operations: figures.deliveries,
+      seconds: figures.seconds,
+      extra: {
+        p50_ms: figures.p50Ms,
+        p99_ms: figures.p99Ms,
+        // CPU microseconds per delivery: of the server processes, of the backend, of the clients.
+        server_us: perDelivery(serverSeconds),
+        backend_us: perDelivery(backendSeconds),
+        client_us: perDelivery((clientCpu.user + clientCpu.system) / 1e6),
+      },
+    };
+  } finally {
+    await Promise.all(chatClients.map((each) => each.close()));
+  }
 }
 
 const suite: BenchSuite = {
   name: "runtime",
-  cases({ quick }) {
-    const scale = quick ? 0.1 : 1;
-    const sizes = {
-      latency: Math.round(500 * scale),
-      loaded: Math.round(2000 * scale),
-      big: Math.round(300 * scale),
-    };
+  cases(options) {
+    // Deliveries per measured case; the seed stack, about 10x slower, gets a quarter of them.
+    const deliveries = options.quick ? 10_000 : 100_000;
     const cases: BenchCase[] = [];
-    for (const subject of [OURS, "django-channels"]) {
-      cases.push(
-        {
-          scenario: "room-100, 1 in flight",
-          subject,
-          run: () => warmRoom(subject, 100, sizes.latency, 1),
-        },
-        {
-          scenario: "room-100, 16 in flight",
-          subject,
-          run: () => warmRoom(subject, 100, sizes.loaded, 16),
-        },
-      );
+    for (const group of GROUPS) {
+      for (const clients of CLIENTS) {
+        for (const workload of WORKLOADS) {
+          for (const subject of group.subjects) {
+            // Channels' in-memory layer walks every membership on each receive: quadratic in the room.
+            if (subject.name === SUBJECTS.daphneMemory && clients > 200) continue;
+            const share = subject.kind === "daphne" ? deliveries / 4 : deliveries;
+            cases.push({
+              scenario: scenarioName(group.backend, group.processes, clients, workload),
+              subject: subject.name,
+              run: () => runCase(group, subject, clients, workload, share, options),
+            });
+          }
+        }
+      }
     }
-    // Channels' in-memory layer walks every membership on each receive: a 1,000-client room is ours alone.
-    cases.push({ scenario: "room-1000, 16 in flight", subject: OURS, run: () => warmRoom(OURS, 1000, sizes.big, 16) });
-    return cases.sort((a, b) => a.scenario.localeCompare(b.scenario));
+    return cases;
   },
   async teardown() {
-    for (const started of servers.values()) {
-      const { child } = await started.catch(() => ({ child: undefined }));
-      // A child killed by a signal has exitCode null too: its pid may already be someone else's.
-      if (!child || child.exitCode !== null || child.signalCode !== null) continue;
-      const exited = once(child, "exit");
-      child.kill("SIGTERM");
-      await exited;
-    }
-    servers.clear();
+    await stopServers();
+    for (const service of backends.values()) await (await service.catch(() => undefined))?.stop();
+    backends.clear();
   },
+  summarize: runtimeReport,
 };
 
 export default suite;
