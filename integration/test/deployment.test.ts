@@ -11,6 +11,7 @@ import { LiveWebsocketCommunicator, WebsocketCommunicator } from "@channel-layer
 import { freePort, servicesRequired, startService, waitFor } from "@channel-layers/testing";
 import { describe, expect, it } from "vitest";
 import { ProxyHeadersMiddleware } from "./deployment/proxy-headers.js";
+import { blocksNotFromFiles } from "./support/docs.js";
 
 // The files docs/deployment.md shows are these files, and each is checked as far as this machine
 // allows: nginx's config runs in nginx.test.ts, the unit passes systemd-analyze, the recipe runs.
@@ -20,11 +21,14 @@ const SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze";
 /** The runtime's command line, from its sources (the workspace has no dist/). */
 const CLI = fileURLToPath(new URL("../../packages/runtime/src/cli.ts", import.meta.url));
 
-it("docs/deployment.md shows the nginx config, the systemd unit, the Dockerfile and the recipe exactly as they are tested", () => {
-  const docs = readFileSync(new URL("../../docs/deployment.md", import.meta.url), "utf8");
-  for (const file of ["nginx-chat.conf", "chat@.service", "Dockerfile", "app.ts", "proxy-headers.ts"]) {
-    expect(docs, `docs/deployment.md should show integration/test/deployment/${file} as it is`).toContain(read(file));
-  }
+it("docs/deployment.md shows the nginx config, the systemd unit, the Dockerfile and the TypeScript exactly as they are tested", () => {
+  const files = ["nginx-chat.conf", "chat@.service", "Dockerfile", "app.ts", "proxy-headers.ts"];
+  const shown = blocksNotFromFiles(
+    "docs/deployment.md",
+    ["ts", "nginx", "ini", "dockerfile"],
+    files.map((file) => `integration/test/deployment/${file}`),
+  );
+  expect(shown).toEqual({ strayBlocks: [], missingFiles: [] });
 });
 
 describe("the systemd unit", () => {
