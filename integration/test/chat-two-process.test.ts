@@ -1,17 +1,14 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { fileURLToPath } from "node:url";
 import { deletePrefixStreams } from "@channel-layers/nats";
 import { uninstall } from "@channel-layers/postgres";
-import { LiveWebsocketCommunicator } from "@channel-layers/runtime/testing";
+import type { LiveWebsocketCommunicator } from "@channel-layers/runtime/testing";
 import { type ServiceKind, startService, type TestService } from "@channel-layers/testing";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChatExampleProcess } from "./support/chat-example.js";
 
 // Two processes of the chat example on one networked backend: what a client of one sends reaches
 // a client of the other, as two Daphne processes on one Redis in the seed tutorial.
-const CHAT = fileURLToPath(new URL("../../examples/chat/", import.meta.url));
 
 const KINDS: ServiceKind[] = ["redis", "postgres", "nats"];
 
@@ -28,62 +25,11 @@ async function removePrefix(kind: ServiceKind, url: string, prefix: string): Pro
   }
 }
 
-/** One `pnpm start` of the example, on port 0; `base` is its http://host:port. */
-class ChatProcess {
-  readonly child: ChildProcess;
-  output = "";
-  base = "";
-
-  constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", "src/server.ts"], {
-      cwd: CHAT,
-      env: { ...process.env, ...env, PORT: "0", HOST: "127.0.0.1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const keep = (chunk: Buffer) => {
-      this.output += chunk.toString();
-    };
-    this.child.stdout?.on("data", keep);
-    this.child.stderr?.on("data", keep);
-  }
-
-  async ready(timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = /Chat example on (http:\/\/\S+)\/chat\//.exec(this.output);
-      if (found?.[1]) {
-        this.base = found[1];
-        return;
-      }
-      if (this.child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`The chat example did not start:\n${this.output}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-
-  socket(path: string): LiveWebsocketCommunicator {
-    return new LiveWebsocketCommunicator(`${this.base.replace("http", "ws")}${path}`);
-  }
-
-  /** SIGTERM (the graceful shutdown), SIGKILL if it is still there after 10 s; only this pid. */
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
-    const exited = once(this.child, "exit");
-    // child.kill() does nothing once Node has reaped the child, whose pid may then be reused.
-    this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
-    const [code] = (await exited) as [number | null];
-    clearTimeout(timer);
-    return code;
-  }
-}
-
 describe.each(KINDS)("the chat example in two processes on %s", (kind) => {
   let service: TestService | undefined;
   // One fresh prefix: the two processes share it, and nothing else on the server does.
   const prefix = `chat${randomBytes(6).toString("hex")}`;
-  const processes: ChatProcess[] = [];
+  const processes: ChatExampleProcess[] = [];
   const sockets: LiveWebsocketCommunicator[] = [];
 
   beforeAll(async () => {
@@ -91,7 +37,7 @@ describe.each(KINDS)("the chat example in two processes on %s", (kind) => {
     if (service === undefined) return;
     const url = `${service.url}${service.url.includes("?") ? "&" : "?"}prefix=${prefix}`;
     const env = { CHANNEL_LAYER_URL: url };
-    processes.push(new ChatProcess(env), new ChatProcess(env));
+    processes.push(new ChatExampleProcess(env), new ChatExampleProcess(env));
     await Promise.all(processes.map((chat) => chat.ready()));
   }, 60_000);
 
@@ -111,7 +57,7 @@ describe.each(KINDS)("the chat example in two processes on %s", (kind) => {
     });
   }
 
-  function open(chat: ChatProcess | undefined, path: string): LiveWebsocketCommunicator {
+  function open(chat: ChatExampleProcess | undefined, path: string): LiveWebsocketCommunicator {
     if (chat === undefined) throw new Error("no chat process");
     const socket = chat.socket(path);
     sockets.push(socket);

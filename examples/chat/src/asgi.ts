@@ -5,6 +5,7 @@ import {
   ProtocolTypeRouter,
   type Scope,
   URLRouter,
+  withHealthChecks,
 } from "@channel-layers/runtime";
 import { websocketUrlpatterns } from "./routing.js";
 import type { Settings } from "./settings.js";
@@ -16,10 +17,13 @@ function authenticate(scope: Scope): { username: string } | null {
   return username ? { username } : null;
 }
 
-/** asgi.py: HTTP to the views, WebSockets through the origin check and auth to the consumers. */
+/**
+ * asgi.py: HTTP to the views (and /healthz, /readyz for load balancers), WebSockets through the
+ * origin check and auth to the consumers.
+ */
 export function createApplication(settings: Pick<Settings, "allowedHosts" | "csrfTrustedOrigins">): Application {
   return ProtocolTypeRouter({
-    http: createHttpHandler(settings),
+    http: withHealthChecks(createHttpHandler(settings)),
     websocket: AllowedHostsOriginValidator(
       AuthMiddlewareStack(URLRouter(websocketUrlpatterns), authenticate),
       settings.allowedHosts,

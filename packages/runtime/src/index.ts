@@ -24,6 +24,15 @@ export {
   StopConsumer,
 } from "./errors.js";
 export {
+  createHealthChecks,
+  type HealthCheckOptions,
+  type HealthChecks,
+  type HealthEndpointOptions,
+  type NotReadyReason,
+  type Readiness,
+  withHealthChecks,
+} from "./health.js";
+export {
   AllowedHostsOriginValidator,
   DEFAULT_ALLOWED_HOSTS,
   isOriginAllowed,
