@@ -82,6 +82,15 @@ describe("channel-layers serve", () => {
     for (const socket of byPid.values()) expect((await socket.waitForClose(10_000)).code).toBe(1001);
     expect(await server.exited).toEqual([0, null]);
   }, 90_000);
+
+  it("takes serve()'s options from the app module's serverOptions export", async () => {
+    const server = cli(["serve", APP, "--port", "0"], { CHANNEL_LAYER_URL: redisUrl(), CLI_APP_MAX_CONNECTIONS: "1" });
+    const [listening] = await server.waitFor(/Listening on (http:\/\/\S+) \(channel layer/);
+    const base = listening?.[1] ?? "";
+    await connect(base);
+    // maxConnections 1: with one socket open, the next connection is answered 503.
+    expect((await fetch(base)).status).toBe(503);
+  });
 });
 
 describe("channel-layers runworker", () => {

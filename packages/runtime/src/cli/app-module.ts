@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ApplicationLike } from "../application.js";
+import type { WebsocketServerOptions } from "../server/options.js";
 import type { ChannelLayersSettings } from "../settings/registry.js";
 import { CommandLineError } from "./command-line-error.js";
 
@@ -10,6 +11,8 @@ export interface AppModule {
   application: ApplicationLike;
   /** The optional `channelLayers` export: CHANNEL_LAYERS, given to configureChannelLayers() before anything runs. */
   channelLayers: ChannelLayersSettings | undefined;
+  /** The optional `serverOptions` export: serve()'s options (limits, timeouts, hooks) but host and port. */
+  serverOptions: WebsocketServerOptions | undefined;
 }
 
 /** Imports the app module (a path, relative to the working directory) and checks its exports. */
@@ -35,8 +38,13 @@ export async function loadAppModule(path: string): Promise<AppModule> {
       `${path} exports channelLayers, which must be { alias: URL | { backend, url, options } }`,
     );
   }
+  const serverOptions = module.serverOptions;
+  if (serverOptions !== undefined && (typeof serverOptions !== "object" || serverOptions === null)) {
+    throw new CommandLineError(`${path} exports serverOptions, which must be serve()'s options object`);
+  }
   return {
     application: application as ApplicationLike,
     channelLayers: channelLayers as ChannelLayersSettings | undefined,
+    serverOptions: serverOptions as WebsocketServerOptions | undefined,
   };
 }

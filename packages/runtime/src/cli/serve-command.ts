@@ -23,6 +23,7 @@ export async function serveCommand(options: ServeCommandOptions): Promise<void> 
   const module = await loadAppModule(options.app);
   if (module.channelLayers !== undefined) configureChannelLayers(module.channelLayers);
   const server = await serve(module.application, {
+    ...module.serverOptions,
     host: options.host,
     port: options.port,
     shutdownSignals: cluster.isWorker ? ["SIGTERM"] : DEFAULT_SHUTDOWN_SIGNALS,
