@@ -1,11 +1,11 @@
 import pg from "pg";
+import { layerNames } from "./layer-names.js";
 import { resolvePostgresOptions } from "./options.js";
 import { dropTables, installTables } from "./schema.js";
-import { layerNames } from "./sql.js";
 
 /** Which layer's tables, and where: the same fields as PostgresChannelLayerOptions. */
 export interface PostgresTablesOptions {
-  /** Connection string; default pg's PG* environment variables. Ignored with `pool`. */
+  /** Connection string; default pg's PG* environment variables. Not with `pool`. */
   connectionString?: string;
   /** A pool to use; it is left open. */
   pool?: pg.Pool;
@@ -26,16 +26,17 @@ async function withPool(options: PostgresTablesOptions, work: (pool: pg.Pool) =>
 }
 
 /**
- * Creates a layer's schema and tables if they do not exist, e.g. at deploy time as a role allowed
- * to create tables (then give the layer `migrate: false`). Safe to run from several processes at once.
+ * Creates a layer's schema and tables if they do not exist, or upgrades older ones, e.g. at deploy
+ * time as a role allowed to create tables (then give the layer `migrate: false`). Safe to run from
+ * several processes at once.
  */
 export async function migrate(options: PostgresTablesOptions = {}): Promise<void> {
-  const { schema, prefix } = resolvePostgresOptions({ ...options, pool: undefined, connectionString: undefined });
+  const { schema, prefix } = resolvePostgresOptions({ prefix: options.prefix, schema: options.schema });
   await withPool(options, (pool) => installTables(pool, layerNames(schema, prefix)));
 }
 
 /** Drops a layer's tables with every message and group in them; other prefixes and the schema stay. */
 export async function uninstall(options: PostgresTablesOptions = {}): Promise<void> {
-  const { schema, prefix } = resolvePostgresOptions({ ...options, pool: undefined, connectionString: undefined });
+  const { schema, prefix } = resolvePostgresOptions({ prefix: options.prefix, schema: options.schema });
   await withPool(options, (pool) => dropTables(pool, layerNames(schema, prefix)));
 }
