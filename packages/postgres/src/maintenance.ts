@@ -14,7 +14,7 @@ export interface MaintenanceOptions {
 
 /**
  * Keeps the tables small without a cron job: whichever call comes due starts the work in the
- * background. Expired rows go every cleanupInterval; the message table is vacuumed every
+ * background. Expired rows go every cleanupIntervalMs; the message table is vacuumed every
  * `vacuumThreshold` messages received, since autovacuum comes too rarely for a queue table
  * (docs/postgres.md, "Keeping the tables small"). Failures are reported and tried next time.
  */

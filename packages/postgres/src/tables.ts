@@ -1,7 +1,9 @@
 import pg from "pg";
+import { backendUnavailable } from "./errors.js";
 import { layerNames } from "./layer-names.js";
 import { resolvePostgresOptions } from "./options.js";
 import { dropTables, installTables } from "./schema.js";
+import { describeTarget } from "./transport.js";
 
 /** Which layer's tables, and where: the same fields as PostgresChannelLayerOptions. */
 export interface PostgresTablesOptions {
@@ -15,13 +17,19 @@ export interface PostgresTablesOptions {
   schema?: string;
 }
 
-async function withPool(options: PostgresTablesOptions, work: (pool: pg.Pool) => Promise<void>): Promise<void> {
-  if (options.pool) return work(options.pool);
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: 1 });
+/** Runs `work` on the given pool or a short-lived one; pg's errors become BACKEND_UNAVAILABLE saying `action`. */
+async function withPool(
+  options: PostgresTablesOptions,
+  action: string,
+  work: (pool: pg.Pool) => Promise<void>,
+): Promise<void> {
+  const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 1 });
   try {
     await work(pool);
+  } catch (error) {
+    throw backendUnavailable(action, error, describeTarget(options.connectionString, options.pool));
   } finally {
-    await pool.end();
+    if (pool !== options.pool) await pool.end();
   }
 }
 
@@ -32,11 +40,11 @@ async function withPool(options: PostgresTablesOptions, work: (pool: pg.Pool) =>
  */
 export async function migrate(options: PostgresTablesOptions = {}): Promise<void> {
   const { schema, prefix } = resolvePostgresOptions({ prefix: options.prefix, schema: options.schema });
-  await withPool(options, (pool) => installTables(pool, layerNames(schema, prefix)));
+  await withPool(options, "create the layer's tables", (pool) => installTables(pool, layerNames(schema, prefix)));
 }
 
 /** Drops a layer's tables with every message and group in them; other prefixes and the schema stay. */
 export async function uninstall(options: PostgresTablesOptions = {}): Promise<void> {
   const { schema, prefix } = resolvePostgresOptions({ prefix: options.prefix, schema: options.schema });
-  await withPool(options, (pool) => dropTables(pool, layerNames(schema, prefix)));
+  await withPool(options, "drop the layer's tables", (pool) => dropTables(pool, layerNames(schema, prefix)));
 }

@@ -214,5 +214,11 @@ describe.runIf(database)("PostgresChannelLayer", () => {
     await expect(unreachable.ready()).rejects.toMatchObject({ code: "BACKEND_UNAVAILABLE" });
     await expect(unreachable.send("x", { type: "x" })).rejects.toMatchObject({ code: "BACKEND_UNAVAILABLE" });
     await expect(unreachable.receive("x")).rejects.toMatchObject({ code: "BACKEND_UNAVAILABLE" });
+    const connectionString = `postgres://postgres:secret@127.0.0.1:${await freePort()}/x`;
+    for (const admin of [migrate, uninstall]) {
+      const error = (await admin({ connectionString }).catch((e: unknown) => e)) as Error;
+      expect(error).toMatchObject({ code: "BACKEND_UNAVAILABLE" });
+      expect(error.message).toContain("postgres://postgres:***@127.0.0.1");
+    }
   });
 });
