@@ -61,8 +61,8 @@ describe.runIf(service)("PostgreSQL faults on a throwaway server", () => {
       prefix: "faults",
       capacity: 1_000_000,
       poolSize: 4,
-      reconnectDelay: 50,
-      maxReconnectDelay: 400,
+      retryDelayMs: 50,
+      maxRetryDelayMs: 400,
     };
     const sender = new PostgresChannelLayer(options);
     const receiver = new PostgresChannelLayer(options);
@@ -151,7 +151,7 @@ describe.runIf(service)("PostgreSQL faults on a throwaway server", () => {
     timeout: 30_000,
   }, async () => {
     const db = service as TestService;
-    const options = { connectionString: db.url, prefix: "hang", timeout: 1, reconnectDelay: 50 };
+    const options = { connectionString: db.url, prefix: "hang", timeoutMs: 1000, retryDelayMs: 50 };
     const sender = new PostgresChannelLayer(options);
     const receiver = new PostgresChannelLayer(options);
     await Promise.all([sender.ready(), receiver.ready()]);

@@ -1,25 +1,28 @@
 import { BackendUnavailable, ChannelLayerError } from "@channel-layers/core";
+import { redactUrl } from "@channel-layers/core/backend";
 
 /** What to do about a failed statement, by SQLSTATE (or Node's error code for a socket). */
 function advice(code: unknown): string {
   if (code === "42P01") return "the layer's tables are missing: run migrate() or leave the migrate option on";
   if (code === "25P02") return "the transaction given to withClient() failed earlier: roll it back";
+  if (code === "28P01" || code === "28000")
+    return "check the user, password and pg_hba.conf entry the layer connects with";
   if (typeof code === "string" && code.startsWith("42")) {
-    return "the layer's tables do not look as this version expects, or its role lacks privileges on them";
+    return "the layer's tables do not look as this version expects (run migrate()), or its role lacks privileges on them";
   }
   return "check that PostgreSQL is up and reachable with the layer's connection settings, then retry";
 }
 
 /**
- * Wraps whatever pg rejected with (a refused or dropped connection, a timeout, a server shutting
- * down, a statement error) in BackendUnavailable, naming what the layer was doing and what to do,
- * and keeping the cause.
+ * Whatever pg rejected with (a refused or dropped connection, a timeout, a server shutting down,
+ * a statement error) as BackendUnavailable, naming what the layer was doing, where (`target`,
+ * credentials redacted) and what to do, and keeping the cause. A ChannelLayerError passes through.
  */
-export function backendUnavailable(action: string, cause: unknown): ChannelLayerError {
+export function backendUnavailable(action: string, cause: unknown, target: string): ChannelLayerError {
   if (cause instanceof ChannelLayerError) return cause;
-  const detail = cause instanceof Error ? cause.message : String(cause);
+  const detail = redactUrl(cause instanceof Error ? cause.message : String(cause));
   const code = (cause as { code?: unknown } | undefined)?.code;
-  return new BackendUnavailable(`PostgreSQL could not ${action} (${detail}): ${advice(code)}`, { cause });
+  return new BackendUnavailable(`PostgreSQL at ${target} could not ${action} (${detail}): ${advice(code)}`, { cause });
 }
 
 /**

@@ -1,4 +1,8 @@
-export type { PostgresChannelLayerOptions, ResolvedPostgresOptions } from "./options.js";
-export { PostgresChannelLayer, type PostgresTransactionalSender } from "./postgres-channel-layer.js";
-export type { LayerNames } from "./sql.js";
+export type { LayerNames } from "./layer-names.js";
+export type { PostgresChannelLayerOptions } from "./options.js";
+export {
+  PostgresChannelLayer,
+  type PostgresChannelLayerStats,
+  type PostgresTransactionalSender,
+} from "./postgres-channel-layer.js";
 export { migrate, type PostgresTablesOptions, uninstall } from "./tables.js";

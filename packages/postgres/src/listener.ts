@@ -1,38 +1,31 @@
+import { Backoff, type BackoffOptions, type LayerDiagnostics } from "@channel-layers/core/backend";
 import pg from "pg";
-import { quoteIdentifier } from "./sql.js";
-
-export interface ListenerHandlers {
-  /** A NOTIFY on one of the channels listened to. */
-  notified(channel: string, payload: string): void;
-  /**
-   * The connection came back after a drop and LISTENs again. Wake-ups sent while it was down are
-   * lost, so whoever waits must look at the table again (the messages themselves are all there).
-   */
-  reconnected(): void;
-}
+import { quoteIdentifier } from "./layer-names.js";
+import type { Receivers } from "./receivers.js";
 
 export interface ListenerOptions {
+  /** Connection settings: the layer's connection string, or its pool's settings. */
+  config: pg.ClientConfig;
   channels: readonly string[];
   /** Shown in pg_stat_activity, so an operator (or a test) can tell the connection apart. */
   applicationName: string;
-  reconnectDelayMs: number;
-  maxReconnectDelayMs: number;
   /**
-   * How often the idle connection is asked a `SELECT 1`, answered within the same time. A
-   * connection can die without a word (a network partition, a host gone): only a question finds out.
+   * How long a connect may take, and how often the idle connection is asked a `SELECT 1` (answered
+   * within the same time): a connection can die without a word, and only a question finds out.
    */
-  heartbeatMs: number;
+  timeoutMs: number;
+  backoff: BackoffOptions;
 }
 
 /**
- * The layer instance's one LISTEN connection, outside the pool. It only carries wake-ups, never
- * messages. When it drops (pg_terminate_backend, a server restart, a network fault) it reconnects
- * with exponential backoff, forever, until closed.
+ * The layer instance's one LISTEN connection, outside the pool; it only carries wake-ups, never
+ * messages. When it drops (pg_terminate_backend, a restart, a network fault) it reconnects with
+ * backoff, forever, until closed, and then has the receivers look at the table again.
  */
 export class NotificationListener {
   private client: pg.Client | undefined;
   private closed = false;
-  private delayMs: number;
+  private readonly backoff: Backoff;
   private retryTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private connecting: Promise<void> | undefined;
@@ -40,14 +33,14 @@ export class NotificationListener {
   listening = false;
 
   constructor(
-    private readonly config: pg.ClientConfig,
     private readonly options: ListenerOptions,
-    private readonly handlers: ListenerHandlers,
+    private readonly receivers: Receivers,
+    private readonly diagnostics: LayerDiagnostics,
   ) {
-    this.delayMs = options.reconnectDelayMs;
+    this.backoff = new Backoff(options.backoff);
   }
 
-  /** Connects and LISTENs; rejects when the first attempt fails (the caller reports it). */
+  /** Connects and LISTENs; rejects when this attempt fails, leaving no connection behind. */
   start(): Promise<void> {
     this.connecting ??= this.connect().catch((error: unknown) => {
       this.connecting = undefined;
@@ -70,15 +63,15 @@ export class NotificationListener {
   private async connect(): Promise<void> {
     const client = new pg.Client({
       application_name: this.options.applicationName,
-      ...this.config,
+      connectionTimeoutMillis: this.options.timeoutMs,
+      ...this.options.config,
       keepAlive: true,
     });
-    // A dropped connection emits "error" (when the server said why) and then "end"; both lead to
-    // one reconnect.
-    const dropped = () => this.dropped(client);
+    // A dropped connection emits "error" (when the server said why) and then "end": one reconnect.
+    const dropped = (error?: Error) => this.dropped(client, error);
     client.on("error", dropped);
-    client.on("end", dropped);
-    client.on("notification", (notice) => this.handlers.notified(notice.channel, notice.payload ?? ""));
+    client.on("end", () => dropped());
+    client.on("notification", (notice) => this.receivers.wake(notice.channel, notice.payload ?? ""));
     try {
       await client.connect();
       await client.query(this.options.channels.map((channel) => `LISTEN ${quoteIdentifier(channel)}`).join("; "));
@@ -94,20 +87,20 @@ export class NotificationListener {
     }
     this.client = client;
     this.listening = true;
-    this.delayMs = this.options.reconnectDelayMs;
+    this.backoff.reset();
     clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => this.heartbeat(client), this.options.heartbeatMs);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(client), this.options.timeoutMs);
     this.heartbeatTimer.unref();
   }
 
   private heartbeat(client: pg.Client): void {
     if (this.client !== client) return;
     // query_timeout is pg's reply timeout; @types/pg does not list it.
-    const ping: pg.QueryConfig = Object.assign({ text: "SELECT 1" }, { query_timeout: this.options.heartbeatMs });
-    client.query(ping).catch(() => this.dropped(client));
+    const ping: pg.QueryConfig = Object.assign({ text: "SELECT 1" }, { query_timeout: this.options.timeoutMs });
+    client.query(ping).catch((error: Error) => this.dropped(client, error));
   }
 
-  private dropped(client: pg.Client): void {
+  private dropped(client: pg.Client, error: Error | undefined): void {
     if (this.client !== client) return;
     this.client = undefined;
     this.listening = false;
@@ -115,16 +108,14 @@ export class NotificationListener {
     // Keep a handler: a late "error" from a dead client must not crash the process.
     client.on("error", () => undefined);
     client.end().catch(() => undefined);
+    this.diagnostics.backgroundError(error ?? new Error("the LISTEN connection ended"), { work: "listen" });
     this.scheduleReconnect();
   }
 
   private scheduleReconnect(): void {
     if (this.closed) return;
-    const delay = this.delayMs;
-    this.delayMs = Math.min(this.delayMs * 2, this.options.maxReconnectDelayMs);
-    // Jitter spreads the reconnects of many processes after a server restart.
     // Not unref'd: a worker that only waits on receive() must not exit while the server is away.
-    this.retryTimer = setTimeout(() => this.reconnect(), delay * (0.75 + Math.random() * 0.5));
+    this.retryTimer = setTimeout(() => this.reconnect(), this.backoff.next());
   }
 
   private reconnect(): void {
@@ -132,9 +123,14 @@ export class NotificationListener {
     this.connecting = this.connect();
     this.connecting.then(
       () => {
-        if (this.listening) this.handlers.reconnected();
+        if (!this.listening) return;
+        this.diagnostics.reconnected({ work: "listen" });
+        this.receivers.recheckAll();
       },
-      () => this.scheduleReconnect(),
+      (error: unknown) => {
+        this.diagnostics.backgroundError(error, { work: "listen" });
+        this.scheduleReconnect();
+      },
     );
   }
 }

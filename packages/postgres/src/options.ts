@@ -1,16 +1,19 @@
 import { type ChannelLayerOptions, InvalidOptions } from "@channel-layers/core";
 import type pg from "pg";
 
-/** Options of PostgresChannelLayer: the common ChannelLayerOptions plus where and how to connect. */
+/**
+ * Options of PostgresChannelLayer: the common ChannelLayerOptions (Channels' own, in seconds) plus
+ * where and how to connect. Every other duration is in milliseconds and its name ends in `Ms`.
+ */
 export interface PostgresChannelLayerOptions extends ChannelLayerOptions {
   /**
-   * Connection string, e.g. `postgres://user@host:5432/db`. Default: pg's own defaults (the PG*
-   * environment variables). Ignored when `pool` is given.
+   * pg's connection string, e.g. `postgres://user:password@host:5432/db?sslmode=verify-full`.
+   * Default: pg's own defaults (the PG* environment variables). Not with `pool`.
    */
   connectionString?: string;
   /**
    * A pool to run statements on instead of one the layer makes. The layer never ends it (close()
-   * only detaches); its settings also open the layer's one LISTEN connection.
+   * only detaches); its settings (ssl, password...) also open the layer's one LISTEN connection.
    */
   pool?: pg.Pool;
   /** Connections in the pool the layer makes (not with `pool`). Default 10. */
@@ -23,39 +26,39 @@ export interface PostgresChannelLayerOptions extends ChannelLayerOptions {
   /** Schema of the tables; created if missing. Default "public". */
   schema?: string;
   /**
-   * Create the tables on first use. Default true. With false, run `migrate()` beforehand (e.g. at
-   * deploy time, as a role allowed to create tables) and the layer only uses them.
+   * Create (or upgrade) the tables when the layer opens. Default true. With false, run `migrate()`
+   * beforehand (e.g. at deploy time, as a role allowed to create tables) and the layer only checks them.
    */
   migrate?: boolean;
   /**
-   * Seconds between this instance's removals of expired messages and lapsed group memberships,
-   * done in passing by whichever call comes due (no timer, no cron job). Default 10.
+   * Milliseconds between this instance's removals of expired messages and lapsed group
+   * memberships, done in passing by whichever call comes due (no timer, no cron job). Default 10,000.
    */
-  cleanupInterval?: number;
+  cleanupIntervalMs?: number;
   /**
-   * Messages this instance receives between its VACUUMs of the message table (without TRUNCATE,
-   * skipped when another is running). 0 leaves it all to autovacuum, which on a busy layer is
-   * too rare: dead rows pile up and slow every send and receive. Needs the table's owner (else
-   * PostgreSQL skips it with a warning). Default 10,000.
+   * Messages this instance receives between its VACUUMs of the message table. 0 leaves it all to
+   * autovacuum, which on a busy layer comes too rarely. Needs the table's owner. Default 10,000.
    */
   vacuumThreshold?: number;
   /**
-   * Seconds between re-checks of named channels this instance waits on. A wake-up is only missed
-   * when another process dies while holding a message it claimed, which then reappears with no
-   * NOTIFY; this bounds how long it waits. Default 5.
+   * Milliseconds between re-checks of named channels this instance waits on: a message whose
+   * claimer died reappears with no NOTIFY, and this bounds how long it waits. Default 5000.
    */
-  pollInterval?: number;
+  pollIntervalMs?: number;
   /**
-   * Seconds a call waits for the server: for a pool connection (a pool the layer makes), and for
-   * each statement's reply. Past it the call rejects with BACKEND_UNAVAILABLE (a send may then
-   * have gone through or not). The LISTEN connection is checked this often too, so a silently
-   * dead one is noticed and replaced. Default 30.
+   * Milliseconds a call waits for the server: to connect, and for each statement's reply. Past it
+   * the call rejects with BACKEND_UNAVAILABLE (a send may then have gone through or not). The
+   * LISTEN connection is asked a `SELECT 1` this often too, so a silently dead one is replaced.
+   * Default 30,000.
    */
-  timeout?: number;
-  /** Milliseconds before the first attempt to reconnect the LISTEN connection; doubled per failure. Default 100. */
-  reconnectDelay?: number;
-  /** Longest wait between reconnect attempts, in milliseconds. Default 5000. */
-  maxReconnectDelay?: number;
+  timeoutMs?: number;
+  /**
+   * Milliseconds before the first retry of anything that failed in the background (the LISTEN
+   * connection, claims, receipts, wake-ups); doubled per failure up to `maxRetryDelayMs`. Default 100.
+   */
+  retryDelayMs?: number;
+  /** Longest wait between retries, in milliseconds. Default 5000. */
+  maxRetryDelayMs?: number;
 }
 
 /** The PostgreSQL-specific options with defaults applied and values checked. */
@@ -68,14 +71,23 @@ export interface ResolvedPostgresOptions {
   readonly vacuumThreshold: number;
   readonly pollIntervalMs: number;
   readonly timeoutMs: number;
-  readonly reconnectDelayMs: number;
-  readonly maxReconnectDelayMs: number;
+  readonly retryDelayMs: number;
+  readonly maxRetryDelayMs: number;
 }
 
-export const DEFAULT_PREFIX = "asgi";
-export const DEFAULT_SCHEMA = "public";
+const DEFAULT_PREFIX = "asgi";
+const DEFAULT_SCHEMA = "public";
 
 const PREFIX = /^[A-Za-z0-9_.-]{1,40}$/;
+
+/** Options of earlier versions, in seconds or without `Ms`: refused by name rather than ignored. */
+const RENAMED: Record<string, string> = {
+  cleanupInterval: "cleanupIntervalMs (milliseconds)",
+  pollInterval: "pollIntervalMs (milliseconds)",
+  timeout: "timeoutMs (milliseconds)",
+  reconnectDelay: "retryDelayMs",
+  maxReconnectDelay: "maxRetryDelayMs",
+};
 
 function positive(name: string, value: unknown, fallback: number, integer = false): number {
   if (value === undefined) return fallback;
@@ -86,6 +98,10 @@ function positive(name: string, value: unknown, fallback: number, integer = fals
 }
 
 export function resolvePostgresOptions(options: PostgresChannelLayerOptions): ResolvedPostgresOptions {
+  for (const [old, now] of Object.entries(RENAMED)) {
+    if ((options as Record<string, unknown>)[old] !== undefined)
+      throw new InvalidOptions(`The option ${old} is now ${now}`);
+  }
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (typeof prefix !== "string" || !PREFIX.test(prefix)) {
     throw new InvalidOptions(
@@ -99,17 +115,22 @@ export function resolvePostgresOptions(options: PostgresChannelLayerOptions): Re
   if (options.pool !== undefined && options.connectionString !== undefined) {
     throw new InvalidOptions("Give either pool or connectionString, not both: the pool already says where to connect");
   }
+  const retryDelayMs = positive("retryDelayMs", options.retryDelayMs, 100);
+  const maxRetryDelayMs = positive("maxRetryDelayMs", options.maxRetryDelayMs, Math.max(5000, retryDelayMs));
+  if (maxRetryDelayMs < retryDelayMs) {
+    throw new InvalidOptions(`maxRetryDelayMs (${maxRetryDelayMs}) must not be below retryDelayMs (${retryDelayMs})`);
+  }
   return {
     prefix,
     schema,
     migrate: options.migrate ?? true,
     poolSize: positive("poolSize", options.poolSize, 10, true),
-    cleanupIntervalMs: positive("cleanupInterval", options.cleanupInterval, 10) * 1000,
+    cleanupIntervalMs: positive("cleanupIntervalMs", options.cleanupIntervalMs, 10_000),
     vacuumThreshold:
       options.vacuumThreshold === 0 ? 0 : positive("vacuumThreshold", options.vacuumThreshold, 10_000, true),
-    pollIntervalMs: positive("pollInterval", options.pollInterval, 5) * 1000,
-    timeoutMs: positive("timeout", options.timeout, 30) * 1000,
-    reconnectDelayMs: positive("reconnectDelay", options.reconnectDelay, 100),
-    maxReconnectDelayMs: positive("maxReconnectDelay", options.maxReconnectDelay, 5000),
+    pollIntervalMs: positive("pollIntervalMs", options.pollIntervalMs, 5000),
+    timeoutMs: positive("timeoutMs", options.timeoutMs, 30_000),
+    retryDelayMs,
+    maxRetryDelayMs,
   };
 }

@@ -1,14 +1,7 @@
-import { debuglog } from "node:util";
+import { Backoff, type BackoffOptions } from "@channel-layers/core/backend";
 import { isTransient } from "./errors.js";
-
-const debug = debuglog("channel-layers-postgres");
-
-/**
- * Deletes the rows at `rows` (ctids, space separated) whose id is the one at the same place in
- * `ids` (space separated); resolves with how many went. One string each, not arrays: pg would
- * escape every element of an array.
- */
-export type ReceiptFunction = (rows: string, ids: string) => Promise<number>;
+import type { Maintenance } from "./maintenance.js";
+import type { PostgresTransport } from "./transport.js";
 
 /** Whoever holds the message a receipt is for: told when its row is gone from the table. */
 export interface ReceiptOwner {
@@ -26,27 +19,26 @@ interface Receipt {
 const MAX_RECEIPTS_PER_STATEMENT = 20_000;
 
 /**
- * Receipts of messages read from process-local channels: a receive that takes such a message
- * queues the deletion of its row, and the deletions of one turn of the event loop go out in one
- * statement. Until its row is deleted a message still counts against the channel's capacity for
- * every sender, and its id stays in its owner's `unsettled` set so that no later read hands it
- * out again. A deletion that fails is retried with backoff (the row only counts against capacity
- * meanwhile; nobody else can receive a process-local channel's messages).
+ * Receipts of messages read from process-local channels: the deletions of one turn of the event
+ * loop go out in one statement. Until its row is gone a message counts against capacity, and its
+ * id stays in its owner's `unsettled` so no later read hands it out again. A deletion that fails
+ * is retried with backoff (nobody else can receive these rows meanwhile).
  */
 export class Receipts {
   private pending: Receipt[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private flushQueued = false;
   private retryTimer: NodeJS.Timeout | undefined;
-  private failures = 0;
+  private readonly backoff: Backoff;
   private closed = false;
 
   constructor(
-    private readonly remove: ReceiptFunction,
-    private readonly removed: (count: number) => void,
-    private readonly retryDelayMs: number,
-    private readonly maxRetryDelayMs: number,
-  ) {}
+    private readonly transport: PostgresTransport,
+    private readonly maintenance: Maintenance,
+    backoff: BackoffOptions,
+  ) {
+    this.backoff = new Backoff(backoff);
+  }
 
   /** Queues the deletion of row `row` (message `id`) for `owner`; it goes out this turn. */
   add(owner: ReceiptOwner, id: string, row: string): void {
@@ -85,37 +77,35 @@ export class Receipts {
   }
 
   private async send(batch: Receipt[]): Promise<void> {
+    // One string each, not arrays: pg would escape every element of an array.
+    let rows = "";
+    let ids = "";
+    for (const receipt of batch) {
+      rows += rows === "" ? receipt.row : ` ${receipt.row}`;
+      ids += ids === "" ? receipt.id : ` ${receipt.id}`;
+    }
     try {
-      let rows = "";
-      let ids = "";
-      for (const receipt of batch) {
-        rows += rows === "" ? receipt.row : ` ${receipt.row}`;
-        ids += ids === "" ? receipt.id : ` ${receipt.id}`;
-      }
-      const count = await this.remove(rows, ids);
-      this.failures = 0;
-      this.removed(count);
+      const result = await this.transport.query(this.transport.statements.receipt, [rows, ids]);
+      this.backoff.reset();
+      this.maintenance.received(result.rowCount ?? 0);
     } catch (error) {
+      this.transport.diagnostics.backgroundError(error, { work: "receipts", count: batch.length });
       if (isTransient(error) && !this.closed) {
         this.pending.unshift(...batch);
-        this.retryLater(error);
+        this.retryLater();
         return;
       }
       // The tables are gone or refuse the statement: the rows cannot count against anything.
-      debug("dropping %d receipts: %s", batch.length, (error as Error)?.message ?? error);
     }
     for (const receipt of batch) receipt.owner.unsettled.delete(receipt.id);
   }
 
-  private retryLater(error: unknown): void {
+  private retryLater(): void {
     if (this.retryTimer !== undefined) return;
-    const delay = Math.min(this.retryDelayMs * 2 ** this.failures, this.maxRetryDelayMs);
-    this.failures++;
-    debug("receipts failed, retrying in %d ms: %s", delay, (error as Error)?.message ?? error);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.flush();
-    }, delay);
+    }, this.backoff.next());
     this.retryTimer.unref();
   }
 }

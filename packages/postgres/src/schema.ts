@@ -1,44 +1,32 @@
+import { BackendUnavailable } from "@channel-layers/core";
+import { instanceIdOf } from "@channel-layers/core/backend";
 import type pg from "pg";
-import { type LayerNames, quoteIdentifier } from "./sql.js";
+import { type LayerNames, quoteIdentifier } from "./layer-names.js";
 
 /**
- * Written as the message table's comment; a later version can read it to know what to migrate.
- * 2: channel columns in collation "C" (1 had the database's default; such tables still work, but
- * range reads of process-local channels cannot use the index on them).
+ * Written as the message table's comment, for a later version to know what to migrate. 3: the
+ * membership table records each member's instance id; 2: channel columns in collation "C".
  */
-export const SCHEMA_VERSION = "channel-layers 2";
+export const SCHEMA_VERSION = "channel-layers 3";
 
 /**
- * A queue table churns: every message is inserted once and deleted once. Vacuuming after a fixed
- * number of dead rows (not PostgreSQL's default 20% of the table, which for a table that is
- * nearly empty between bursts means almost never) lets the freed space be reused, so the table
- * stays the size of its busiest moment instead of the size of its history.
- *
- * vacuum_truncate = false keeps VACUUM from giving the emptied file back. The planner prices a
- * sequential scan by the file's size, and a plan is cached: planned while the file is empty,
- * every channel probe (a send's capacity check, a claim, a groupSend per member) becomes a scan
- * of the whole table, run long after the table has filled up again. A file that keeps its pages
- * keeps those probes index scans.
+ * A queue table is all churn: vacuum after a fixed number of dead rows (not 20% of a table that is
+ * nearly empty between bursts), and never truncate, because a plan cached while the file is empty
+ * scans the whole table long after it has filled again (docs/postgres.md, "Keeping the tables small").
  */
 const QUEUE_TABLE_STORAGE =
   "autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0, " +
   "vacuum_truncate = false";
 
-/**
- * Rows written and deleted once when the message table is made, so that the new file already has
- * a few dozen pages: from the start, the planner sees a table whose full scan costs more than an
- * index probe (see QUEUE_TABLE_STORAGE).
- */
+/** Rows written and deleted once in a new message table, so the planner never sees an empty file. */
 const BALLAST_ROWS = 4000;
+
+type Queryable = pg.Pool | pg.ClientBase;
 
 function createStatements(names: LayerNames): string[] {
   return [
-    // The primary key is the one index: a channel's messages in send order, for the claim, and
-    // the key the claim deletes by. ids come from one sequence, so order holds across senders.
-    // Channel names are ASCII and only compared for equality and by prefix: collation "C"
-    // compares bytes (cheaper than a locale's rules on every index step) and keeps each
-    // instance's process-local channels (`<prefix>.<instance id>!...`) one range of the index,
-    // which a read for many of them scans at once.
+    // The primary key is the one index: a channel's messages in send order. Collation "C" compares
+    // bytes and keeps each instance's process-local channels one range of it (see readRange).
     `CREATE TABLE IF NOT EXISTS ${names.messageTable} (
        id bigint GENERATED ALWAYS AS IDENTITY,
        channel text COLLATE "C" NOT NULL,
@@ -46,15 +34,18 @@ function createStatements(names: LayerNames): string[] {
        payload bytea NOT NULL,
        PRIMARY KEY (channel, id)
      ) WITH (${QUEUE_TABLE_STORAGE})`,
-    // capacity is the member channel's capacity as the instance that added it saw it, so that
-    // groupSend can skip full members in one statement without knowing the capacity rules.
+    // capacity: the member's, as the instance that added it saw it (groupSend cannot know the
+    // rules); instance_id: whom to wake for it (null for a named channel, which every instance may receive).
     `CREATE TABLE IF NOT EXISTS ${names.membershipTable} (
        group_name text COLLATE "C" NOT NULL,
        channel text COLLATE "C" NOT NULL,
        capacity integer NOT NULL,
        expires_at timestamptz NOT NULL,
+       instance_id text COLLATE "C",
        PRIMARY KEY (group_name, channel)
      )`,
+    // Version 2 tables lack it; their process-local members are woken through the shared channel until filled in.
+    `ALTER TABLE ${names.membershipTable} ADD COLUMN IF NOT EXISTS instance_id text COLLATE "C"`,
     `COMMENT ON TABLE ${names.messageTable} IS '${SCHEMA_VERSION}'`,
   ];
 }
@@ -62,21 +53,24 @@ function createStatements(names: LayerNames): string[] {
 /** Advisory lock key (two int4) for migrations in one schema: they are serialised, never raced. */
 const MIGRATION_LOCK_CLASS = 0x636c6179; // "clay"
 
-async function tablesExist(db: pg.Pool | pg.ClientBase, names: LayerNames): Promise<boolean> {
+/** Whether both tables exist in the shape this version uses. */
+async function tablesReady(db: Queryable, names: LayerNames): Promise<boolean> {
   const result = await db.query<{ ready: boolean }>(
-    "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ready",
+    `SELECT to_regclass($1) IS NOT NULL AND EXISTS (
+       SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2) AND attname = 'instance_id' AND NOT attisdropped
+     ) AS ready`,
     [names.messageTable, names.membershipTable],
   );
   return result.rows[0]?.ready === true;
 }
 
 /**
- * Creates the schema (if missing) and the layer's two tables. Safe to run from several processes
- * at once: the work happens under a transaction-scoped advisory lock per schema, and an existing
- * installation is detected before any lock is taken.
+ * Creates the schema (if missing) and the layer's two tables, or brings older ones up to date.
+ * Safe from several processes at once: the work runs under a transaction-scoped advisory lock per
+ * schema, after a check that needs no lock.
  */
 export async function installTables(pool: pg.Pool, names: LayerNames): Promise<void> {
-  if (await tablesExist(pool, names)) return;
+  if (await tablesReady(pool, names)) return;
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
@@ -84,19 +78,20 @@ export async function installTables(pool: pg.Pool, names: LayerNames): Promise<v
       MIGRATION_LOCK_CLASS,
       names.schema,
     ]);
-    // CREATE SCHEMA IF NOT EXISTS still needs the CREATE privilege on the database; skip it when
-    // the schema exists, so a role that may only create tables in it can install.
+    // CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the schema exists.
     const schema = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [names.schema]);
     if (schema.rowCount === 0) await client.query(`CREATE SCHEMA ${quoteIdentifier(names.schema)}`);
-    const existed = await tablesExist(client, names);
+    const existed = (await client.query("SELECT to_regclass($1) AS found", [names.messageTable])).rows[0]?.found;
     for (const statement of createStatements(names)) await client.query(statement);
-    if (!existed) {
+    if (existed === null) {
       // Channel "" is no valid channel name, so no probe ever looks at these rows.
       await client.query(
         `INSERT INTO ${names.messageTable} (channel, expires_at, payload)
          SELECT '', '-infinity', '\\x' FROM generate_series(1, ${BALLAST_ROWS})`,
       );
       await client.query(`DELETE FROM ${names.messageTable} WHERE channel = ''`);
+    } else {
+      await fillInstanceIds(client, names);
     }
     await client.query("COMMIT");
   } catch (error) {
@@ -107,7 +102,36 @@ export async function installTables(pool: pg.Pool, names: LayerNames): Promise<v
   }
 }
 
+/** Memberships written by version 2: their instance ids, from core's reading of the channel names. */
+async function fillInstanceIds(client: pg.ClientBase, names: LayerNames): Promise<void> {
+  const { rows } = await client.query<{ channel: string }>(
+    `SELECT DISTINCT channel FROM ${names.membershipTable} WHERE instance_id IS NULL`,
+  );
+  const channels: string[] = [];
+  const ids: string[] = [];
+  for (const { channel } of rows) {
+    const id = instanceIdOf(channel);
+    if (id === undefined) continue;
+    channels.push(channel);
+    ids.push(id);
+  }
+  if (channels.length === 0) return;
+  await client.query(
+    `UPDATE ${names.membershipTable} m SET instance_id = filled.id
+     FROM unnest($1::text[], $2::text[]) AS filled(channel, id) WHERE m.channel = filled.channel`,
+    [channels, ids],
+  );
+}
+
+/** For `migrate: false`: rejects, saying what to do, unless the tables are there in this version's shape. */
+export async function checkTables(pool: pg.Pool, names: LayerNames): Promise<void> {
+  if (await tablesReady(pool, names)) return;
+  throw new BackendUnavailable(
+    `The channel layer's tables ${names.messageTable} and ${names.membershipTable} are missing or older than this version: run migrate() (or leave the migrate option on)`,
+  );
+}
+
 /** Drops the layer's two tables (and so all of its messages and groups); its schema stays. */
-export async function dropTables(db: pg.Pool | pg.ClientBase, names: LayerNames): Promise<void> {
+export async function dropTables(db: Queryable, names: LayerNames): Promise<void> {
   await db.query(`DROP TABLE IF EXISTS ${names.messageTable}, ${names.membershipTable}`);
 }

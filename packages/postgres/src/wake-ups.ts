@@ -1,20 +1,12 @@
-import { debuglog } from "node:util";
-import { MAX_NOTIFY_LIST_BYTES } from "./sql.js";
-
-const debug = debuglog("channel-layers-postgres");
-
-/** Sends NOTIFYs: `payloads[i]` on channel `targets[i]`, all in one transaction. */
-export type NotifyFunction = (targets: string[], payloads: string[]) => Promise<void>;
+import { Backoff, type BackoffOptions } from "@channel-layers/core/backend";
+import { MAX_NOTIFY_LIST_BYTES } from "./statements.js";
+import type { PostgresTransport } from "./transport.js";
 
 /**
- * Wake-ups of sends that ran concurrently, sent together. A transaction that NOTIFYs takes a
- * database-wide lock from its commit until the commit is on disk, so notifying sends are
- * serialised one fsync apart however many connections send: on one disk that caps them near a
- * thousand a second. Sends that overlap therefore commit without NOTIFY (in parallel, sharing
- * fsyncs), and their wake-ups follow in one NOTIFY transaction per batch: one while it runs, the
- * next batch gathering meanwhile. A send resolves once the NOTIFY carrying its wake-up has been
- * attempted, so a resolved send has always woken its receiver (or the listener that missed it
- * reconnects and looks at the table).
+ * Wake-ups of sends that ran concurrently, sent together in one NOTIFY transaction per batch:
+ * notifying commits are serialised database-wide one disk flush apart, so overlapping sends commit
+ * without NOTIFY and share one (docs/postgres.md, "Why concurrent sends share their NOTIFY"). A
+ * send resolves once the NOTIFY carrying its wake-up has been attempted.
  */
 export class WakeUps {
   /** NOTIFY channel -> channels to name in it; null: too many to list, wake every channel. */
@@ -22,14 +14,15 @@ export class WakeUps {
   private current: Promise<void> | undefined;
   private next: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private failures = 0;
+  private readonly backoff: Backoff;
   private closed = false;
 
   constructor(
-    private readonly notify: NotifyFunction,
-    private readonly retryDelayMs: number,
-    private readonly maxRetryDelayMs: number,
-  ) {}
+    private readonly transport: PostgresTransport,
+    backoff: BackoffOptions,
+  ) {
+    this.backoff = new Backoff(backoff);
+  }
 
   /** Whether a NOTIFY transaction is under way: a send now should leave its wake-up to the next one. */
   get busy(): boolean {
@@ -80,25 +73,23 @@ export class WakeUps {
       payloads.push(Buffer.byteLength(payload) <= MAX_NOTIFY_LIST_BYTES ? payload : "");
     }
     try {
-      await this.notify(targets, payloads);
-      this.failures = 0;
+      await this.transport.query(this.transport.statements.notify, [targets, payloads]);
+      this.backoff.reset();
     } catch (error) {
-      // The messages are committed; only their wake-ups failed. Try again in the background (a
+      // The messages are committed; only their wake-ups failed. Retry in the background (a
       // listener that lost its connection meanwhile looks at the table when it is back anyway).
       for (const [i, target] of targets.entries()) this.add(target, payloads[i] as string);
-      this.retryLater(error);
+      this.transport.diagnostics.backgroundError(error, { work: "notify" });
+      this.retryLater();
     }
   }
 
-  private retryLater(error: unknown): void {
+  private retryLater(): void {
     if (this.closed || this.retryTimer !== undefined) return;
-    const delay = Math.min(this.retryDelayMs * 2 ** this.failures, this.maxRetryDelayMs);
-    this.failures++;
-    debug("NOTIFY failed, retrying in %d ms: %s", delay, (error as Error)?.message ?? error);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.flush();
-    }, delay);
+    }, this.backoff.next());
     this.retryTimer.unref();
   }
 }

@@ -56,16 +56,16 @@ describe.runIf(database)("PostgresChannelLayer", () => {
       const [gone, kept] = [layer(), layer()];
       await kept.send("kept", { type: "kept" });
       await gone.ready();
-      await uninstall({ connectionString: db.url, schema: db.schema, prefix: gone.postgresOptions.prefix });
+      await uninstall({ connectionString: db.url, schema: db.schema, prefix: gone.names.prefix });
       expect(await tableExists(gone.names.messageTable)).toBe(false);
       expect(await receiveWithin(kept, "kept", ARRIVAL_MS)).toEqual({ type: "kept" });
     });
 
     it("fails waiting receives with the reason when its tables are dropped under it, instead of waiting forever", async () => {
-      const dropped = layer({ pollInterval: 0.1 });
+      const dropped = layer({ pollIntervalMs: 100 });
       await dropped.ready();
       const waiting = dropped.receive("tables-gone").catch((e: unknown) => e);
-      await uninstall({ connectionString: db.url, schema: db.schema, prefix: dropped.postgresOptions.prefix });
+      await uninstall({ connectionString: db.url, schema: db.schema, prefix: dropped.names.prefix });
       const error = await waiting;
       expect(error).toMatchObject({ code: "BACKEND_UNAVAILABLE" });
       expect((error as Error).message).toContain("migrate()");
@@ -159,7 +159,7 @@ describe.runIf(database)("PostgresChannelLayer", () => {
 
     it("finds a named-channel message that reappears without a NOTIFY (a claimer died holding it) by polling", async () => {
       const prefix = randomPrefix();
-      const [sender, receiver] = [layer({ prefix }), layer({ prefix, pollInterval: 0.2 })];
+      const [sender, receiver] = [layer({ prefix }), layer({ prefix, pollIntervalMs: 200 })];
       await sender.send("orphaned", { type: "orphaned" });
       // Another process locks the row as a claim would, then goes away without deleting it.
       const claimer = new pg.Client({ connectionString: db.url });
@@ -177,7 +177,7 @@ describe.runIf(database)("PostgresChannelLayer", () => {
 
   describe("keeping the tables small", () => {
     it("removes expired messages and lapsed memberships in passing, without a receiver or a cron job", async () => {
-      const small = layer({ expiry: 0.2, groupExpiry: 0.2, cleanupInterval: 0.1 });
+      const small = layer({ expiry: 0.2, groupExpiry: 0.2, cleanupIntervalMs: 100 });
       for (let n = 0; n < 5; n++) await small.send("nobody-receives", { type: "stale", n });
       await small.groupAdd("lapsing", "nobody-receives");
       const count = async (table: string) =>
@@ -202,7 +202,7 @@ describe.runIf(database)("PostgresChannelLayer", () => {
       // Idle channels are swept at most once a second, by whichever receive comes due.
       await new Promise((resolve) => setTimeout(resolve, 1100));
       expect(await receiveOrNothing(busy, "another", 10)).toBeUndefined();
-      expect(busy.localChannels).toBeLessThanOrEqual(1);
+      expect(busy.stats().channels).toBeLessThanOrEqual(1);
     });
   });
 
@@ -214,5 +214,11 @@ describe.runIf(database)("PostgresChannelLayer", () => {
     await expect(unreachable.ready()).rejects.toMatchObject({ code: "BACKEND_UNAVAILABLE" });
     await expect(unreachable.send("x", { type: "x" })).rejects.toMatchObject({ code: "BACKEND_UNAVAILABLE" });
     await expect(unreachable.receive("x")).rejects.toMatchObject({ code: "BACKEND_UNAVAILABLE" });
+    const connectionString = `postgres://postgres:secret@127.0.0.1:${await freePort()}/x`;
+    for (const admin of [migrate, uninstall]) {
+      const error = (await admin({ connectionString }).catch((e: unknown) => e)) as Error;
+      expect(error).toMatchObject({ code: "BACKEND_UNAVAILABLE" });
+      expect(error.message).toContain("postgres://postgres:***@127.0.0.1");
+    }
   });
 });

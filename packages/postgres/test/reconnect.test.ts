@@ -24,7 +24,7 @@ describe.runIf(database)("reconnecting (pg_terminate_backend on the layer's own 
     const prefix = randomPrefix();
     const sender = db.layer({ prefix });
     // A reconnect delay long enough that the test can see the gap and send into it.
-    const receiver = db.layer({ prefix, reconnectDelay: 1000, ...receiverOptions });
+    const receiver = db.layer({ prefix, retryDelayMs: 1000, ...receiverOptions });
     onTestFinished(() => Promise.all([sender.close(), receiver.close()]).then(() => undefined));
     await Promise.all([sender.ready(), receiver.ready()]);
     return { sender, receiver };
@@ -55,6 +55,8 @@ describe.runIf(database)("reconnecting (pg_terminate_backend on the layer's own 
       expect(await receiveWithin(receiver, locals[0] as string, ARRIVAL_MS)).toEqual({ type: "backlog", n });
     }
     expect((await listenerPids(receiver)).length).toBe(1);
+    expect(receiver.stats()).toMatchObject({ reconnects: 1, listening: true });
+    expect(receiver.stats().backgroundErrors).toBeGreaterThanOrEqual(1);
     // And the new connection wakes receivers as the old one did.
     const next = receiveWithin(receiver, locals[1] as string, ARRIVAL_MS);
     await sender.send(locals[1] as string, { type: "after.reconnect" });

@@ -133,7 +133,7 @@ describe("postgres://", () => {
     const applicationName = fresh("settings_app_");
     const separator = database.url.includes("?") ? "&" : "?";
     const layer = await layerFrom(
-      `${database.url}${separator}prefix=${prefix}&capacity=2&application_name=${applicationName}&poll_interval=1`,
+      `${database.url}${separator}prefix=${prefix}&capacity=2&application_name=${applicationName}&poll_interval_ms=1000`,
     );
     try {
       expect(await fillUp(layer, "settings-jobs")).toEqual({

@@ -76,7 +76,7 @@ describe("URLs", () => {
   it("postgres:// keeps pg's own parameters in the connection string and takes the layer's out", () => {
     expect(
       resolve(
-        "postgresql://app:pw@db:5432/chat?sslmode=require&prefix=p&schema=layers&application_name=web&migrate=false&pollInterval=2",
+        "postgresql://app:pw@db:5432/chat?sslmode=require&prefix=p&schema=layers&application_name=web&migrate=false&pollIntervalMs=2000",
       ),
     ).toEqual({
       backend: "postgres",
@@ -85,7 +85,7 @@ describe("URLs", () => {
         prefix: "p",
         schema: "layers",
         migrate: false,
-        pollInterval: 2,
+        pollIntervalMs: 2000,
       },
     });
   });

@@ -1,56 +1,4 @@
-import { createHash } from "node:crypto";
-
-/** A PostgreSQL identifier in double quotes, with embedded quotes doubled. */
-export function quoteIdentifier(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** Where one layer's rows live and what it LISTENs to, all derived from its schema and prefix. */
-export interface LayerNames {
-  readonly schema: string;
-  readonly prefix: string;
-  /** `"schema"."<prefix>_message"`: one row per message not yet received or expired. */
-  readonly messageTable: string;
-  /** `"schema"."<prefix>_membership"`: one row per (group, channel) with its expiry. */
-  readonly membershipTable: string;
-  /**
-   * NOTIFY channel for named channels, shared by every instance on the prefix. A per-instance
-   * channel is this plus `_<instanceId>`. A hash keeps both under PostgreSQL's 63-byte limit
-   * whatever the schema and prefix, and apart from other layers in the same database.
-   */
-  readonly notifyBase: string;
-}
-
-export function layerNames(schema: string, prefix: string): LayerNames {
-  const digest = createHash("md5").update(`${schema}\0${prefix}`).digest("hex").slice(0, 12);
-  return {
-    schema,
-    prefix,
-    messageTable: `${quoteIdentifier(schema)}.${quoteIdentifier(`${prefix}_message`)}`,
-    membershipTable: `${quoteIdentifier(schema)}.${quoteIdentifier(`${prefix}_membership`)}`,
-    notifyBase: `cl_${digest}`,
-  };
-}
-
-/** Length of the instance id in process-local channel names (`<prefix>.<instanceId>!<local>`). */
-const INSTANCE_ID_LENGTH = 16;
-
-/**
- * The NOTIFY channel that wakes whoever can receive `channel`: the instance named in a
- * process-local channel, or every instance for a named one. The SQL in groupSend computes the
- * same (`notifyTargetSql`), so both must change together.
- */
-export function notifyTarget(names: LayerNames, channel: string): string {
-  const bang = channel.indexOf("!");
-  if (bang === -1) return names.notifyBase;
-  return `${names.notifyBase}_${channel.slice(Math.max(0, bang - INSTANCE_ID_LENGTH), bang)}`;
-}
-
-/** notifyTarget() in SQL, for a `channel` column. */
-function notifyTargetSql(base: string): string {
-  return `CASE WHEN strpos(channel, '!') = 0 THEN ${base}
-    ELSE ${base} || '_' || substr(channel, greatest(1, strpos(channel, '!') - ${INSTANCE_ID_LENGTH}), least(${INSTANCE_ID_LENGTH}, strpos(channel, '!') - 1)) END`;
-}
+import type { LayerNames } from "./layer-names.js";
 
 /**
  * A NOTIFY payload must stay under 8,000 bytes. A wake-up lists the channels it is for, space
@@ -85,13 +33,11 @@ export interface Statements {
 }
 
 /**
- * The capacity check and insert of a send ($1 channel, $2 payload, $3 expiry ms, $4 capacity),
- * ending in CTE `sent` that holds the channel when the message went in. The check bounds the
- * channel's messages by the span of their ids, from two probes at the ends of its index range
- * (no filter, so they stay index scans whatever the planner guesses about the channel's size),
- * and counts unexpired rows only when that span reaches capacity: a long backlog does not make
- * every send slower. It takes no lock: concurrent senders to one channel can each pass it, so a
- * channel may exceed capacity by the number of sends in flight to it at that moment.
+ * A send's capacity check and insert ($1 channel, $2 payload, $3 expiry ms, $4 capacity), ending
+ * in CTE `sent` that holds the channel when the message went in. Two index probes bound the
+ * channel's messages by the span of their ids, and it counts unexpired rows only when that span
+ * reaches capacity, so a backlog does not slow every send. No lock: concurrent senders to one
+ * channel can each pass the check (docs/postgres.md, "Capacity").
  */
 function sendCtes(message: string): string {
   return `WITH span AS (
@@ -115,16 +61,14 @@ function sendCtes(message: string): string {
 
 /**
  * A groupSend ($1 group, $2 payload, $3 expiry ms, $4 notify base) up to CTE `wakes`: an insert
- * per unexpired member below the capacity recorded at groupAdd, and one (target, payload) per
- * NOTIFY channel to wake. Each member's messages are counted by a probe of its own rows (at most
- * about its capacity), not by a join with an aggregate over them: a join is planned on estimates,
- * and a nested loop planned while the table was empty would compare every member with every
- * message once the table is full again. The table never looks empty to the planner (see
- * schema.ts), so the probes stay index scans.
+ * per unexpired member below the capacity recorded at groupAdd, then one (target, payload) per
+ * NOTIFY channel to wake, from the instance id groupAdd stored (null: a named channel). Each
+ * member is counted by a probe of its own rows, not a join with an aggregate, so the plan never
+ * depends on the planner's guess of the table's size.
  */
 function groupSendCtes(message: string, membership: string): string {
   return `WITH members AS (
-    SELECT channel, capacity FROM ${membership}
+    SELECT channel, capacity, instance_id FROM ${membership}
     WHERE group_name = $1::text AND expires_at > statement_timestamp()
   ), sent AS (
     INSERT INTO ${message} (channel, expires_at, payload)
@@ -138,8 +82,13 @@ function groupSendCtes(message: string, membership: string): string {
     RETURNING channel
   ), wakes AS (
     SELECT target, CASE WHEN sum(octet_length(channel) + 1) <= ${MAX_NOTIFY_LIST_BYTES} THEN string_agg(channel, ' ') ELSE '' END AS payload
-    FROM (SELECT ${notifyTargetSql("$4::text")} AS target, channel FROM sent) targeted
+    FROM (
+      SELECT CASE WHEN m.instance_id IS NULL THEN $4::text ELSE $4::text || '_' || m.instance_id END AS target, s.channel
+      FROM sent s JOIN members m USING (channel)
+    ) targeted
     GROUP BY target
+  ), skipped AS (
+    SELECT ((SELECT count(*) FROM members) - (SELECT count(*) FROM sent))::int AS n
   )`;
 }
 
@@ -147,37 +96,32 @@ export function buildStatements(names: LayerNames): Statements {
   const { messageTable: message, membershipTable: membership, notifyBase } = names;
   const statement = (role: string, text: string): PreparedStatement => ({ name: `${notifyBase}_${role}`, text });
   return {
-    // $1 channel, $2 payload, $3 expiry ms, $4 capacity, $5 NOTIFY channel. One round trip: the
-    // capacity check, an insert only below capacity, a NOTIFY only when it inserted; no row back
-    // means the channel was full. sendQuiet is the same without the NOTIFY (see WakeUps).
+    // $1 channel, $2 payload, $3 expiry ms, $4 capacity, $5 NOTIFY channel: check, insert and
+    // NOTIFY in one round trip; no row back means the channel was full (the transaction lives on).
     send: statement("send", `${sendCtes(message)} SELECT pg_notify($5::text, channel) FROM sent`),
     sendQuiet: statement("send_quiet", `${sendCtes(message)} SELECT channel FROM sent`),
-    // $1 group, $2 payload, $3 expiry ms, $4 notify base. One statement for the whole group, with
-    // one NOTIFY per instance that owns members (listing them) and one for the named members.
-    // groupSendQuiet returns those wake-ups as rows (target, payload) instead.
+    // $1 group, $2 payload, $3 expiry ms, $4 notify base: the whole group in one statement, one
+    // NOTIFY per instance that owns members and one for the named ones; `skipped`: full members.
     groupSend: statement(
       "group_send",
       `${groupSendCtes(message, membership)}
-       SELECT count(pg_notify(target, payload))::int AS wakes FROM wakes`,
+       SELECT (SELECT count(pg_notify(target, payload)) FROM wakes)::int AS wakes, (SELECT n FROM skipped) AS skipped`,
     ),
+    // The same, returning the wake-ups (targets[i], payloads[i]) for WakeUps to send.
     groupSendQuiet: statement(
       "group_send_quiet",
-      `${groupSendCtes(message, membership)} SELECT target, payload FROM wakes`,
+      `${groupSendCtes(message, membership)}
+       SELECT (SELECT n FROM skipped) AS skipped, array_agg(target) AS targets, array_agg(payload) AS payloads FROM wakes`,
     ),
     // $1 NOTIFY channels, $2 payloads: the wake-ups of many sends in one transaction.
     notify: statement(
       "notify",
       `SELECT count(pg_notify(target, payload))::int AS wakes FROM unnest($1::text[], $2::text[]) AS wake(target, payload)`,
     ),
-    // $1 channels, $2 how many each. For each channel, locks its oldest n + 1 messages (skipping
-    // rows another receiver has locked, so each message goes to exactly one receiver across
-    // processes) and deletes the oldest n unexpired ones and any expired ones among them: deleting
-    // is what marks a message received, and the statement commits on its own. When all n + 1
-    // were there, a row with a null id says "there is more", so an emptied channel costs no
-    // further claim. The probe has no expiry filter so that it is an index scan in id order
-    // whatever the planner guesses about a channel's size (a bitmap scan and sort would read the
-    // channel's whole backlog on every claim); expired rows are dropped after locking instead.
-    // Rows are numbered in the order the locking subquery yields them (by id), without a sort.
+    // $1 channels, $2 how many each. Locks each channel's oldest n + 1 rows (SKIP LOCKED: each
+    // message goes to one receiver across processes), deletes the oldest n unexpired and any
+    // expired among them (deleting is receiving), and returns a null-id row when all n + 1 were
+    // there ("there is more"). No expiry filter in the probe, so it stays an index scan in id order.
     claim: statement(
       "claim",
       `WITH locked AS (
@@ -203,10 +147,8 @@ export function buildStatements(names: LayerNames): Statements {
        UNION ALL
        SELECT DISTINCT channel, NULL::text, NULL::float8, NULL::bytea FROM locked WHERE locked = n + 1`,
     ),
-    // The same for many channels at once (a groupSend's members coming back): one index scan over
-    // all of them instead of a probe per channel, locking every message of theirs (at most about
-    // their capacity each) and deleting per channel the oldest n unexpired and every expired one.
-    // The rows left locked are free again at commit, a moment later.
+    // The same for many channels (a groupSend's members coming back): one index scan over all of
+    // their rows instead of a probe per channel; the rows it locks and leaves are free at commit.
     claimWide: statement(
       "claim_wide",
       `WITH locked AS (
@@ -227,12 +169,9 @@ export function buildStatements(names: LayerNames): Statements {
        UNION ALL
        SELECT DISTINCT channel, NULL::text, NULL::float8, NULL::bytea FROM ranked WHERE live AND live_rank > n`,
     ),
-    // $1 process-local channels of this instance, $2 how many each. Reads the oldest messages of
-    // each without deleting or locking them: only this instance receives these channels, and a
-    // message stays in the table, counting against capacity for every sender, until a receive
-    // takes it and its receipt deletes it. One index scan per channel in id order (no expiry
-    // filter, so the plan stays that whatever the planner guesses); expired rows come back
-    // without their payload (null), for the receipts to delete.
+    // $1 this instance's process-local channels, $2 how many each: their oldest rows, neither
+    // locked nor deleted (only this instance receives them; receipts delete them). Expired rows
+    // come without payload, for the receipts to delete.
     read: statement(
       "read",
       `SELECT x.channel, x.id::text AS id, x.row, (extract(epoch FROM x.expires_at) * 1000)::float8 AS "expiresAt",
@@ -244,13 +183,9 @@ export function buildStatements(names: LayerNames): Statements {
          ORDER BY m.id LIMIT wanted.n
        ) x`,
     ),
-    // $1 lower bounds, $2 upper bounds, $3 rows per range at most. The same as read for many
-    // process-local channels at once: every message in each range of channel names
-    // (`<prefix>.<instance id>!` up to the next character), from one scan of that range of the
-    // index instead of a descent per channel. Ranges compare bytes (collation "C", as the column
-    // is declared), so a range holds exactly the names it should. In no particular order (an
-    // ORDER BY made the planner sort the payloads, spilling to disk): the caller sorts each
-    // channel's few rows by id.
+    // $1 lower bounds, $2 upper bounds, $3 rows per range at most: read for every channel in each
+    // range of names (byte order, collation "C"), one index range scan each. Unordered: an ORDER BY
+    // made the planner sort payloads; the caller sorts each channel's few rows.
     readRange: statement(
       "read_range",
       `SELECT x.channel, x.id::text AS id, x.row, (extract(epoch FROM x.expires_at) * 1000)::float8 AS "expiresAt",
@@ -263,19 +198,16 @@ export function buildStatements(names: LayerNames): Statements {
          LIMIT $3::int
        ) x`,
     ),
-    // $1 rows (ctids), $2 their ids, each space separated: the receipts of messages read and
-    // taken. A ctid finds the
-    // row without an index probe; the id makes sure it is still the row that was read (ids are
-    // never reused, ctids are once a row is gone and vacuumed). A join, not "= ANY($2)": a
-    // cached generic plan compares each row with the whole array.
+    // $1 rows (ctids), $2 their ids, space separated: deletes the rows received from reads. The
+    // ctid finds the row without an index probe; the id proves it is still that row.
     receipt: statement(
       "receipt",
       `DELETE FROM ${message} m
        USING unnest(string_to_array($1::text, ' ')::tid[], string_to_array($2::text, ' ')::bigint[]) AS taken(row, id)
        WHERE m.ctid = taken.row AND m.id = taken.id`,
     ),
-    // $1 id, $2 channel, $3 expires at (ms epoch), $4 payload, $5 NOTIFY channel. Returns a claimed
-    // message nobody took (its receiver went away meanwhile) under its old id, so it keeps its place.
+    // $1 id, $2 channel, $3 expires at (ms epoch), $4 payload, $5 NOTIFY channel: a claimed
+    // message nobody took goes back under its old id, so it keeps its place.
     putBack: statement(
       "put_back",
       `WITH back AS (
@@ -286,13 +218,13 @@ export function buildStatements(names: LayerNames): Statements {
        )
        SELECT pg_notify($5::text, channel) FROM back`,
     ),
-    // $1 group, $2 channel, $3 capacity of the channel, $4 group expiry ms.
+    // $1 group, $2 channel, $3 its capacity, $4 group expiry ms, $5 the instance that receives it (null: named).
     groupAdd: statement(
       "group_add",
-      `INSERT INTO ${membership} (group_name, channel, capacity, expires_at)
-       VALUES ($1::text, $2::text, $3::int, statement_timestamp() + $4::float8 * interval '1 millisecond')
+      `INSERT INTO ${membership} (group_name, channel, capacity, expires_at, instance_id)
+       VALUES ($1::text, $2::text, $3::int, statement_timestamp() + $4::float8 * interval '1 millisecond', $5::text)
        ON CONFLICT (group_name, channel)
-       DO UPDATE SET capacity = excluded.capacity, expires_at = excluded.expires_at`,
+       DO UPDATE SET capacity = excluded.capacity, expires_at = excluded.expires_at, instance_id = excluded.instance_id`,
     ),
     groupDiscard: statement(
       "group_discard",
@@ -307,8 +239,8 @@ export function buildStatements(names: LayerNames): Statements {
        DELETE FROM ${message} WHERE channel = $1::text AND $3::boolean`,
     ),
     flush: statement("flush", `WITH messages AS (DELETE FROM ${message}) DELETE FROM ${membership}`),
-    // Removes expired messages and lapsed memberships in bounded batches, skipping rows others
-    // have locked, so any number of instances can run it at once.
+    // $1 batch size: expired messages and lapsed memberships, skipping rows others have locked,
+    // so any number of instances can run it at once.
     cleanup: statement(
       "cleanup",
       `WITH expired AS (
