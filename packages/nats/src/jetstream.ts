@@ -1,4 +1,5 @@
-import { BackendUnavailable } from "@channel-layers/core";
+import { BackendUnavailable, ChannelLayerError } from "@channel-layers/core";
+import { redactUrl } from "@channel-layers/core/backend";
 import {
   type ConsumerConfig,
   JetStreamApiError,
@@ -21,7 +22,15 @@ export const ApiCode = {
   consumerNotFound: 10014,
   /** A stream of that name exists with another configuration. */
   streamNameInUse: 10058,
+  /** The account has no JetStream. */
+  notEnabledForAccount: 10039,
+  /** The server has no JetStream. */
+  notEnabled: 10076,
 } as const;
+
+/** What to tell a user whose server has no JetStream. */
+const NO_JETSTREAM =
+  "the NATS server has no JetStream (named channels and the groups they join live in JetStream streams): start nats-server with -js, or enable JetStream for the account";
 
 /** JetStream refused a publish; `code` is its err_code. */
 export class StreamPublishError extends Error {
@@ -73,7 +82,7 @@ export class JetStreamCalls {
     }
     let reply: Awaited<ReturnType<Requests["request"]>>;
     try {
-      reply = await this.requests.request(subject, payload, hdrs);
+      reply = await this.requests.request(subject, payload, { headers: hdrs });
     } catch (error) {
       throw error instanceof NoResponders ? new NoStream(subject) : error;
     }
@@ -87,15 +96,14 @@ export class JetStreamCalls {
 
   /**
    * The last message on `subject` in `stream`, or undefined when there is none (or no stream).
-   * Through the JetStream API rather than a direct get: a direct get to a stream that does not
-   * exist goes unanswered, where the API says so at once, and on this server both take one round
-   * trip.
+   * Not a direct get: one to a missing stream goes unanswered, where the API says so at once.
    */
   async lastOnSubject(stream: string, subject: string): Promise<{ seq: number; data: Uint8Array } | undefined> {
-    const reply = await this.requests.request(
-      `$JS.API.STREAM.MSG.GET.${stream}`,
-      Buffer.from(JSON.stringify({ last_by_subj: subject })),
-    );
+    const reply = await this.requests
+      .request(`$JS.API.STREAM.MSG.GET.${stream}`, Buffer.from(JSON.stringify({ last_by_subj: subject })))
+      .catch((error: unknown) => {
+        throw unavailable(`read ${subject}`, error);
+      });
     const answer = JSON.parse(decoder.decode(reply.data)) as {
       message?: { seq: number; data?: string };
       error?: { err_code: number; description: string };
@@ -113,7 +121,11 @@ export class JetStreamCalls {
 
   /** The message at `seq` in `stream` (direct get). */
   async messageAt(stream: string, seq: number): Promise<Uint8Array> {
-    const reply = await this.requests.request(`$JS.API.DIRECT.GET.${stream}`, Buffer.from(JSON.stringify({ seq })));
+    const reply = await this.requests
+      .request(`$JS.API.DIRECT.GET.${stream}`, Buffer.from(JSON.stringify({ seq })))
+      .catch((error: unknown) => {
+        throw unavailable(`read message ${seq} of ${stream}`, error);
+      });
     const code = reply.headers?.code ?? 0;
     if (code >= 400) throw new BackendUnavailable(`JetStream has no message ${seq} in ${stream} (${code})`);
     return reply.data;
@@ -133,6 +145,7 @@ export class JetStreamCalls {
     }
   }
 
+  /** Creates a consumer; the server's refusal is thrown as it is (StreamNotFoundError...), the caller decides. */
   async addConsumer(stream: string, config: Partial<ConsumerConfig>): Promise<void> {
     const jsm = await this.jsm();
     await jsm.consumers.add(stream, config);
@@ -152,7 +165,11 @@ export class JetStreamCalls {
   async streamNames(subject: string): Promise<string[]> {
     const jsm = await this.jsm();
     const names: string[] = [];
-    for await (const name of jsm.streams.names(subject)) names.push(name);
+    try {
+      for await (const name of jsm.streams.names(subject)) names.push(name);
+    } catch (error) {
+      throw unavailable(`list the streams of ${subject}`, error);
+    }
     return names;
   }
 
@@ -182,15 +199,29 @@ export class JetStreamCalls {
   }
 }
 
-/** Whether JetStream answered with an error (as opposed to not answering at all). */
-export function refusedByServer(error: unknown): boolean {
-  return error instanceof JetStreamApiError || (error instanceof Error && error.cause instanceof JetStreamApiError);
+/** Whether the server has no JetStream for this connection's account (it said so, or nobody answers its API). */
+function jetStreamMissing(error: unknown): boolean {
+  if (error instanceof ChannelLayerError) return jetStreamMissing(error.cause);
+  if (error instanceof JetStreamApiError) {
+    return error.code === ApiCode.notEnabled || error.code === ApiCode.notEnabledForAccount;
+  }
+  if (error instanceof NoResponders) return error.subject.startsWith("$JS.API.");
+  return error instanceof Error && error.name === "JetStreamNotEnabled";
 }
 
-/** `error` as BACKEND_UNAVAILABLE, unless it is a ChannelLayerError already. */
-export function unavailable(doing: string, error: unknown): Error {
-  if (error instanceof Error && "code" in error && typeof error.code === "string") return error;
-  return new BackendUnavailable(`Could not ${doing} on NATS JetStream: ${(error as Error).message}`, {
-    cause: error,
-  });
+/**
+ * Whether JetStream answered with a refusal (no JetStream, no permission, a bad request), as
+ * opposed to not answering at all (the server is down): a refusal will not go away by waiting.
+ */
+export function refusedByServer(error: unknown): boolean {
+  const cause = error instanceof ChannelLayerError ? error.cause : error;
+  return cause instanceof JetStreamApiError || jetStreamMissing(cause);
+}
+
+/** `error` as a ChannelLayerError: BACKEND_UNAVAILABLE (saying how to turn JetStream on if it is off), unless it is one already. */
+export function unavailable(doing: string, error: unknown): ChannelLayerError {
+  if (error instanceof ChannelLayerError) return error;
+  if (jetStreamMissing(error)) return new BackendUnavailable(`Could not ${doing}: ${NO_JETSTREAM}`, { cause: error });
+  const reason = error instanceof Error ? error.message : String(error);
+  return new BackendUnavailable(`Could not ${doing} on NATS JetStream: ${redactUrl(reason)}`, { cause: error });
 }
