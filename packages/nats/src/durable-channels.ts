@@ -146,7 +146,7 @@ export class DurableChannels {
       state = {
         channel,
         stream: this.transport.subjects.channelStream(channel),
-        box: new Mailbox<Delivery>(),
+        box: new Mailbox<Delivery>(this.transport.diagnostics.counters),
         pulls: [],
         outstanding: 0,
         fetching: 0,
