@@ -21,8 +21,12 @@ import type { NatsTransport } from "./transport.js";
 const CONSUMER = "receivers";
 /** A pull request lapses after this long; the layer then asks again if anyone still waits. */
 const PULL_EXPIRES_MS = 20_000;
-/** Waits before asking again for a consumer the server did not answer about. */
-const CONSUMER_RETRY = { initialMs: 250, maxMs: 5000 };
+/** While a pull request waits, the server says so this often (an idle heartbeat). */
+const PULL_HEARTBEAT_MS = 2000;
+/** A pull request not heard of for this long died with its consumer's leader (a cluster node): ask again. */
+const PULL_LOST_AFTER_MS = 3 * PULL_HEARTBEAT_MS;
+/** Waits before asking again when the server did not serve a channel (no answer, no consumer leader yet). */
+const RETRY = { initialMs: 250, maxMs: 5000 };
 /** Streams remembered as created before the memory is cleared (named channels are few). */
 const ENSURED_LIMIT = 10_000;
 
@@ -45,7 +49,8 @@ interface Delivery {
 interface Pull {
   readonly id: number;
   remaining: number;
-  readonly deadline: number;
+  /** When a message or heartbeat for it last came. */
+  heardAt: number;
 }
 
 /** One named channel this instance receives on. */
@@ -63,8 +68,9 @@ interface Receiving {
   /** The consumer exists (as far as we know). */
   ready: boolean;
   consumer: Promise<void> | undefined;
-  /** Spaces out attempts to make the consumer while the server does not answer. */
-  readonly consumerRetry: Backoff;
+  /** Spaces out attempts while the server does not serve the channel; `retrying` while one waits. */
+  readonly retry: Backoff;
+  retrying: boolean;
   releaseTimer: NodeJS.Timeout | undefined;
   readonly recent: RecentDeliveries;
 }
@@ -82,6 +88,8 @@ export class DurableChannels {
   private readonly streams = new StreamsOnce(ENSURED_LIMIT);
   private readonly blobs: BlobStore;
   private nextPull = 0;
+  /** Looks for lost pull requests while any are out. */
+  private watchdog: NodeJS.Timeout | undefined;
   /** Messages found expired on arrival (the server's max_age had not dropped them yet). */
   expired = 0;
   /** Redeliveries of messages already received here (their acknowledgement was lost), dropped. */
@@ -152,7 +160,8 @@ export class DurableChannels {
         fetching: 0,
         ready: false,
         consumer: undefined,
-        consumerRetry: new Backoff(CONSUMER_RETRY),
+        retry: new Backoff(RETRY),
+        retrying: false,
         releaseTimer: undefined,
         recent: new RecentDeliveries(),
       };
@@ -189,6 +198,7 @@ export class DurableChannels {
 
   /** Rejects every waiting receive with `error` (close; the transport drops the subscription). */
   close(error: unknown): void {
+    clearInterval(this.watchdog);
     for (const state of this.receiving.values()) this.clear(state, error);
     this.receiving.clear();
     this.pullOwners.clear();
@@ -219,13 +229,13 @@ export class DurableChannels {
   /** Asks the server for as many messages as there are receives waiting and not yet served. */
   private refill(state: Receiving): void {
     const needed = state.box.waiting - state.outstanding - state.fetching;
-    if (needed <= 0 || !this.transport.connected) return;
+    if (needed <= 0 || state.retrying || !this.transport.connected) return;
     if (!state.ready) {
       state.consumer ??= this.ensureConsumer(state).then(
         () => {
           state.ready = true;
           state.consumer = undefined;
-          state.consumerRetry.reset();
+          state.retry.reset();
           this.refill(state);
         },
         (error: unknown) => {
@@ -236,20 +246,22 @@ export class DurableChannels {
           if (refusedByServer(error)) this.clear(state, unavailable(`receive on ${state.channel}`, error));
           else {
             this.transport.diagnostics.backgroundError(error, { channel: state.channel });
-            void state.consumerRetry.wait({ unref: true }).then(() => this.refill(state));
+            this.retryLater(state);
           }
         },
       );
       return;
     }
     const id = ++this.nextPull;
-    const pull: Pull = { id, remaining: needed, deadline: Date.now() + PULL_EXPIRES_MS };
+    const pull: Pull = { id, remaining: needed, heardAt: Date.now() };
     state.pulls.push(pull);
     this.pullOwners.set(id, state);
     state.outstanding += needed;
+    this.watchdog ??= setInterval(() => this.askAgainForLostPulls(), PULL_HEARTBEAT_MS).unref();
+    const request = { batch: needed, expires: nanos(PULL_EXPIRES_MS), idle_heartbeat: nanos(PULL_HEARTBEAT_MS) };
     this.transport.publish(
       `$JS.API.CONSUMER.MSG.NEXT.${state.stream}.${CONSUMER}`,
-      Buffer.from(JSON.stringify({ batch: needed, expires: nanos(PULL_EXPIRES_MS) })),
+      Buffer.from(JSON.stringify(request)),
       // Closed connection: close() rejects the receives.
       { reply: `${this.pullInbox}.${id}`, failed: () => this.ended(state, pull) },
     );
@@ -263,15 +275,12 @@ export class DurableChannels {
     state.outstanding -= pull.remaining;
   }
 
-  /** Counts a delivered message against the oldest pull request, dropping lapsed requests first. */
+  /** Counts a delivered message against the oldest pull request. */
   private served(state: Receiving): void {
-    const now = Date.now();
-    // A request well past its expiry whose 408 never came (lost in a reconnect) asks for nothing.
-    while (state.pulls.length > 1 && (state.pulls[0] as Pull).deadline + PULL_EXPIRES_MS < now) {
-      this.ended(state, state.pulls[0] as Pull);
-    }
     const oldest = state.pulls[0];
     if (oldest === undefined) return;
+    oldest.heardAt = Date.now();
+    state.retry.reset();
     oldest.remaining--;
     state.outstanding--;
     if (oldest.remaining === 0) this.ended(state, oldest);
@@ -301,17 +310,55 @@ export class DurableChannels {
     }
   }
 
+  /**
+   * Forgets pull requests the server has not mentioned for PULL_LOST_AFTER_MS (in a cluster, a
+   * consumer leader that died took them along, and no 408 will come) and asks again.
+   */
+  private askAgainForLostPulls(): void {
+    const lostBefore = Date.now() - PULL_LOST_AFTER_MS;
+    for (const state of this.receiving.values()) {
+      const lost = state.pulls.filter((pull) => pull.heardAt < lostBefore);
+      for (const pull of lost) this.ended(state, pull);
+      if (lost.length > 0) this.refill(state);
+    }
+    if (this.pullOwners.size === 0) {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
+    }
+  }
+
+  /** Asks for the channel again after a back-off, and not before. */
+  private retryLater(state: Receiving): void {
+    state.retrying = true;
+    void state.retry.wait({ unref: true }).then(() => {
+      state.retrying = false;
+      this.refill(state);
+    });
+  }
+
+  /**
+   * A status on a pull request's own inbox subject: 100 it waits (a heartbeat), 408 it lapsed,
+   * 409 it was cut short (consumer deleted, too many waiting), 503 nobody serves the consumer
+   * (a cluster electing its leader): all but 100 end it.
+   */
+  private statusArrived(msg: Msg, code: number): void {
+    const id = Number(msg.subject.slice(this.pullInbox.length + 1));
+    const state = this.pullOwners.get(id);
+    const pull = state?.pulls.find((candidate) => candidate.id === id);
+    if (state === undefined || pull === undefined) return;
+    if (code === 100) {
+      pull.heardAt = Date.now();
+      return;
+    }
+    this.ended(state, pull);
+    if (code === 409 || code === 503) state.ready = false;
+    if (code === 503) this.retryLater(state);
+    else this.refill(state);
+  }
+
   private arrived(msg: Msg): void {
     if (msg.data.length === 0 && msg.headers && msg.headers.code >= 100) {
-      // A status on the request's own inbox subject: 408 the pull lapsed, 409 it was cut short
-      // (consumer deleted, too many waiting); either way it asks for nothing more.
-      const id = Number(msg.subject.slice(this.pullInbox.length + 1));
-      const state = this.pullOwners.get(id);
-      const pull = state?.pulls.find((candidate) => candidate.id === id);
-      if (state === undefined || pull === undefined || msg.headers.code === 100) return;
-      this.ended(state, pull);
-      if (msg.headers.code === 409) state.ready = false;
-      this.refill(state);
+      this.statusArrived(msg, msg.headers.code);
       return;
     }
     const reply = msg.reply;

@@ -26,6 +26,10 @@ export const ApiCode = {
   notEnabledForAccount: 10039,
   /** The server has no JetStream. */
   notEnabled: 10076,
+  /** A cluster without a meta leader for the moment (a node just died). */
+  clusterUnavailable: 10008,
+  /** A cluster node that cannot take the request now (not the leader). */
+  clusterNotLeader: 10009,
 } as const;
 
 /** What to tell a user whose server has no JetStream. */
@@ -215,7 +219,10 @@ function jetStreamMissing(error: unknown): boolean {
  */
 export function refusedByServer(error: unknown): boolean {
   const cause = error instanceof ChannelLayerError ? error.cause : error;
-  return cause instanceof JetStreamApiError || jetStreamMissing(cause);
+  if (cause instanceof JetStreamApiError) {
+    return cause.code !== ApiCode.clusterUnavailable && cause.code !== ApiCode.clusterNotLeader;
+  }
+  return jetStreamMissing(cause);
 }
 
 /** `error` as a ChannelLayerError: BACKEND_UNAVAILABLE (saying how to turn JetStream on if it is off), unless it is one already. */
