@@ -1,5 +1,5 @@
 import { BackendUnavailable, ChannelLayerError } from "@channel-layers/core";
-import { redactUrl } from "@channel-layers/core/backend";
+import { Backoff, type LayerDiagnostics, redactUrl } from "@channel-layers/core/backend";
 import {
   type ConsumerConfig,
   JetStreamApiError,
@@ -22,6 +22,8 @@ export const ApiCode = {
   consumerNotFound: 10014,
   /** A stream of that name exists with another configuration. */
   streamNameInUse: 10058,
+  /** The server could not make the stream's store (a directory on disk). */
+  storeNotCreated: 10049,
   /** The account has no JetStream. */
   notEnabledForAccount: 10039,
   /** The server has no JetStream. */
@@ -31,6 +33,13 @@ export const ApiCode = {
   /** A cluster node that cannot take the request now (not the leader). */
   clusterNotLeader: 10009,
 } as const;
+
+/**
+ * nats-server 2.9 removes an account's store directory with its last stream, so a stream created
+ * at that moment can fail with 10049 though the next try succeeds: it is tried this often in all.
+ */
+const STORE_ATTEMPTS = 4;
+const STORE_RETRY = { initialMs: 50, maxMs: 500 };
 
 /** What to tell a user whose server has no JetStream. */
 const NO_JETSTREAM =
@@ -75,6 +84,7 @@ export class JetStreamCalls {
     private readonly nc: NatsConnection,
     private readonly requests: Requests,
     private readonly timeoutMs: number,
+    private readonly diagnostics: LayerDiagnostics,
   ) {}
 
   /** Stores `payload` on `subject`; resolves with its stream sequence. */
@@ -141,11 +151,19 @@ export class JetStreamCalls {
    */
   async addStream(config: Partial<StreamConfig> & { name: string }): Promise<void> {
     const jsm = await this.jsm();
-    try {
-      await jsm.streams.add(config);
-    } catch (error) {
-      if (error instanceof JetStreamApiError && error.code === ApiCode.streamNameInUse) return;
-      throw unavailable(`create stream ${config.name}`, error);
+    const backoff = new Backoff(STORE_RETRY);
+    for (;;) {
+      try {
+        await jsm.streams.add(config);
+        return;
+      } catch (error) {
+        if (error instanceof JetStreamApiError && error.code === ApiCode.streamNameInUse) return;
+        const storeRace = error instanceof JetStreamApiError && error.code === ApiCode.storeNotCreated;
+        if (!storeRace || backoff.failures >= STORE_ATTEMPTS - 1)
+          throw unavailable(`create stream ${config.name}`, error);
+        this.diagnostics.backgroundError(error, { stream: config.name, retrying: true });
+        await backoff.wait();
+      }
     }
   }
 

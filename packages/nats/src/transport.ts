@@ -50,7 +50,7 @@ export class NatsTransport {
       nc,
       publisher,
       requests,
-      js: new JetStreamCalls(nc, requests, this.settings.requestTimeoutMs),
+      js: new JetStreamCalls(nc, requests, this.settings.requestTimeoutMs, this.diagnostics),
       chunkSize,
       statuses,
       connected: true,
