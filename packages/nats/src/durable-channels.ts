@@ -301,7 +301,7 @@ export class DurableChannels {
       await js.addConsumer(state.stream, config);
     } catch (error) {
       if (!(error instanceof Error && "code" in error && error.code === ApiCode.streamNotFound)) {
-        // Another instance made the consumer with other options (its ackWait): use that one.
+        // Another instance made the consumer with other options (its ackWaitMs): use that one.
         if (await js.consumerExists(state.stream, CONSUMER)) return;
         throw error;
       }

@@ -91,7 +91,7 @@ describe.runIf(server)("kill -9 and restart under load", () => {
     await vi.waitFor(() => flowing(atRestart), { timeout: 20_000 });
     sending = false;
     await Promise.all(senders);
-    // Durable messages in flight at the crash come back after ackWait.
+    // Durable messages in flight at the crash come back after ackWaitMs.
     await vi.waitFor(() => expect(ledgers.durable.lost).toEqual([]), { timeout: 20_000, interval: 200 });
     await vi.waitFor(() => expect(ledgers.local.lost.length).toBeLessThanOrEqual(countedLocalLoss()), {
       timeout: 5000,

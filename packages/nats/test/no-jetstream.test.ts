@@ -1,5 +1,5 @@
 import { receiveWithin } from "@channel-layers/core/conformance";
-import type { NatsChannelLayer } from "@channel-layers/nats";
+import { deletePrefixStreams, type NatsChannelLayer } from "@channel-layers/nats";
 import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 import { NatsTestServer, randomPrefix } from "./nats-server.js";
 
@@ -50,6 +50,7 @@ describe.runIf(server)("on a NATS server without JetStream", () => {
       expect(error, label).toMatchObject(NEEDS_JETSTREAM);
       expect((error as Error).cause, `${label} keeps the cause`).toBeDefined();
     }
+    await expect(deletePrefixStreams(await live.connection(), layer.prefix)).rejects.toMatchObject(NEEDS_JETSTREAM);
     // The layer goes on with what core NATS carries.
     await layer.send(local, { type: "still.here" });
     expect(await receiveWithin(layer, local, 5000)).toEqual({ type: "still.here" });
