@@ -1,8 +1,8 @@
 import { randomHex } from "@channel-layers/core/backend";
 import { FrameKind, FrameReader, FrameWriter } from "./frames.js";
-import { duplicateWindowFor, type JetStreamCalls, NoStream, nanos } from "./jetstream.js";
+import { duplicateWindowFor, NoStream, nanos } from "./jetstream.js";
 import { StreamsOnce } from "./streams-once.js";
-import type { SubjectMap } from "./subjects.js";
+import type { NatsTransport } from "./transport.js";
 
 /** Blobs outlive the messages that point at them by this much, so a receive at the edge still finds its body. */
 const BLOB_GRACE_MS = 60_000;
@@ -17,24 +17,23 @@ export class BlobStore {
   private readonly stream = new StreamsOnce();
 
   constructor(
-    private readonly js: JetStreamCalls,
-    private readonly subjects: SubjectMap,
+    private readonly transport: NatsTransport,
     private readonly expiryMs: number,
-    private readonly chunkSize: number,
   ) {}
 
   /** Stores `body`; resolves with the blob-reference frame to put in the channel stream. */
   async put(body: Uint8Array): Promise<Uint8Array> {
     await this.ensureStream();
-    const subject = this.subjects.blob(randomHex(12));
+    const { js, subjects, chunkSize } = this.transport;
+    const subject = subjects.blob(randomHex(12));
     const seqs: number[] = [];
-    for (let offset = 0; offset < body.byteLength; offset += this.chunkSize) {
-      const part = body.subarray(offset, offset + this.chunkSize);
+    for (let offset = 0; offset < body.byteLength; offset += chunkSize) {
+      const part = body.subarray(offset, offset + chunkSize);
       seqs.push(
-        await this.js.publish(subject, part).catch(async (error: unknown) => {
+        await js.publish(subject, part).catch(async (error: unknown) => {
           if (!(error instanceof NoStream)) throw error;
           await this.ensureStream(true);
-          return this.js.publish(subject, part);
+          return js.publish(subject, part);
         }),
       );
     }
@@ -48,26 +47,28 @@ export class BlobStore {
     const reader = new FrameReader(reference);
     reader.u8();
     const seqs = Array.from({ length: reader.u32() }, () => reader.f64());
-    const parts = await Promise.all(seqs.map((seq) => this.js.messageAt(this.subjects.blobStream, seq)));
+    const { js, subjects } = this.transport;
+    const parts = await Promise.all(seqs.map((seq) => js.messageAt(subjects.blobStream, seq)));
     return Buffer.concat(parts);
   }
 
   private ensureStream(again = false): Promise<void> {
-    const name = this.subjects.blobStream;
+    const { js, subjects, settings } = this.transport;
+    const name = subjects.blobStream;
     return this.stream.ensure(
       name,
       () =>
-        this.js.addStream({
+        js.addStream({
           name,
-          description: `channel-layers ${this.subjects.prefix}: bodies of durable messages above max_payload`,
-          subjects: [`${this.subjects.root}.b.>`],
+          description: `channel-layers ${subjects.prefix}: bodies of durable messages above max_payload`,
+          subjects: [`${subjects.root}.b.>`],
           retention: "limits",
           storage: "file",
           discard: "old",
           max_age: nanos(this.expiryMs + BLOB_GRACE_MS),
           duplicate_window: duplicateWindowFor(this.expiryMs + BLOB_GRACE_MS),
           allow_direct: true,
-          num_replicas: 1,
+          num_replicas: settings.replicas,
         }),
       again,
     );

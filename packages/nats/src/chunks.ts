@@ -1,5 +1,6 @@
-import { coarseNow } from "@channel-layers/core/backend";
+import { coarseNow, type LayerDiagnostics } from "@channel-layers/core/backend";
 import { FrameFlag, FrameKind, type FrameReader, FrameWriter } from "./frames.js";
+import type { NatsTransport } from "./transport.js";
 
 /** Room left in each NATS payload for the frame's own fields and protocol headers. */
 const FRAME_ROOM = 1024;
@@ -28,16 +29,34 @@ export function splitIntoChunks(
   return { chunks, tail: body.subarray(offset) };
 }
 
+/** A large body's transfer: its key, how many chunk frames went ahead, and the piece for the closing frame. */
+export interface ChunkedBody {
+  key: string;
+  count: number;
+  tail: Uint8Array;
+}
+
+/** Publishes all but the last piece of a large body as chunk frames on `subject`; the caller sends the closing frame. */
+export function publishChunks(transport: NatsTransport, subject: string, body: Uint8Array): ChunkedBody {
+  const key = transport.transferKey();
+  const { chunks, tail } = splitIntoChunks(key, body, transport.chunkSize);
+  for (const chunk of chunks) transport.publish(subject, chunk);
+  return { key, count: chunks.length, tail };
+}
+
+/** Bytes the closing frame of a chunked transfer adds for its key and chunk count. */
+export function chunkedFieldsSize(chunked: ChunkedBody): number {
+  return FrameWriter.stringSize(chunked.key) + 4;
+}
+
 interface Transfer {
   parts: Uint8Array[];
   startedAt: number;
 }
 
 /**
- * Puts chunked messages back together on the receiving side. NATS keeps one publisher's messages
- * in order to a subscriber, so a transfer's chunks arrive before its closing frame; a transfer
- * whose closing frame never comes (the sender died, or a reconnect lost a chunk) is dropped after
- * `maxAgeMs`.
+ * Puts chunked messages back together (one publisher's messages arrive in order, so chunks come
+ * before their closing frame); a transfer never closed is dropped after `maxAgeMs`.
  */
 export class ChunkAssembler {
   private readonly transfers = new Map<string, Transfer>();
@@ -45,7 +64,10 @@ export class ChunkAssembler {
   /** Transfers dropped incomplete. */
   incomplete = 0;
 
-  constructor(private readonly maxAgeMs: number) {}
+  constructor(
+    private readonly maxAgeMs: number,
+    private readonly diagnostics: LayerDiagnostics,
+  ) {}
 
   get size(): number {
     return this.transfers.size;
@@ -68,7 +90,7 @@ export class ChunkAssembler {
     const transfer = this.transfers.get(key);
     this.transfers.delete(key);
     if ((transfer?.parts.length ?? 0) !== count) {
-      this.incomplete++;
+      this.dropIncomplete(key);
       return undefined;
     }
     return Buffer.concat([...(transfer?.parts ?? []), tail]);
@@ -94,7 +116,12 @@ export class ChunkAssembler {
     for (const [key, transfer] of this.transfers) {
       if (now - transfer.startedAt < this.maxAgeMs) break;
       this.transfers.delete(key);
-      this.incomplete++;
+      this.dropIncomplete(key);
     }
+  }
+
+  private dropIncomplete(key: string): void {
+    this.incomplete++;
+    this.diagnostics.dropped("incomplete-transfer", { transfer: key });
   }
 }

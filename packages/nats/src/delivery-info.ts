@@ -23,11 +23,8 @@ export function parseAckSubject(reply: string): DeliveryInfo {
 }
 
 /**
- * The messages a channel handed to receives lately, by stream sequence and store time, so a
- * redelivery of one of them (a crash lost its acknowledgement, and after a restart the server may
- * even count it as a first delivery) is dropped rather than received twice. The store time tells
- * a redelivery from a new message that took the sequence of a stream deleted and made again.
- * Bounded: the oldest are forgotten first.
+ * The messages a channel handed out lately (stream sequence and store time, the oldest forgotten
+ * first), so a redelivery after a crash lost its acknowledgement is dropped, not received twice.
  */
 export class RecentDeliveries {
   private readonly storedAt = new Map<number, number>();

@@ -1,29 +1,32 @@
 import { BackendUnavailable, ChannelFull, type Message } from "@channel-layers/core";
-import { Mailbox, type MessageSerializer } from "@channel-layers/core/backend";
-import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import type { BlobStore } from "./blobs.js";
+import { Backoff, Mailbox } from "@channel-layers/core/backend";
+import { createInbox, type Msg } from "@nats-io/transport-node";
+import { BlobStore } from "./blobs.js";
 import { type DeliveryInfo, parseAckSubject, RecentDeliveries } from "./delivery-info.js";
 import { FrameKind, FrameWriter } from "./frames.js";
 import {
   ApiCode,
   duplicateWindowFor,
-  type JetStreamCalls,
   NoStream,
   nanos,
   refusedByServer,
   StreamPublishError,
   unavailable,
 } from "./jetstream.js";
-import type { Publisher } from "./publisher.js";
+import type { Limits } from "./own-channels.js";
 import { StreamsOnce } from "./streams-once.js";
-import type { SubjectMap } from "./subjects.js";
+import type { NatsTransport } from "./transport.js";
 
 /** The one durable pull consumer of each channel stream, shared by every receiving instance. */
 const CONSUMER = "receivers";
 /** A pull request lapses after this long; the layer then asks again if anyone still waits. */
 const PULL_EXPIRES_MS = 20_000;
-/** How long a receive waits before asking again for a consumer the server did not answer about. */
-const RETRY_MS = 500;
+/** While a pull request waits, the server says so this often (an idle heartbeat). */
+const PULL_HEARTBEAT_MS = 2000;
+/** A pull request not heard of for this long died with its consumer's leader (a cluster node): ask again. */
+const PULL_LOST_AFTER_MS = 3 * PULL_HEARTBEAT_MS;
+/** Waits before asking again when the server did not serve a channel (no answer, no consumer leader yet). */
+const RETRY = { initialMs: 250, maxMs: 5000 };
 /** Streams remembered as created before the memory is cleared (named channels are few). */
 const ENSURED_LIMIT = 10_000;
 
@@ -46,23 +49,17 @@ interface Delivery {
 interface Pull {
   readonly id: number;
   remaining: number;
-  readonly deadline: number;
+  /** When a message or heartbeat for it last came. */
+  heardAt: number;
 }
 
 /** One named channel this instance receives on. */
 interface Receiving {
   readonly channel: string;
   readonly stream: string;
-  /**
-   * Receives waiting here, and messages that arrived for a receive that had given up meanwhile
-   * (held for the next one for HOLD_MS, then handed back to the server).
-   */
+  /** Receives waiting here, and messages whose receive gave up meanwhile (held HOLD_MS for the next). */
   readonly box: Mailbox<Delivery>;
-  /**
-   * This channel's pull requests, oldest first. A delivered message carries its stream subject,
-   * not the request's inbox, so it is counted against the oldest request: the server serves one
-   * consumer's waiting requests in order. Only a request's end (408, 409) names the request.
-   */
+  /** Pull requests, oldest first: a message does not name its request, and the server serves them in order. */
   readonly pulls: Pull[];
   /** Messages asked for in pull requests and not yet arrived. */
   outstanding: number;
@@ -71,78 +68,83 @@ interface Receiving {
   /** The consumer exists (as far as we know). */
   ready: boolean;
   consumer: Promise<void> | undefined;
+  /** Spaces out attempts while the server does not serve the channel; `retrying` while one waits. */
+  readonly retry: Backoff;
+  retrying: boolean;
   releaseTimer: NodeJS.Timeout | undefined;
   readonly recent: RecentDeliveries;
 }
 
-export interface DurableChannelsOptions {
-  expiryMs: number;
-  ackWaitMs: number;
-  capacityFor(channel: string): number;
-  serializer: MessageSerializer;
-  /** Bodies above this many bytes go to the blob store. */
-  chunkSize: number;
-  connected(): boolean;
-}
-
 /**
- * Named channels (`thumbnails-generate`): each is a JetStream work-queue stream of its own, so
- * a message survives a server restart, is kept until one receiver acknowledges it, and expires
- * after `expiry` (the stream's max_age). The stream's max_msgs with discard "new" is the
- * channel's capacity, enforced by the server, so ChannelFull holds across every sender.
- *
- * Receiving: one durable pull consumer per channel, shared by every instance. An instance asks
- * for exactly as many messages as it has receives waiting, so no instance takes messages another
- * could have. A message that arrives after its receive gave up (an abort racing the pull) is held
- * for the next receive here, which keeps send order for a receive loop that aborts and goes on,
- * and handed back (NAK) if none comes within HOLD_MS. A message is acknowledged when a receive
- * gets it.
+ * Named channels: a JetStream work-queue stream each (capacity and expiry are stream limits), and
+ * one pull consumer shared by every instance, each pulling exactly as many messages as it has
+ * receives waiting. docs/nats.md ("Named channels") tells the whole story.
  */
 export class DurableChannels {
   private readonly receiving = new Map<string, Receiving>();
   /** Pull request id -> the channel it asks for. */
   private readonly pullOwners = new Map<number, Receiving>();
   private readonly pullInbox = createInbox();
-  private readonly subscription: Subscription;
   private readonly streams = new StreamsOnce(ENSURED_LIMIT);
+  private readonly blobs: BlobStore;
   private nextPull = 0;
+  /** Looks for lost pull requests while any are out. */
+  private watchdog: NodeJS.Timeout | undefined;
   /** Messages found expired on arrival (the server's max_age had not dropped them yet). */
   expired = 0;
   /** Redeliveries of messages already received here (their acknowledgement was lost), dropped. */
   duplicatesDropped = 0;
 
   constructor(
-    nc: NatsConnection,
-    private readonly publisher: Publisher,
-    private readonly js: JetStreamCalls,
-    private readonly subjects: SubjectMap,
-    private readonly blobs: BlobStore,
-    private readonly options: DurableChannelsOptions,
+    private readonly transport: NatsTransport,
+    private readonly limits: Limits,
   ) {
-    this.subscription = nc.subscribe(`${this.pullInbox}.*`, { callback: (_error, msg) => this.arrived(msg) });
+    this.blobs = new BlobStore(transport, limits.expiryMs);
   }
 
   get channelCount(): number {
     return this.receiving.size;
   }
 
+  /** Subscribes to the inbox where pulled messages arrive (open). */
+  listen(): void {
+    this.transport.subscribe(`${this.pullInbox}.*`, (msg) => this.arrived(msg));
+  }
+
   /** Stores an encoded message in the channel's stream; ChannelFull when the stream holds `capacity`. */
   async publish(channel: string, body: Uint8Array): Promise<void> {
-    const frame =
-      body.byteLength > this.options.chunkSize
-        ? await this.blobs.put(body)
-        : new FrameWriter(1 + body.byteLength).u8(FrameKind.durable).raw(body).bytes;
-    const subject = this.subjects.channel(channel);
+    const subject = this.transport.subjects.channel(channel);
     try {
-      await this.js.publish(subject, frame);
+      const frame =
+        body.byteLength > this.transport.chunkSize
+          ? await this.blobs.put(body)
+          : new FrameWriter(1 + body.byteLength).u8(FrameKind.durable).raw(body).bytes;
+      try {
+        await this.transport.js.publish(subject, frame);
+      } catch (error) {
+        if (!(error instanceof NoStream)) throw error;
+        // First send to this channel (or its stream was removed): create the stream, then retry.
+        await this.ensureStream(channel, true);
+        await this.transport.js.publish(subject, frame);
+      }
     } catch (error) {
-      if (!(error instanceof NoStream)) throw this.publishError(channel, error);
-      // First send to this channel (or its stream was removed): create the stream, then retry.
-      await this.ensureStream(channel, true);
-      await this.js.publish(subject, frame).catch((again: unknown) => {
-        throw this.publishError(channel, again);
-      });
+      throw this.publishError(channel, error);
     }
+  }
+
+  /** A groupSend's copies for its named members: full ones are skipped (counted), any other failure rejects. */
+  async publishToMembers(channels: readonly string[], body: Uint8Array): Promise<void> {
+    const outcomes = await Promise.allSettled(channels.map((channel) => this.publish(channel, body)));
+    for (const outcome of outcomes) {
+      if (outcome.status === "rejected" && !(outcome.reason instanceof ChannelFull)) throw outcome.reason;
+    }
+  }
+
+  /** Empties every stream of the prefix: named channels, memberships of named channels, large bodies (flush). */
+  async purgePrefix(): Promise<void> {
+    const { js, subjects } = this.transport;
+    const streams = await js.streamNames(subjects.everything);
+    await Promise.all(streams.map((stream) => js.purgeStream(stream)));
   }
 
   /** The next message of `channel`, pulled for this receive. */
@@ -151,13 +153,15 @@ export class DurableChannels {
     if (state === undefined) {
       state = {
         channel,
-        stream: this.subjects.channelStream(channel),
-        box: new Mailbox<Delivery>(),
+        stream: this.transport.subjects.channelStream(channel),
+        box: new Mailbox<Delivery>(this.transport.diagnostics.counters),
         pulls: [],
         outstanding: 0,
         fetching: 0,
         ready: false,
         consumer: undefined,
+        retry: new Backoff(RETRY),
+        retrying: false,
         releaseTimer: undefined,
         recent: new RecentDeliveries(),
       };
@@ -175,7 +179,7 @@ export class DurableChannels {
   }
 
   /** After a reconnect the server may have forgotten every pull request: ask again. */
-  reconnected(): void {
+  askAgain(): void {
     this.pullOwners.clear();
     for (const state of this.receiving.values()) {
       state.pulls.length = 0;
@@ -185,36 +189,38 @@ export class DurableChannels {
   }
 
   /** Hands every held message back to the server (closing). */
-  releaseAll(): void {
+  releaseHeld(): void {
     for (const state of this.receiving.values()) {
       if (state.releaseTimer) clearTimeout(state.releaseTimer);
       this.release(state);
     }
   }
 
+  /** Rejects every waiting receive with `error` (close; the transport drops the subscription). */
   close(error: unknown): void {
+    clearInterval(this.watchdog);
     for (const state of this.receiving.values()) this.clear(state, error);
     this.receiving.clear();
     this.pullOwners.clear();
-    if (!this.subscription.isClosed()) this.subscription.unsubscribe();
   }
 
   /** Creates the channel's stream unless this instance knows it exists. */
   ensureStream(channel: string, again = false): Promise<void> {
+    const { js, subjects, settings } = this.transport;
     return this.streams.ensure(
       channel,
       () =>
-        this.js.addStream({
-          name: this.subjects.channelStream(channel),
-          description: `channel-layers ${this.subjects.prefix}: channel ${channel}`,
-          subjects: [this.subjects.channel(channel)],
+        js.addStream({
+          name: subjects.channelStream(channel),
+          description: `channel-layers ${subjects.prefix}: channel ${channel}`,
+          subjects: [subjects.channel(channel)],
           retention: "workqueue",
           storage: "file",
-          max_msgs: this.options.capacityFor(channel),
+          max_msgs: this.limits.capacityFor(channel),
           discard: "new",
-          max_age: nanos(this.options.expiryMs),
-          duplicate_window: duplicateWindowFor(this.options.expiryMs),
-          num_replicas: 1,
+          max_age: nanos(this.limits.expiryMs),
+          duplicate_window: duplicateWindowFor(this.limits.expiryMs),
+          num_replicas: settings.replicas,
         }),
       again,
     );
@@ -223,37 +229,41 @@ export class DurableChannels {
   /** Asks the server for as many messages as there are receives waiting and not yet served. */
   private refill(state: Receiving): void {
     const needed = state.box.waiting - state.outstanding - state.fetching;
-    if (needed <= 0 || !this.options.connected()) return;
+    if (needed <= 0 || state.retrying || !this.transport.connected) return;
     if (!state.ready) {
       state.consumer ??= this.ensureConsumer(state).then(
         () => {
           state.ready = true;
           state.consumer = undefined;
+          state.retry.reset();
           this.refill(state);
         },
         (error: unknown) => {
           state.consumer = undefined;
           if (this.receiving.get(state.channel) !== state) return;
-          // JetStream said no (no JetStream, no permission): tell the waiting receives rather
-          // than let them hang. No answer (the server is down): they wait, and it is tried again.
-          if (refusedByServer(error)) this.clear(state, unavailable("receive", error));
-          else setTimeout(() => this.refill(state), RETRY_MS).unref();
+          // JetStream said no (no JetStream, no permission): the waiting receives reject rather
+          // than hang. No answer (the server is down): they wait, and it is tried again.
+          if (refusedByServer(error)) this.clear(state, unavailable(`receive on ${state.channel}`, error));
+          else {
+            this.transport.diagnostics.backgroundError(error, { channel: state.channel });
+            this.retryLater(state);
+          }
         },
       );
       return;
     }
     const id = ++this.nextPull;
-    const pull: Pull = { id, remaining: needed, deadline: Date.now() + PULL_EXPIRES_MS };
+    const pull: Pull = { id, remaining: needed, heardAt: Date.now() };
     state.pulls.push(pull);
     this.pullOwners.set(id, state);
     state.outstanding += needed;
-    this.publisher.publish(
+    this.watchdog ??= setInterval(() => this.askAgainForLostPulls(), PULL_HEARTBEAT_MS).unref();
+    const request = { batch: needed, expires: nanos(PULL_EXPIRES_MS), idle_heartbeat: nanos(PULL_HEARTBEAT_MS) };
+    this.transport.publish(
       `$JS.API.CONSUMER.MSG.NEXT.${state.stream}.${CONSUMER}`,
-      Buffer.from(JSON.stringify({ batch: needed, expires: nanos(PULL_EXPIRES_MS) })),
-      `${this.pullInbox}.${id}`,
-      undefined,
+      Buffer.from(JSON.stringify(request)),
       // Closed connection: close() rejects the receives.
-      () => this.ended(state, pull),
+      { reply: `${this.pullInbox}.${id}`, failed: () => this.ended(state, pull) },
     );
   }
 
@@ -265,15 +275,12 @@ export class DurableChannels {
     state.outstanding -= pull.remaining;
   }
 
-  /** Counts a delivered message against the oldest pull request, dropping lapsed requests first. */
+  /** Counts a delivered message against the oldest pull request. */
   private served(state: Receiving): void {
-    const now = Date.now();
-    // A request well past its expiry whose 408 never came (lost in a reconnect) asks for nothing.
-    while (state.pulls.length > 1 && (state.pulls[0] as Pull).deadline + PULL_EXPIRES_MS < now) {
-      this.ended(state, state.pulls[0] as Pull);
-    }
     const oldest = state.pulls[0];
     if (oldest === undefined) return;
+    oldest.heardAt = Date.now();
+    state.retry.reset();
     oldest.remaining--;
     state.outstanding--;
     if (oldest.remaining === 0) this.ended(state, oldest);
@@ -284,51 +291,90 @@ export class DurableChannels {
     const config = {
       durable_name: CONSUMER,
       ack_policy: "explicit" as const,
-      ack_wait: nanos(this.options.ackWaitMs),
+      ack_wait: nanos(this.transport.settings.ackWaitMs),
       deliver_policy: "all" as const,
       max_deliver: -1,
       max_ack_pending: -1,
     };
+    const { js } = this.transport;
     try {
-      await this.js.addConsumer(state.stream, config);
+      await js.addConsumer(state.stream, config);
     } catch (error) {
       if (!(error instanceof Error && "code" in error && error.code === ApiCode.streamNotFound)) {
-        // Another instance made the consumer with other options (its ackWait): use that one.
-        if (await this.js.consumerExists(state.stream, CONSUMER)) return;
+        // Another instance made the consumer with other options (its ackWaitMs): use that one.
+        if (await js.consumerExists(state.stream, CONSUMER)) return;
         throw error;
       }
       await this.ensureStream(state.channel, true);
-      await this.js.addConsumer(state.stream, config);
+      await js.addConsumer(state.stream, config);
     }
+  }
+
+  /**
+   * Forgets pull requests the server has not mentioned for PULL_LOST_AFTER_MS (in a cluster, a
+   * consumer leader that died took them along, and no 408 will come) and asks again.
+   */
+  private askAgainForLostPulls(): void {
+    const lostBefore = Date.now() - PULL_LOST_AFTER_MS;
+    for (const state of this.receiving.values()) {
+      const lost = state.pulls.filter((pull) => pull.heardAt < lostBefore);
+      for (const pull of lost) this.ended(state, pull);
+      if (lost.length > 0) this.refill(state);
+    }
+    if (this.pullOwners.size === 0) {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
+    }
+  }
+
+  /** Asks for the channel again after a back-off, and not before. */
+  private retryLater(state: Receiving): void {
+    state.retrying = true;
+    void state.retry.wait({ unref: true }).then(() => {
+      state.retrying = false;
+      this.refill(state);
+    });
+  }
+
+  /**
+   * A status on a pull request's own inbox subject: 100 it waits (a heartbeat), 408 it lapsed,
+   * 409 it was cut short (consumer deleted, too many waiting), 503 nobody serves the consumer
+   * (a cluster electing its leader): all but 100 end it.
+   */
+  private statusArrived(msg: Msg, code: number): void {
+    const id = Number(msg.subject.slice(this.pullInbox.length + 1));
+    const state = this.pullOwners.get(id);
+    const pull = state?.pulls.find((candidate) => candidate.id === id);
+    if (state === undefined || pull === undefined) return;
+    if (code === 100) {
+      pull.heardAt = Date.now();
+      return;
+    }
+    this.ended(state, pull);
+    if (code === 409 || code === 503) state.ready = false;
+    if (code === 503) this.retryLater(state);
+    else this.refill(state);
   }
 
   private arrived(msg: Msg): void {
     if (msg.data.length === 0 && msg.headers && msg.headers.code >= 100) {
-      // A status on the request's own inbox subject: 408 the pull lapsed, 409 it was cut short
-      // (consumer deleted, too many waiting); either way it asks for nothing more.
-      const id = Number(msg.subject.slice(this.pullInbox.length + 1));
-      const state = this.pullOwners.get(id);
-      const pull = state?.pulls.find((candidate) => candidate.id === id);
-      if (state === undefined || pull === undefined || msg.headers.code === 100) return;
-      this.ended(state, pull);
-      if (msg.headers.code === 409) state.ready = false;
-      this.refill(state);
+      this.statusArrived(msg, msg.headers.code);
       return;
     }
     const reply = msg.reply;
-    const channel = this.subjects.channelOf(msg.subject);
+    const channel = this.transport.subjects.channelOf(msg.subject);
     const state = channel === undefined ? undefined : this.receiving.get(channel);
     if (!reply) return;
     if (state) this.served(state);
     const info = parseAckSubject(reply);
-    if (Date.now() - info.storedAt >= this.options.expiryMs) {
+    if (Date.now() - info.storedAt >= this.limits.expiryMs) {
       this.expired++;
-      this.publisher.publish(reply, ACK);
+      this.transport.publish(reply, ACK);
     } else if (state === undefined) {
-      this.publisher.publish(reply, NAK);
+      this.transport.publish(reply, NAK);
     } else if (state.recent.has(info)) {
       this.duplicatesDropped++;
-      this.publisher.publish(reply, ACK);
+      this.transport.publish(reply, ACK);
     } else if (msg.data[0] === FrameKind.blobReference) {
       this.fetchLarge(state, msg.data.slice(), reply, info);
     } else {
@@ -340,17 +386,15 @@ export class DurableChannels {
   /** Acknowledges a delivery as a receive takes it. */
   private readonly acknowledge = (delivery: Delivery): Message => {
     delivery.recent.add(delivery.info);
-    this.publisher.publish(delivery.reply, ACK);
+    this.transport.publish(delivery.reply, ACK);
     return delivery.message;
   };
 
   /** Gives a message to the longest-waiting receive, or holds it for the next one. */
   private handOver(state: Receiving, body: Uint8Array, reply: string, info: DeliveryInfo): void {
-    let message: Message;
-    try {
-      message = this.options.serializer.decode(body);
-    } catch {
-      this.publisher.publish(reply, ACK); // Not ours to read: drop it rather than redeliver it forever.
+    const message = this.transport.decode(body, { channel: state.channel });
+    if (message === undefined) {
+      this.transport.publish(reply, ACK); // Counted and dropped: redelivering it would never help.
       return;
     }
     const waiting = state.box.waiting > 0;
@@ -362,7 +406,7 @@ export class DurableChannels {
   private release(state: Receiving): void {
     state.releaseTimer = undefined;
     for (let held = state.box.takeBuffered(); held; held = state.box.takeBuffered())
-      this.publisher.publish(held.reply, NAK);
+      this.transport.publish(held.reply, NAK);
   }
 
   /** Rejects the channel's waiting receives with `error`, handing held messages back first. */
@@ -374,7 +418,7 @@ export class DurableChannels {
 
   private fetchLarge(state: Receiving, reference: Uint8Array, reply: string, info: DeliveryInfo): void {
     state.fetching++;
-    this.publisher.publish(reply, IN_PROGRESS);
+    this.transport.publish(reply, IN_PROGRESS);
     this.blobs.get(reference).then(
       (body) => {
         state.fetching--;
@@ -383,7 +427,7 @@ export class DurableChannels {
       },
       () => {
         state.fetching--;
-        this.publisher.publish(reply, NAK);
+        this.transport.publish(reply, NAK);
         this.refill(state);
       },
     );
@@ -395,7 +439,8 @@ export class DurableChannels {
       error.code === ApiCode.maximumMessages &&
       /maximum messages/.test(error.message)
     ) {
-      return new ChannelFull(channel, this.options.capacityFor(channel));
+      this.transport.diagnostics.counters.channelFull++;
+      return new ChannelFull(channel, this.limits.capacityFor(channel));
     }
     if (error instanceof StreamPublishError) {
       return new BackendUnavailable(`Could not store a message for ${channel}: ${error.message}`, { cause: error });

@@ -1,11 +1,8 @@
 import { ChannelDiscarded } from "@channel-layers/core";
-import type { MessageSerializer } from "@channel-layers/core/backend";
-import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import type { ChunkAssembler } from "./chunks.js";
+import { ChunkAssembler } from "./chunks.js";
 import { FrameFlag, FrameKind, FrameReader, ReplyStatus, replyFrame } from "./frames.js";
-import type { GroupSubscriptions } from "./group-subscriptions.js";
-import type { LocalChannels } from "./local-channels.js";
-import type { Publisher } from "./publisher.js";
+import type { OwnChannels } from "./own-channels.js";
+import type { NatsTransport } from "./transport.js";
 
 const DONE = replyFrame(ReplyStatus.done, 0);
 /** Sending instances whose counts are kept. */
@@ -18,62 +15,64 @@ const MAX_SENDERS = 10_000;
  * the groupAdd returns reaches the new member.
  */
 export class InstanceEndpoint {
-  private readonly subscription: Subscription;
-  /** Frames that could not be read. */
-  unreadable = 0;
+  private readonly chunks: ChunkAssembler;
   /** Send frames had from each sending instance, told back to it so it can count what went missing. */
   private readonly received = new Map<string, number>();
 
   constructor(
-    nc: NatsConnection,
-    private readonly publisher: Publisher,
-    subject: string,
-    private readonly local: LocalChannels,
-    private readonly groups: GroupSubscriptions,
-    private readonly serializer: MessageSerializer,
-    private readonly chunks: ChunkAssembler,
-    private readonly capacityFor: (channel: string) => number,
+    private readonly transport: NatsTransport,
+    private readonly own: OwnChannels,
   ) {
-    this.subscription = nc.subscribe(subject, { callback: (_error, msg) => this.arrived(msg.data, msg.reply) });
+    this.chunks = new ChunkAssembler(Math.max(transport.settings.requestTimeoutMs, 10_000), transport.diagnostics);
   }
 
-  close(): void {
-    if (!this.subscription.isClosed()) this.subscription.unsubscribe();
+  /** Messages dropped because a chunk went missing. */
+  get incompleteTransfers(): number {
+    return this.chunks.incomplete;
+  }
+
+  /** Subscribes to this instance's subject (open). */
+  listen(): void {
+    const subject = this.transport.subjects.instance(this.transport.instanceId);
+    this.transport.subscribe(subject, (msg) => {
+      try {
+        this.arrived(msg.data, msg.reply);
+      } catch (error) {
+        this.transport.dropUnreadable({ subject }, error);
+      }
+    });
+  }
+
+  /** Forgets half-received transfers (flush). */
+  flush(): void {
+    this.chunks.clear();
   }
 
   private arrived(data: Uint8Array, reply: string | undefined): void {
-    try {
-      const reader = new FrameReader(data);
-      const kind = reader.u8();
-      if (kind === FrameKind.send) this.send(reader, reply);
-      else if (kind === FrameKind.batch) {
-        for (let count = reader.u32(); count > 0; count--) {
-          const entryReply = reader.string();
-          this.arrived(reader.bytes(reader.u32()), entryReply);
-        }
-      } else if (kind === FrameKind.chunk) this.chunks.add(reader.string(), reader.rest());
-      else if (kind === FrameKind.join) {
-        const group = reader.string();
-        const channel = reader.string();
-        this.local.join(group, channel, Date.now() + reader.f64());
-        this.groups.subscribe(group).then(
-          () => this.reply(reply, DONE),
-          () => undefined, // Disconnected: the requester times out and says so.
-        );
-      } else if (kind === FrameKind.leave) {
-        const group = reader.string();
-        if (this.local.leave(group, reader.string())) this.groups.unsubscribe(group);
-        this.reply(reply, DONE);
-      } else if (kind === FrameKind.count) {
-        this.reply(reply, replyFrame(ReplyStatus.done, 0, this.received.get(reader.string()) ?? 0));
-      } else if (kind === FrameKind.discard) {
-        const channel = reader.string();
-        for (const group of this.local.discard(channel, new ChannelDiscarded(channel))) this.groups.unsubscribe(group);
-        this.reply(reply, DONE);
-      } else this.unreadable++;
-    } catch {
-      this.unreadable++;
-    }
+    const reader = new FrameReader(data);
+    const kind = reader.u8();
+    if (kind === FrameKind.send) this.send(reader, reply);
+    else if (kind === FrameKind.batch) {
+      for (let count = reader.u32(); count > 0; count--) {
+        const entryReply = reader.string();
+        this.arrived(reader.bytes(reader.u32()), entryReply);
+      }
+    } else if (kind === FrameKind.chunk) this.chunks.add(reader.string(), reader.rest());
+    else if (kind === FrameKind.join) {
+      this.own.join(reader.string(), reader.string()).then(
+        () => this.reply(reply, DONE),
+        () => undefined, // Disconnected: the requester times out and says so.
+      );
+    } else if (kind === FrameKind.leave) {
+      this.own.leave(reader.string(), reader.string());
+      this.reply(reply, DONE);
+    } else if (kind === FrameKind.count) {
+      this.reply(reply, replyFrame(ReplyStatus.done, 0, this.received.get(reader.string()) ?? 0));
+    } else if (kind === FrameKind.discard) {
+      const channel = reader.string();
+      this.own.discard(channel, new ChannelDiscarded(channel));
+      this.reply(reply, DONE);
+    } else throw new RangeError(`Frame kind ${kind} on an instance subject`);
   }
 
   private send(reader: FrameReader, reply: string | undefined): void {
@@ -94,18 +93,20 @@ export class InstanceEndpoint {
       this.reply(reply, replyFrame(ReplyStatus.incomplete, 0, received));
       return;
     }
-    const free = this.local.deliver(channel, this.serializer.decode(body), (flags & FrameFlag.mustAccept) !== 0);
+    const message = this.transport.decode(body, { channel, sender });
+    // An undecodable message is dropped (and counted); "no room known" makes its sender ask next time.
+    const free = message === undefined ? 0 : this.own.deliver(channel, message, (flags & FrameFlag.mustAccept) !== 0);
     if (!reply) return;
     this.reply(
       reply,
       free < 0
-        ? replyFrame(ReplyStatus.full, this.capacityFor(channel), received)
+        ? replyFrame(ReplyStatus.full, this.own.capacityOf(channel), received)
         : replyFrame(ReplyStatus.accepted, free, received),
     );
   }
 
   private reply(subject: string | undefined, frame: Uint8Array): void {
     // nats.js gives a message without a reply subject an empty one.
-    if (subject) this.publisher.publish(subject, frame);
+    if (subject) this.transport.publish(subject, frame);
   }
 }

@@ -1,4 +1,5 @@
-import { BackendUnavailable } from "@channel-layers/core";
+import { BackendUnavailable, ChannelLayerError } from "@channel-layers/core";
+import { Backoff, type LayerDiagnostics, redactUrl } from "@channel-layers/core/backend";
 import {
   type ConsumerConfig,
   JetStreamApiError,
@@ -21,7 +22,28 @@ export const ApiCode = {
   consumerNotFound: 10014,
   /** A stream of that name exists with another configuration. */
   streamNameInUse: 10058,
+  /** The server could not make the stream's store (a directory on disk). */
+  storeNotCreated: 10049,
+  /** The account has no JetStream. */
+  notEnabledForAccount: 10039,
+  /** The server has no JetStream. */
+  notEnabled: 10076,
+  /** A cluster without a meta leader for the moment (a node just died). */
+  clusterUnavailable: 10008,
+  /** A cluster node that cannot take the request now (not the leader). */
+  clusterNotLeader: 10009,
 } as const;
+
+/**
+ * nats-server 2.9 removes an account's store directory with its last stream, so a stream created
+ * at that moment can fail with 10049 though the next try succeeds: it is tried this often in all.
+ */
+const STORE_ATTEMPTS = 4;
+const STORE_RETRY = { initialMs: 50, maxMs: 500 };
+
+/** What to tell a user whose server has no JetStream. */
+const NO_JETSTREAM =
+  "the NATS server has no JetStream (named channels and the groups they join live in JetStream streams): start nats-server with -js, or enable JetStream for the account";
 
 /** JetStream refused a publish; `code` is its err_code. */
 export class StreamPublishError extends Error {
@@ -62,6 +84,7 @@ export class JetStreamCalls {
     private readonly nc: NatsConnection,
     private readonly requests: Requests,
     private readonly timeoutMs: number,
+    private readonly diagnostics: LayerDiagnostics,
   ) {}
 
   /** Stores `payload` on `subject`; resolves with its stream sequence. */
@@ -73,7 +96,7 @@ export class JetStreamCalls {
     }
     let reply: Awaited<ReturnType<Requests["request"]>>;
     try {
-      reply = await this.requests.request(subject, payload, hdrs);
+      reply = await this.requests.request(subject, payload, { headers: hdrs });
     } catch (error) {
       throw error instanceof NoResponders ? new NoStream(subject) : error;
     }
@@ -87,15 +110,14 @@ export class JetStreamCalls {
 
   /**
    * The last message on `subject` in `stream`, or undefined when there is none (or no stream).
-   * Through the JetStream API rather than a direct get: a direct get to a stream that does not
-   * exist goes unanswered, where the API says so at once, and on this server both take one round
-   * trip.
+   * Not a direct get: one to a missing stream goes unanswered, where the API says so at once.
    */
   async lastOnSubject(stream: string, subject: string): Promise<{ seq: number; data: Uint8Array } | undefined> {
-    const reply = await this.requests.request(
-      `$JS.API.STREAM.MSG.GET.${stream}`,
-      Buffer.from(JSON.stringify({ last_by_subj: subject })),
-    );
+    const reply = await this.requests
+      .request(`$JS.API.STREAM.MSG.GET.${stream}`, Buffer.from(JSON.stringify({ last_by_subj: subject })))
+      .catch((error: unknown) => {
+        throw unavailable(`read ${subject}`, error);
+      });
     const answer = JSON.parse(decoder.decode(reply.data)) as {
       message?: { seq: number; data?: string };
       error?: { err_code: number; description: string };
@@ -113,7 +135,11 @@ export class JetStreamCalls {
 
   /** The message at `seq` in `stream` (direct get). */
   async messageAt(stream: string, seq: number): Promise<Uint8Array> {
-    const reply = await this.requests.request(`$JS.API.DIRECT.GET.${stream}`, Buffer.from(JSON.stringify({ seq })));
+    const reply = await this.requests
+      .request(`$JS.API.DIRECT.GET.${stream}`, Buffer.from(JSON.stringify({ seq })))
+      .catch((error: unknown) => {
+        throw unavailable(`read message ${seq} of ${stream}`, error);
+      });
     const code = reply.headers?.code ?? 0;
     if (code >= 400) throw new BackendUnavailable(`JetStream has no message ${seq} in ${stream} (${code})`);
     return reply.data;
@@ -125,14 +151,23 @@ export class JetStreamCalls {
    */
   async addStream(config: Partial<StreamConfig> & { name: string }): Promise<void> {
     const jsm = await this.jsm();
-    try {
-      await jsm.streams.add(config);
-    } catch (error) {
-      if (error instanceof JetStreamApiError && error.code === ApiCode.streamNameInUse) return;
-      throw unavailable(`create stream ${config.name}`, error);
+    const backoff = new Backoff(STORE_RETRY);
+    for (;;) {
+      try {
+        await jsm.streams.add(config);
+        return;
+      } catch (error) {
+        if (error instanceof JetStreamApiError && error.code === ApiCode.streamNameInUse) return;
+        const storeRace = error instanceof JetStreamApiError && error.code === ApiCode.storeNotCreated;
+        if (!storeRace || backoff.failures >= STORE_ATTEMPTS - 1)
+          throw unavailable(`create stream ${config.name}`, error);
+        this.diagnostics.backgroundError(error, { stream: config.name, retrying: true });
+        await backoff.wait();
+      }
     }
   }
 
+  /** Creates a consumer; the server's refusal is thrown as it is (StreamNotFoundError...), the caller decides. */
   async addConsumer(stream: string, config: Partial<ConsumerConfig>): Promise<void> {
     const jsm = await this.jsm();
     await jsm.consumers.add(stream, config);
@@ -152,7 +187,11 @@ export class JetStreamCalls {
   async streamNames(subject: string): Promise<string[]> {
     const jsm = await this.jsm();
     const names: string[] = [];
-    for await (const name of jsm.streams.names(subject)) names.push(name);
+    try {
+      for await (const name of jsm.streams.names(subject)) names.push(name);
+    } catch (error) {
+      throw unavailable(`list the streams of ${subject}`, error);
+    }
     return names;
   }
 
@@ -182,15 +221,32 @@ export class JetStreamCalls {
   }
 }
 
-/** Whether JetStream answered with an error (as opposed to not answering at all). */
-export function refusedByServer(error: unknown): boolean {
-  return error instanceof JetStreamApiError || (error instanceof Error && error.cause instanceof JetStreamApiError);
+/** Whether the server has no JetStream for this connection's account (it said so, or nobody answers its API). */
+function jetStreamMissing(error: unknown): boolean {
+  if (error instanceof ChannelLayerError) return jetStreamMissing(error.cause);
+  if (error instanceof JetStreamApiError) {
+    return error.code === ApiCode.notEnabled || error.code === ApiCode.notEnabledForAccount;
+  }
+  if (error instanceof NoResponders) return error.subject.startsWith("$JS.API.");
+  return error instanceof Error && error.name === "JetStreamNotEnabled";
 }
 
-/** `error` as BACKEND_UNAVAILABLE, unless it is a ChannelLayerError already. */
-export function unavailable(doing: string, error: unknown): Error {
-  if (error instanceof Error && "code" in error && typeof error.code === "string") return error;
-  return new BackendUnavailable(`Could not ${doing} on NATS JetStream: ${(error as Error).message}`, {
-    cause: error,
-  });
+/**
+ * Whether JetStream answered with a refusal (no JetStream, no permission, a bad request), as
+ * opposed to not answering at all (the server is down): a refusal will not go away by waiting.
+ */
+export function refusedByServer(error: unknown): boolean {
+  const cause = error instanceof ChannelLayerError ? error.cause : error;
+  if (cause instanceof JetStreamApiError) {
+    return cause.code !== ApiCode.clusterUnavailable && cause.code !== ApiCode.clusterNotLeader;
+  }
+  return jetStreamMissing(cause);
+}
+
+/** `error` as a ChannelLayerError: BACKEND_UNAVAILABLE (saying how to turn JetStream on if it is off), unless it is one already. */
+export function unavailable(doing: string, error: unknown): ChannelLayerError {
+  if (error instanceof ChannelLayerError) return error;
+  if (jetStreamMissing(error)) return new BackendUnavailable(`Could not ${doing}: ${NO_JETSTREAM}`, { cause: error });
+  const reason = error instanceof Error ? error.message : String(error);
+  return new BackendUnavailable(`Could not ${doing} on NATS JetStream: ${redactUrl(reason)}`, { cause: error });
 }

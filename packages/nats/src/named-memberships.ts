@@ -1,30 +1,28 @@
 import { BackendUnavailable } from "@channel-layers/core";
-import { ApiCode, duplicateWindowFor, type JetStreamCalls, NoStream, nanos, StreamPublishError } from "./jetstream.js";
+import { Backoff } from "@channel-layers/core/backend";
+import { ApiCode, duplicateWindowFor, NoStream, nanos, StreamPublishError, unavailable } from "./jetstream.js";
 import { StreamsOnce } from "./streams-once.js";
-import type { SubjectMap } from "./subjects.js";
+import type { NatsTransport } from "./transport.js";
 
 /** channel -> membership expiry (ms epoch). */
 type Record = { [channel: string]: number };
 
 /** Writers racing on one group's record retry at most this often. */
 const MAX_ATTEMPTS = 50;
+const RACE_BACKOFF = { initialMs: 1, maxMs: 50, jitter: 1 };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * Group memberships of named channels, which no instance owns: one JSON record per group, the
- * only message on the group's subject in a stream that keeps one message per subject. Writers
- * read it and write it back with Nats-Expected-Last-Subject-Sequence, so concurrent groupAdds
- * never lose each other's members (compare-and-set; a loser reads again). Expiry times are in
- * the record; the stream's max_age of groupExpiry drops a record only once all of it has lapsed.
+ * Group memberships of named channels: one JSON record `{channel: expiry}` per group, written
+ * back with Nats-Expected-Last-Subject-Sequence so concurrent groupAdds never lose each other's members.
  */
 export class NamedMemberships {
   private readonly stream = new StreamsOnce();
 
   constructor(
-    private readonly js: JetStreamCalls,
-    private readonly subjects: SubjectMap,
+    private readonly transport: NatsTransport,
     private readonly groupExpiryMs: number,
   ) {}
 
@@ -53,7 +51,9 @@ export class NamedMemberships {
 
   /** Applies `change` to the group's record until the write wins; `change` returns false for no write. */
   private async update(group: string, change: (members: Record) => boolean): Promise<void> {
-    const subject = this.subjects.membership(group);
+    const subject = this.transport.subjects.membership(group);
+    // Losers of a race wait a little, at random, so the same writers do not collide again at once.
+    const backoff = new Backoff(RACE_BACKOFF);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const record = await this.read(group);
       const members: Record = Object.create(null);
@@ -63,11 +63,12 @@ export class NamedMemberships {
       }
       if (!change(members)) return;
       try {
-        await this.js.publish(subject, encoder.encode(JSON.stringify(members)), record?.seq ?? 0);
+        await this.transport.js.publish(subject, encoder.encode(JSON.stringify(members)), record?.seq ?? 0);
         return;
       } catch (error) {
         if (error instanceof NoStream) await this.ensureStream(true);
-        else if (!(error instanceof StreamPublishError && error.code === ApiCode.wrongLastSequence)) throw error;
+        else if (error instanceof StreamPublishError && error.code === ApiCode.wrongLastSequence) await backoff.wait();
+        else throw unavailable(`update the members of group ${group}`, error);
       }
     }
     throw new BackendUnavailable(
@@ -76,7 +77,8 @@ export class NamedMemberships {
   }
 
   private async read(group: string): Promise<{ seq: number; members: Record } | undefined> {
-    const message = await this.js.lastOnSubject(this.subjects.membershipStream, this.subjects.membership(group));
+    const { js, subjects } = this.transport;
+    const message = await js.lastOnSubject(subjects.membershipStream, subjects.membership(group));
     if (message === undefined) return undefined;
     try {
       return { seq: message.seq, members: JSON.parse(decoder.decode(message.data)) as Record };
@@ -86,14 +88,15 @@ export class NamedMemberships {
   }
 
   private ensureStream(again = false): Promise<void> {
-    const name = this.subjects.membershipStream;
+    const { js, subjects, settings } = this.transport;
+    const name = subjects.membershipStream;
     return this.stream.ensure(
       name,
       () =>
-        this.js.addStream({
+        js.addStream({
           name,
-          description: `channel-layers ${this.subjects.prefix}: group memberships of named channels`,
-          subjects: [`${this.subjects.root}.m.>`],
+          description: `channel-layers ${subjects.prefix}: group memberships of named channels`,
+          subjects: [`${subjects.root}.m.>`],
           retention: "limits",
           storage: "file",
           discard: "old",
@@ -101,7 +104,7 @@ export class NamedMemberships {
           max_age: nanos(this.groupExpiryMs),
           duplicate_window: duplicateWindowFor(this.groupExpiryMs),
           allow_direct: true,
-          num_replicas: 1,
+          num_replicas: settings.replicas,
         }),
       again,
     );

@@ -1,13 +1,23 @@
-import { BackendUnavailable, ChannelDiscarded, ChannelFull, LayerClosed, type Message } from "@channel-layers/core";
-import { ALL_EXTENSIONS, BaseChannelLayer, isProcessLocal, MessageSerializer } from "@channel-layers/core/backend";
-import { connect } from "@nats-io/transport-node";
-import { LocalChannels } from "./local-channels.js";
+import { ChannelDiscarded, ChannelFull, type ChannelLayerStats, LayerClosed, type Message } from "@channel-layers/core";
+import {
+  ALL_EXTENSIONS,
+  BaseChannelLayer,
+  instanceIdOf,
+  isProcessLocal,
+  MessageSerializer,
+} from "@channel-layers/core/backend";
+import { DurableChannels } from "./durable-channels.js";
+import { FrameKind, FrameReader, FrameWriter } from "./frames.js";
+import { InstanceEndpoint } from "./instance-endpoint.js";
+import { NamedMemberships } from "./named-memberships.js";
 import { type NatsChannelLayerOptions, type ResolvedNatsOptions, resolveNatsOptions } from "./options.js";
-import { Session } from "./session.js";
-import { ownerOf, SubjectMap } from "./subjects.js";
+import { type Limits, OwnChannels } from "./own-channels.js";
+import { RemoteChannels } from "./remote-channels.js";
+import { SubjectMap } from "./subjects.js";
+import { NatsTransport } from "./transport.js";
 
-/** Counters and table sizes of one layer instance: for leak checks and for counting loss in faults. */
-export interface NatsChannelLayerStats {
+/** stats(): the common counters, the sizes of the layer's tables (all zero once consumers are gone) and what NATS can lose. */
+export interface NatsChannelLayerStats extends ChannelLayerStats {
   /** Process-local channels holding messages or waiting receives. */
   localChannels: number;
   /** Groups with members among this instance's channels (one subscription each). */
@@ -17,230 +27,191 @@ export interface NatsChannelLayerStats {
   /** Named channels this instance has received on. */
   durableChannels: number;
   /**
-   * Sends to other instances' process-local channels that the owner's own count shows it never
-   * got (lost in a crash or disconnect on the way, though the send had resolved).
-   */
-  lostSends: number;
-  /**
-   * Sends to other instances' process-local channels not yet accounted for because their owner
-   * has not answered since (a timeout): maybe lost. Falls back to 0 once the owner answers again,
-   * the lost ones then counted in `lostSends`.
+   * Sends to other instances' process-local channels whose owner has not answered since a
+   * timeout: maybe lost. Back to 0 once it answers, the lost ones then counted in `lostSends`.
    */
   unconfirmedSends: number;
   /** Sends to a process-local channel whose instance was gone: dropped, as nobody could receive them. */
   undeliverable: number;
-  /** Group messages a member of this instance missed because its buffer was full. */
-  skippedFull: number;
   /** Large messages dropped because a chunk went missing. */
   incompleteTransfers: number;
   /** Durable messages dropped on arrival because they had outlived expiry. */
   expiredOnArrival: number;
-  /**
-   * Durable messages redelivered after a server crash lost their acknowledgement, and dropped
-   * because this instance had already received them.
-   */
+  /** Durable messages redelivered after a server crash lost their acknowledgement, dropped as already received here. */
   duplicatesDropped: number;
-  /** Times the connection came back after a loss. */
-  reconnects: number;
 }
 
 const RESOLVED = Promise.resolve();
 
 /**
- * A channel layer on NATS. Process-local channels (newChannel's) ride core NATS: each instance
- * has one subscription, and holds its channels' buffers, capacity and expiry in memory, as the
- * in-memory layer does. Named channels are durable: a JetStream work-queue stream each, so their
- * messages survive a server restart and go to exactly one receiver. Groups are one publish per
- * groupSend on the group's subject; every instance with members fans out to its own. See
- * docs/nats.md for the design and the guarantees of each kind of channel.
+ * A channel layer on NATS. Process-local channels (newChannel's) ride core NATS to the instance
+ * that made them, which keeps their buffers in memory; named channels are durable JetStream
+ * work queues; a groupSend is one publish that each instance with members fans out. See
+ * docs/nats.md for the design and what each kind of channel guarantees.
  */
 export class NatsChannelLayer extends BaseChannelLayer {
   readonly extensions = ALL_EXTENSIONS;
+  /** The namespace of every subject and stream this layer uses. */
   readonly prefix: string;
-  private readonly nats: ResolvedNatsOptions;
-  private readonly subjects: SubjectMap;
-  private readonly serializer: MessageSerializer;
-  private readonly local: LocalChannels;
-  private session: Session | undefined;
-  private connecting: Promise<Session> | undefined;
-  private undeliverable = 0;
+  private readonly settings: ResolvedNatsOptions;
+  private readonly transport: NatsTransport;
+  /** This instance's process-local channels: buffers, memberships, group subscriptions. */
+  private readonly own: OwnChannels;
+  /** Other instances' process-local channels: every call on one is a frame to its owner. */
+  private readonly remote: RemoteChannels;
+  /** Answers other instances' frames about this instance's channels. */
+  private readonly endpoint: InstanceEndpoint;
+  /** Named channels: a JetStream stream each. */
+  private readonly durable: DurableChannels;
+  /** Group memberships of named channels, which no instance owns: a JetStream record per group. */
+  private readonly namedMembers: NamedMemberships;
+  /** Sends to `!` names no layer made: nobody can ever receive on them. */
+  private unowned = 0;
 
   constructor(options: NatsChannelLayerOptions = {}) {
-    super(options);
-    this.nats = resolveNatsOptions(options);
-    this.prefix = this.nats.prefix;
-    this.subjects = new SubjectMap(this.nats.prefix);
-    this.serializer = new MessageSerializer({ maxMessageSize: this.options.maxMessageSize });
-    this.local = new LocalChannels(this.expiryMs, (channel) => this.capacityFor(channel));
+    super(options, "nats");
+    this.settings = resolveNatsOptions(options);
+    this.prefix = this.settings.prefix;
+    const limits: Limits = {
+      expiryMs: this.expiryMs,
+      groupExpiryMs: this.groupExpiryMs,
+      capacityFor: (channel) => this.capacityFor(channel),
+    };
+    // A peer's message holding `__asgi_channel__` is refused: this wire never carries it.
+    const serializer = new MessageSerializer({ maxMessageSize: this.options.maxMessageSize, allowChannelKey: false });
+    const subjects = new SubjectMap(this.prefix);
+    this.transport = new NatsTransport(this.settings, subjects, this.instanceId, serializer, this.diagnostics);
+    this.own = new OwnChannels(this.transport, limits);
+    this.remote = new RemoteChannels(this.transport);
+    this.endpoint = new InstanceEndpoint(this.transport, this.own);
+    this.durable = new DurableChannels(this.transport, limits);
+    this.namedMembers = new NamedMemberships(this.transport, limits.groupExpiryMs);
   }
 
-  get stats(): NatsChannelLayerStats {
-    this.local.mailboxes.sweep();
-    const session = this.session;
+  stats(): NatsChannelLayerStats {
+    this.own.sweep();
     return {
-      localChannels: this.local.mailboxes.size,
-      groups: this.local.groupCount,
-      memberships: this.local.membershipCount,
-      durableChannels: session?.durable.channelCount ?? 0,
-      lostSends: session?.remote.lost ?? 0,
-      unconfirmedSends: session?.remote.unconfirmed ?? 0,
-      undeliverable: this.undeliverable + (session?.remote.undeliverable ?? 0),
-      skippedFull: this.local.skippedFull,
-      incompleteTransfers: session?.chunks.incomplete ?? 0,
-      expiredOnArrival: session?.durable.expired ?? 0,
-      duplicatesDropped: session?.durable.duplicatesDropped ?? 0,
-      reconnects: session?.reconnects ?? 0,
+      ...this.commonStats(),
+      localChannels: this.own.channelCount,
+      groups: this.own.groupCount,
+      memberships: this.own.membershipCount,
+      durableChannels: this.durable.channelCount,
+      unconfirmedSends: this.remote.unconfirmed,
+      undeliverable: this.unowned + this.remote.undeliverable,
+      incompleteTransfers: this.own.incompleteTransfers + this.endpoint.incompleteTransfers,
+      expiredOnArrival: this.durable.expired,
+      duplicatesDropped: this.durable.duplicatesDropped,
     };
   }
 
-  protected override async _newChannel(): Promise<void> {
-    // Others can send to the name only once this instance's subscription is in place.
-    await this.ready();
+  /** Connects and subscribes; newChannel() resolves only after this, so others can reach its channels at once. */
+  protected override async _open(): Promise<void> {
+    await this.transport.connect(() => this.reconnected());
+    try {
+      this.endpoint.listen();
+      this.durable.listen();
+      this.transport.subscribe(this.transport.subjects.control, (msg) => this.flushNoticeArrived(msg.data));
+      await this.transport.flush();
+    } catch (error) {
+      await this.transport.close(error);
+      throw error;
+    }
   }
 
   protected _send(channel: string, message: Message): Promise<void> {
-    const body = this.serializer.encode(message);
-    if (isProcessLocal(channel)) {
-      if (this.isOwnChannel(channel)) {
-        // Our own channel: straight into its buffer, a copy so the sender keeps its object.
-        if (this.local.deliver(channel, this.serializer.decode(body), false) >= 0) return RESOLVED;
-        return Promise.reject(new ChannelFull(channel, this.capacityFor(channel)));
-      }
-      const owner = ownerOf(channel);
-      if (owner === undefined) {
-        // A `!` name no layer made: nobody can ever receive on it.
-        this.undeliverable++;
-        return RESOLVED;
-      }
-      const session = this.session;
-      if (session) return session.sendToInstance(channel, owner, body);
-      return this.ready().then((ready) => ready.sendToInstance(channel, owner, body));
+    const body = this.transport.serializer.encode(message);
+    const owner = instanceIdOf(channel);
+    if (owner === this.instanceId) {
+      // Our own channel: straight into its buffer, decoded from the bytes so the sender keeps its object.
+      if (this.own.deliver(channel, this.transport.serializer.decode(body), false) >= 0) return RESOLVED;
+      return Promise.reject(new ChannelFull(channel, this.capacityFor(channel)));
     }
-    return this.ready().then((session) => session.durable.publish(channel, body));
+    if (owner !== undefined) return this.remote.send(owner, channel, body);
+    if (isProcessLocal(channel)) return this.dropUnowned(channel);
+    return this.durable.publish(channel, body);
   }
 
   protected _receive(channel: string, signal: AbortSignal | undefined): Promise<Message> {
-    if (isProcessLocal(channel)) return this.local.mailboxes.take(channel, signal);
-    const session = this.session;
-    if (session) return session.durable.receive(channel, signal);
-    return this.ready().then((ready) => ready.durable.receive(channel, signal));
+    if (isProcessLocal(channel)) return this.own.take(channel, signal);
+    return this.durable.receive(channel, signal);
   }
 
   protected async _groupAdd(group: string, channel: string): Promise<void> {
-    const session = await this.ready();
-    if (!isProcessLocal(channel)) return session.memberships.add(group, channel);
-    if (this.isOwnChannel(channel)) {
-      this.local.join(group, channel, Date.now() + this.groupExpiryMs);
-      return session.groups.subscribe(group);
-    }
-    const owner = ownerOf(channel);
-    if (owner !== undefined) await session.join(owner, group, channel);
+    const owner = instanceIdOf(channel);
+    if (owner === this.instanceId) return this.own.join(group, channel);
+    if (owner !== undefined) return this.remote.join(owner, group, channel);
+    // A `!` name no layer made has no owner to remember it; nobody could receive on it anyway.
+    if (!isProcessLocal(channel)) return this.namedMembers.add(group, channel);
   }
 
   protected async _groupDiscard(group: string, channel: string): Promise<void> {
-    const session = await this.ready();
-    if (!isProcessLocal(channel)) return session.memberships.remove(group, channel);
-    if (this.isOwnChannel(channel)) {
-      if (this.local.leave(group, channel)) session.groups.unsubscribe(group);
-      return;
-    }
-    const owner = ownerOf(channel);
-    if (owner !== undefined) await session.leave(owner, group, channel);
+    const owner = instanceIdOf(channel);
+    if (owner === this.instanceId) return this.own.leave(group, channel);
+    if (owner !== undefined) return this.remote.leave(owner, group, channel);
+    if (!isProcessLocal(channel)) return this.namedMembers.remove(group, channel);
   }
 
   protected async _groupSend(group: string, message: Message): Promise<void> {
-    const body = this.serializer.encode(message);
-    const session = this.session ?? (await this.ready());
-    // Our own members first and at once, so a send after this groupSend never overtakes it.
-    if (this.local.hasGroup(group)) this.local.fanOut(group, this.serializer.decode(body));
-    session.publishToGroup(group, body);
-    const named = await session.memberships.members(group);
-    if (named.length === 0) return;
-    const outcomes = await Promise.allSettled(named.map((channel) => session.durable.publish(channel, body)));
-    for (const outcome of outcomes) {
-      if (outcome.status === "rejected" && !(outcome.reason instanceof ChannelFull)) throw outcome.reason;
-    }
+    const body = this.transport.serializer.encode(message);
+    this.own.sendToGroup(group, body);
+    const named = await this.namedMembers.members(group);
+    if (named.length > 0) await this.durable.publishToMembers(named, body);
   }
 
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {
-    if (isProcessLocal(channel) && this.isOwnChannel(channel)) {
-      const emptied = this.local.discard(channel, new ChannelDiscarded(channel));
-      const session = this.session;
-      if (session) for (const group of emptied) session.groups.unsubscribe(group);
-      return;
-    }
-    const session = await this.ready();
-    if (isProcessLocal(channel)) {
-      const owner = ownerOf(channel);
-      if (owner !== undefined) await session.discard(owner, channel);
-      return;
-    }
-    session.durable.discard(channel, new ChannelDiscarded(channel));
-    await Promise.all(groups.map((group) => session.memberships.remove(group, channel)));
+    const owner = instanceIdOf(channel);
+    if (owner === this.instanceId) return this.own.discard(channel, new ChannelDiscarded(channel));
+    if (owner !== undefined) return this.remote.discard(owner, channel);
+    if (isProcessLocal(channel)) return;
+    // A named channel stays for other workers: only this instance's receives and memberships go.
+    this.durable.discard(channel, new ChannelDiscarded(channel));
+    await Promise.all(groups.map((group) => this.namedMembers.remove(group, channel)));
   }
 
+  /** Tells every other instance of the prefix to flush, and empties every stream of the prefix. */
   protected async _flush(): Promise<void> {
-    const session = await this.ready();
-    session.flushedHere();
-    await session.flush();
+    this.forgetFlushed();
+    const notice = new FrameWriter(1 + FrameWriter.stringSize(this.instanceId)).u8(FrameKind.flush);
+    this.transport.publish(this.transport.subjects.control, notice.string(this.instanceId).bytes);
+    await this.durable.purgePrefix();
+    await this.transport.flush();
   }
 
   protected async _close(): Promise<void> {
     const closed = new LayerClosed();
-    const session = this.session ?? (await this.connecting?.catch(() => undefined));
-    this.session = undefined;
-    await session?.close(closed, this.nats.connection === undefined);
-    this.local.clear(closed);
+    this.remote.close();
+    // Held durable messages go back to the server before the connection closes.
+    this.durable.releaseHeld();
+    await this.transport.close(closed);
+    this.durable.close(closed);
+    this.own.close(closed);
   }
 
-  /** The session, connecting first if needed; a failed connect is tried again by the next call. */
-  private ready(): Promise<Session> {
-    if (this.session) return Promise.resolve(this.session);
-    this.connecting ??= this.connect().then(
-      (session) => {
-        if (this.closed) {
-          void session.close(new LayerClosed(), this.nats.connection === undefined);
-          throw new LayerClosed();
-        }
-        this.session = session;
-        return session;
-      },
-      (error: unknown) => {
-        this.connecting = undefined;
-        throw error;
-      },
-    );
-    return this.connecting;
+  /** The server may have forgotten pull requests, and owners' answers are stale: ask again. */
+  private reconnected(): void {
+    this.remote.forgetAnswers();
+    this.durable.askAgain();
   }
 
-  private async connect(): Promise<Session> {
-    let nc = this.nats.connection;
-    if (nc === undefined) {
-      try {
-        nc = await connect({
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 250,
-          name: `channel-layers ${this.nats.prefix}`,
-          ...this.nats.connectOptions,
-          servers: this.nats.servers,
-        });
-      } catch (cause) {
-        throw new BackendUnavailable(
-          `Could not connect to NATS at ${String(this.nats.servers)}: ${(cause as Error).message}`,
-          { cause },
-        );
-      }
+  /** Forgets what flush() clears, on this instance: on its own flush and on another instance's notice. */
+  private forgetFlushed(): void {
+    this.own.flush();
+    this.endpoint.flush();
+    this.remote.forgetAnswers();
+  }
+
+  private flushNoticeArrived(data: Uint8Array): void {
+    try {
+      const reader = new FrameReader(data);
+      if (reader.u8() === FrameKind.flush && reader.string() !== this.instanceId) this.forgetFlushed();
+    } catch (error) {
+      this.transport.dropUnreadable({ subject: this.transport.subjects.control }, error);
     }
-    return Session.open(nc, {
-      instanceId: this.instanceId,
-      subjects: this.subjects,
-      local: this.local,
-      serializer: this.serializer,
-      expiryMs: this.expiryMs,
-      groupExpiryMs: this.groupExpiryMs,
-      requestTimeoutMs: this.nats.requestTimeoutMs,
-      ackWaitMs: this.nats.ackWaitMs,
-      capacityFor: (channel) => this.capacityFor(channel),
-    });
+  }
+
+  private dropUnowned(channel: string): Promise<void> {
+    this.unowned++;
+    this.diagnostics.dropped("undeliverable", { channel });
+    return RESOLVED;
   }
 }

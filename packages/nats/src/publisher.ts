@@ -2,27 +2,31 @@ import { BackendUnavailable } from "@channel-layers/core";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { FrameKind } from "./frames.js";
 
-interface Outgoing {
+/** How one message is published. */
+export interface PublishOptions {
+  /** Where the receiver answers. */
+  reply?: string;
+  headers?: MsgHdrs;
+  /** Called if nats.js refuses the publish (a closed connection). */
+  failed?: (error: unknown) => void;
+  /** The receiver reads batch frames: it may travel in one with its neighbours. */
+  batchable?: boolean;
+}
+
+interface Outgoing extends PublishOptions {
   subject: string;
   payload: Uint8Array;
-  reply: string | undefined;
-  headers: MsgHdrs | undefined;
-  failed: ((error: unknown) => void) | undefined;
-  /** The receiver reads batch frames: it may travel in one with its neighbours. */
-  batchable: boolean;
 }
+
+const NO_OPTIONS: PublishOptions = {};
 
 /** Bytes a frame takes in a batch besides itself: its reply's length and its own length. */
 const BATCH_ENTRY_ROOM = 1 + 4;
 
 /**
- * Every publish of a layer goes through here, in order, and reaches nats.js once per turn of the
- * event loop. nats.js writes its buffer to the socket in a microtask after the first publish into
- * it, so a caller that awaits each send (whose promise may already be resolved) would otherwise
- * cost one socket write per message; handing nats.js a turn's publishes at once makes that one
- * write for all of them. Consecutive frames for one instance subject go as one batch frame (one
- * NATS message for the server to route and each client to parse), and their order is kept
- * because nothing the layer publishes bypasses this queue.
+ * Every publish of a layer, in order, handed to nats.js once per event-loop turn: one socket write
+ * for a turn's publishes instead of one per awaited send, and consecutive frames for one instance
+ * go as one batch frame.
  */
 export class Publisher {
   private queue: Outgoing[] = [];
@@ -34,15 +38,8 @@ export class Publisher {
     private readonly maxBatchBytes: number,
   ) {}
 
-  publish(
-    subject: string,
-    payload: Uint8Array,
-    reply?: string,
-    headers?: MsgHdrs,
-    failed?: (error: unknown) => void,
-    batchable = false,
-  ): void {
-    this.queue.push({ subject, payload, reply, headers, failed, batchable });
+  publish(subject: string, payload: Uint8Array, options: PublishOptions = NO_OPTIONS): void {
+    this.queue.push({ subject, payload, ...options });
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.drain);

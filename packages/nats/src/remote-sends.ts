@@ -2,8 +2,8 @@ import { BackendUnavailable, ChannelFull } from "@channel-layers/core";
 import { coarseNow } from "@channel-layers/core/backend";
 import type { Msg } from "@nats-io/transport-node";
 import { FrameFlag, FrameKind, FrameWriter, ReplyStatus, readReply } from "./frames.js";
-import type { Publisher } from "./publisher.js";
-import { NoResponders, type Requests } from "./requests.js";
+import { NoResponders } from "./requests.js";
+import type { NatsTransport } from "./transport.js";
 
 /** What a sender knows of one remote process-local channel. */
 interface Window {
@@ -24,7 +24,7 @@ interface Ledger {
   sent: number;
   /** `sent` as of the message the owner answered last. */
   answeredSent: number;
-  /** Of those, how many the owner said it never got. */
+  /** Of those, how many the owner said it never got (reported to the layer's diagnostics as they are found). */
   lost: number;
   /** A request went unanswered since the last answer: what was sent since is unconfirmed. */
   stalled: boolean;
@@ -48,19 +48,9 @@ const WINDOW_LIMIT = 10_000;
 const RESOLVED = Promise.resolve();
 
 /**
- * Sends to process-local channels that other instances own: capacity is the owner's to enforce,
- * and visible to every sender. A send the sender cannot vouch for is a request: the owner buffers
- * the message or refuses it as full (ChannelFull at the sender) and answers with the room left.
- * A sender that knows from an answer there is room for this message, counting what it sent since,
- * publishes it without waiting and marks it "must accept"; every so often such a message asks for
- * an answer too, which renews what the sender knows before it runs out. So a stream of sends to
- * one channel costs about one publish each, like raw NATS, while a full channel still refuses the
- * sender. Capacity is exact for one sender; several senders racing on one channel may overfill it
- * by what each ran ahead (at most MAX_AHEAD).
- *
- * Loss: each answer also says how many messages the owner has had from this instance, so a
- * sender knows how many of its messages provably went missing (`lost`), and, when an owner stops
- * answering, how many it cannot vouch for (`unconfirmed`).
+ * Flow control and loss accounting of sends to other instances' channels: a send runs ahead of
+ * the owner's answer only while the last answer vouches for room, and answers carry the owner's
+ * count of what arrived. docs/nats.md ("Capacity across instances", "Loss is counted") tells why.
  */
 export class RemoteSends {
   private readonly windows = new Map<string, Window>();
@@ -70,12 +60,8 @@ export class RemoteSends {
 
   private readonly countFrame: Uint8Array;
 
-  constructor(
-    private readonly requests: Requests,
-    private readonly publisher: Publisher,
-    private readonly connected: () => boolean,
-    instanceId: string,
-  ) {
+  constructor(private readonly transport: NatsTransport) {
+    const { instanceId } = transport;
     this.countFrame = new FrameWriter(1 + FrameWriter.stringSize(instanceId))
       .u8(FrameKind.count)
       .string(instanceId).bytes;
@@ -103,32 +89,25 @@ export class RemoteSends {
       ahead <= window.free &&
       ahead <= MAX_AHEAD &&
       coarseNow() - window.heardAt < ANSWER_TRUSTED_MS &&
-      this.connected();
+      this.transport.connected;
     if (runAhead) {
       frame[flagsOffset] = (frame[flagsOffset] as number) | FrameFlag.mustAccept;
       const askEvery = Math.max(1, Math.min(ASK_EVERY, Math.floor(Math.min(window.free, MAX_AHEAD) / 4)));
       if (number - window.askedAt < askEvery) {
-        this.publisher.publish(subject, frame, undefined, undefined, undefined, true);
+        this.transport.publish(subject, frame, { batchable: true });
         ledger.countTimer ??= setTimeout(() => this.count(ledger), COUNT_AFTER_MS).unref();
         return RESOLVED;
       }
     }
     window.askedAt = number;
     const sent = ledger.sent;
-    const answered = this.requests.request(subject, frame, undefined, true).then(
+    const answered = this.transport.request(subject, frame, { batchable: true }).then(
       (reply) => this.answered(channel, window, number, ledger, sent, reply),
       (error: unknown) => this.unanswered(window, ledger, error, runAhead),
     );
     if (!runAhead) return answered;
     answered.catch(() => undefined);
     return RESOLVED;
-  }
-
-  /** Messages an owner's count showed it never got (a crash or a disconnect on the way). */
-  get lost(): number {
-    let lost = 0;
-    for (const ledger of this.ledgers.values()) lost += ledger.lost;
-    return lost;
   }
 
   /** Messages sent to owners that have not answered since (timeouts): maybe lost, until they answer. */
@@ -145,12 +124,12 @@ export class RemoteSends {
   private count(ledger: Ledger): void {
     ledger.countTimer = undefined;
     if (ledger.sent === ledger.answeredSent) return;
-    if (!this.connected()) {
+    if (!this.transport.connected) {
       ledger.countTimer = setTimeout(() => this.count(ledger), COUNT_AFTER_MS).unref();
       return;
     }
     const sent = ledger.sent;
-    this.requests.request(ledger.subject, this.countFrame, undefined, true).then(
+    this.transport.request(ledger.subject, this.countFrame, { batchable: true }).then(
       (reply) => this.counted(ledger, sent, readReply(reply.data).received),
       (error: unknown) => this.unanswered(undefined, ledger, error, true),
     );
@@ -161,8 +140,11 @@ export class RemoteSends {
     // NATS keeps one publisher's order, so the owner has had everything we sent it before this
     // message that was ever going to arrive: the difference is what went missing.
     ledger.answeredSent = sent;
-    ledger.lost = Math.max(ledger.lost, sent - received);
     ledger.stalled = false;
+    if (sent - received > ledger.lost) {
+      this.transport.diagnostics.lost(sent - received - ledger.lost, { owner: ledger.subject });
+      ledger.lost = sent - received;
+    }
   }
 
   /** Forgets what owners said of their channels (after flush, or a reconnect). */
@@ -190,8 +172,10 @@ export class RemoteSends {
     if (error instanceof NoResponders) {
       // The owner is gone: nobody can ever receive on the channel, as with a send to a dead
       // consumer's channel in Channels, where the message waits unread until it expires.
-      this.undeliverable += ledger.sent - ledger.answeredSent;
+      const dropped = ledger.sent - ledger.answeredSent;
+      this.undeliverable += dropped;
       ledger.answeredSent = ledger.sent;
+      if (dropped > 0) this.transport.diagnostics.dropped("undeliverable", { owner: ledger.subject }, error, dropped);
       return;
     }
     ledger.stalled = true;

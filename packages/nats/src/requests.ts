@@ -11,6 +11,13 @@ export class NoResponders extends Error {
   }
 }
 
+/** How one request is published. */
+export interface RequestOptions {
+  headers?: MsgHdrs;
+  /** The receiver reads batch frames (another instance, not JetStream). */
+  batchable?: boolean;
+}
+
 interface Pending {
   resolve(reply: Msg): void;
   reject(error: unknown): void;
@@ -40,20 +47,18 @@ export class Requests {
   }
 
   /** Publishes `payload` to `subject` and resolves with the reply. */
-  request(subject: string, payload: Uint8Array, headers?: MsgHdrs, batchable = false): Promise<Msg> {
+  request(subject: string, payload: Uint8Array, options: RequestOptions = {}): Promise<Msg> {
     const id = ++this.next;
     return new Promise<Msg>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, deadline: coarseNow() + this.timeoutMs, subject });
-      this.publisher.publish(
-        subject,
-        payload,
-        `${this.inbox}.${id}`,
-        headers,
-        (error) => {
+      this.publisher.publish(subject, payload, {
+        reply: `${this.inbox}.${id}`,
+        headers: options.headers,
+        batchable: options.batchable,
+        failed: (error) => {
           if (this.pending.delete(id)) reject(error);
         },
-        batchable,
-      );
+      });
       this.timer ??= setInterval(() => this.expire(), Math.min(250, this.timeoutMs / 2)).unref();
     });
   }

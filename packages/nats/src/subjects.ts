@@ -6,10 +6,8 @@ const PREFIX = /^[a-zA-Z\d\-_.]+$/;
 const MAX_PREFIX_LENGTH = 99;
 
 /**
- * One subject token for a valid channel, group or prefix name. Names hold only ASCII letters,
- * digits, `-`, `_`, `.` and `!`; `.` separates NATS tokens, so it becomes `~`, which no name may
- * hold. That is a bijection on valid names (so distinct names never share a subject), the token
- * is never empty, and it can never be the wildcard `*` or `>`.
+ * One subject token for a valid channel, group or prefix name: `.` becomes `~`, which no name may
+ * hold, so distinct names never share a subject and a token is never empty or a wildcard.
  */
 export function encodeToken(name: string): string {
   return name.includes(".") ? name.replaceAll(".", "~") : name;
@@ -28,30 +26,13 @@ export function assertPrefix(prefix: unknown): asserts prefix is string {
   );
 }
 
-/** 16 hex characters: the instance id newChannel() puts before the `!`. */
-const INSTANCE_ID = /^[0-9a-f]{16}$/;
-const INSTANCE_ID_LENGTH = 16;
-
-/**
- * The layer instance a process-local channel belongs to: the id in `<prefix>.<id>!<local>`, or
- * undefined for a `!` name no layer made (nobody can ever receive on it).
- */
-export function ownerOf(channel: string): string | undefined {
-  const bang = channel.indexOf("!");
-  if (bang < INSTANCE_ID_LENGTH + 2 || channel[bang - INSTANCE_ID_LENGTH - 1] !== ".") return undefined;
-  const id = channel.slice(bang - INSTANCE_ID_LENGTH, bang);
-  return INSTANCE_ID.test(id) ? id : undefined;
-}
-
 function digest(...parts: string[]): string {
   return createHash("sha256").update(parts.join("\n")).digest("hex").slice(0, 32);
 }
 
 /**
- * Every subject and stream name one prefix uses. Subjects are `<prefix>.<kind>.<token>`, with each
- * name one token (see encodeToken), so each kind is its own subject space and `<prefix>.>` covers
- * exactly this prefix. Stream names are hashes (stream names may not hold `.` and are bounded by
- * file name lengths); each stream's description says what it holds.
+ * Every subject (`<prefix>.<kind>.<token>`, so `<prefix>.>` covers exactly this prefix) and stream
+ * name one prefix uses; stream names are hashes, as they may not hold `.` and become file names.
  */
 export class SubjectMap {
   /** The prefix as one token: the first token of every subject. */

@@ -8,7 +8,7 @@ afterAll(() => server?.stop());
 
 describe.runIf(server)("across a server crash and restart", () => {
   const live = server as NatsTestServer;
-  const options = { requestTimeout: 2, ackWait: 2 };
+  const options = { requestTimeoutMs: 2000, ackWaitMs: 2000 };
 
   it("keeps durable channels' messages, memberships and waiting receives; reconnects on its own", async () => {
     const prefix = randomPrefix();
@@ -25,7 +25,9 @@ describe.runIf(server)("across a server crash and restart", () => {
 
       await live.service.kill();
       await live.service.restart();
-      await vi.waitFor(() => expect(sender.stats.reconnects + receiver.stats.reconnects).toBe(2), { timeout: 10_000 });
+      await vi.waitFor(() => expect(sender.stats().reconnects + receiver.stats().reconnects).toBe(2), {
+        timeout: 10_000,
+      });
 
       for (let n = 0; n < 20; n++)
         expect(await receiveWithin(receiver, "durable-jobs", 5000)).toEqual({ type: "job", n });

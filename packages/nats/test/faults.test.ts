@@ -32,7 +32,7 @@ describe.runIf(server)("kill -9 and restart under load", () => {
     timeout: 60_000,
   }, async () => {
     const prefix = randomPrefix("faults");
-    const options = { prefix, requestTimeout: 1, ackWait: 2, capacity: 100_000 };
+    const options = { prefix, requestTimeoutMs: 1000, ackWaitMs: 2000, capacity: 100_000 };
     const [sender, receiver] = [live.layer(options), live.layer(options)];
     const ledgers: Record<Kind, Ledger> = { durable: new Ledger(), local: new Ledger(), group: new Ledger() };
     const local = await receiver.newChannel();
@@ -80,7 +80,7 @@ describe.runIf(server)("kill -9 and restart under load", () => {
     // The outage itself: time passing is what is being tested.
     await new Promise((resolve) => setTimeout(resolve, 500));
     await live.service.restart();
-    await vi.waitFor(() => expect(Math.min(sender.stats.reconnects, receiver.stats.reconnects)).toBe(1), {
+    await vi.waitFor(() => expect(Math.min(sender.stats().reconnects, receiver.stats().reconnects)).toBe(1), {
       timeout: 10_000,
     });
     const atRestart = {
@@ -91,7 +91,7 @@ describe.runIf(server)("kill -9 and restart under load", () => {
     await vi.waitFor(() => flowing(atRestart), { timeout: 20_000 });
     sending = false;
     await Promise.all(senders);
-    // Durable messages in flight at the crash come back after ackWait.
+    // Durable messages in flight at the crash come back after ackWaitMs.
     await vi.waitFor(() => expect(ledgers.durable.lost).toEqual([]), { timeout: 20_000, interval: 200 });
     await vi.waitFor(() => expect(ledgers.local.lost.length).toBeLessThanOrEqual(countedLocalLoss()), {
       timeout: 5000,
@@ -100,7 +100,7 @@ describe.runIf(server)("kill -9 and restart under load", () => {
     await Promise.all(receivers);
 
     function countedLocalLoss(): number {
-      const { lostSends, unconfirmedSends, undeliverable } = sender.stats;
+      const { lostSends, unconfirmedSends, undeliverable } = sender.stats();
       return lostSends + unconfirmedSends + undeliverable;
     }
     const summary = Object.fromEntries(
@@ -114,7 +114,7 @@ describe.runIf(server)("kill -9 and restart under load", () => {
         },
       ]),
     );
-    const counted = { sender: sender.stats, receiver: receiver.stats };
+    const counted = { sender: sender.stats(), receiver: receiver.stats() };
     console.info(`NATS kill -9 under load: ${JSON.stringify({ ...summary, counted })}`);
     expect(ledgers.durable.lost).toEqual([]);
     expect(ledgers.local.lost.length).toBeLessThanOrEqual(countedLocalLoss());

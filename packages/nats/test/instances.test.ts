@@ -1,8 +1,9 @@
 import { ChannelFull } from "@channel-layers/core";
 import { receiveOrNothing, receiveWithin } from "@channel-layers/core/conformance";
-import { NatsChannelLayer, SubjectMap } from "@channel-layers/nats";
+import { NatsChannelLayer } from "@channel-layers/nats";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it, onTestFinished, vi } from "vitest";
+import { SubjectMap } from "../src/subjects.js";
 import { NatsTestServer, randomPrefix } from "./nats-server.js";
 
 const server = await NatsTestServer.start();
@@ -71,7 +72,7 @@ describe.runIf(server)("several instances on one prefix", () => {
     await draining;
     expect([...accepted].filter((id) => !received.has(id))).toEqual([]);
     expect(received.size).toBe(accepted.size);
-    for (const sender of [first, second]) expect(sender.stats).toMatchObject({ lostSends: 0, unconfirmedSends: 0 });
+    for (const sender of [first, second]) expect(sender.stats()).toMatchObject({ lostSends: 0, unconfirmedSends: 0 });
   });
 
   it("drops sends to a closed instance's channel and counts them", async () => {
@@ -83,7 +84,7 @@ describe.runIf(server)("several instances on one prefix", () => {
     await sender.send(channel, { type: "after" });
     await sender.send(channel, { type: "after" });
     // A send may resolve ahead of its answer, so the count comes with the (no-responders) answer.
-    await vi.waitFor(() => expect(sender.stats.undeliverable).toBe(2));
+    await vi.waitFor(() => expect(sender.stats().undeliverable).toBe(2));
   });
 
   it("reaches a named-channel member from any instance, and forgets it from any instance", async () => {
@@ -157,7 +158,7 @@ describe.runIf(server)("several instances on one prefix", () => {
     expect(await receiveWithin(b, onB, 5000)).toEqual({ type: "after" });
     await a.groupSend("flushed", { type: "nobody" });
     expect(await receiveOrNothing(b, onB, 300)).toBeUndefined();
-    expect(b.stats.memberships).toBe(0);
+    expect(b.stats().memberships).toBe(0);
   });
 
   it("discards a channel on its owner when another instance asks", async () => {
@@ -167,8 +168,8 @@ describe.runIf(server)("several instances on one prefix", () => {
     const waiting = owner.receive(channel).catch((error: unknown) => error);
     await other.discardChannel(channel);
     expect(await waiting).toMatchObject({ code: "CHANNEL_DISCARDED" });
-    expect(owner.stats.memberships).toBe(0);
-    expect(owner.stats.groups).toBe(0);
+    expect(owner.stats().memberships).toBe(0);
+    expect(owner.stats().groups).toBe(0);
   });
 
   it("leaves nothing behind after many consumers come and go", async () => {
@@ -185,7 +186,7 @@ describe.runIf(server)("several instances on one prefix", () => {
         }),
       );
     }
-    expect(layer.stats).toMatchObject({ localChannels: 0, groups: 0, memberships: 0 });
+    expect(layer.stats()).toMatchObject({ localChannels: 0, groups: 0, memberships: 0 });
   });
 });
 

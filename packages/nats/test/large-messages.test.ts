@@ -44,7 +44,7 @@ describe.runIf(server)("messages above the server's max_payload", () => {
     expect(await receiveWithin(owner, channel, 5000)).toEqual({ type: "small", n: 1 });
     expectWhole(await receiveWithin(owner, channel, 10_000), big);
     expect(await receiveWithin(owner, channel, 5000)).toEqual({ type: "small", n: 2 });
-    expect(owner.stats.incompleteTransfers).toBe(0);
+    expect(owner.stats().incompleteTransfers).toBe(0);
   });
 
   it("round-trips whole through a group, to members on several instances and a named member", async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { deletePrefixStreams, NatsChannelLayer, type NatsChannelLayerOptions } from "@channel-layers/nats";
-import { type StartServiceOptions, startService, type TestService } from "@channel-layers/testing";
+import { type StartNatsOptions, startNats, type TestService } from "@channel-layers/testing";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 
 /** A fresh random prefix: every test's subjects and streams are its own. */
@@ -21,8 +21,8 @@ export class NatsTestServer {
   private constructor(readonly service: TestService) {}
 
   /** Undefined when no server can be had (the caller skips), unless CI requires one. */
-  static async start(options?: StartServiceOptions): Promise<NatsTestServer | undefined> {
-    const service = await startService("nats", options);
+  static async start(options?: StartNatsOptions): Promise<NatsTestServer | undefined> {
+    const service = await startNats(options);
     return service && new NatsTestServer(service);
   }
 

@@ -1,6 +1,6 @@
 import { receiveOrNothing, receiveWithin } from "@channel-layers/core/conformance";
-import { decodeToken, encodeToken, SubjectMap } from "@channel-layers/nats";
 import { afterAll, describe, expect, it } from "vitest";
+import { decodeToken, encodeToken, SubjectMap } from "../src/subjects.js";
 import { NatsTestServer, randomPrefix } from "./nats-server.js";
 
 /** Valid names built to collide under careless mappings (`.` to `_`, dropping empty tokens, ...). */

@@ -176,7 +176,7 @@ describe("nats://", () => {
       withPassword.url.replace("nats://", "nats://web:s3cret@"),
       withToken.url.replace("nats://", "nats://t0ken@"),
     ]) {
-      const layer = await layerFrom(`${url}?prefix=${fresh("auth")}&requestTimeout=5`);
+      const layer = await layerFrom(`${url}?prefix=${fresh("auth")}&requestTimeoutMs=5000`);
       const channel = await layer.newChannel();
       await layer.send(channel, { type: "hello" });
       expect(await layer.receive(channel)).toEqual({ type: "hello" });

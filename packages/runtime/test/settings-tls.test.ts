@@ -31,7 +31,7 @@ beforeAll(async () => {
   services.push(nats);
   urls = [
     `rediss://127.0.0.1:${tlsPort}/0?prefix=tls`,
-    `${nats.url.replace("nats://", "tls://")}?prefix=tls&requestTimeout=3`,
+    `${nats.url.replace("nats://", "tls://")}?prefix=tls&requestTimeoutMs=3000`,
   ];
 });
 afterAll(async () => {

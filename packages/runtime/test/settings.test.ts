@@ -91,14 +91,15 @@ describe("URLs", () => {
   });
 
   it("nats:// lists several servers; user:password and a token become connect options; tls:// requires TLS", () => {
-    expect(resolve("nats://a:b@n1:4222,n2?prefix=p&requestTimeout=2&ack_wait=10")).toEqual({
+    expect(resolve("nats://a:b@n1:4222,n2?prefix=p&requestTimeoutMs=2000&ack_wait_ms=10000&replicas=3")).toEqual({
       backend: "nats",
       options: {
         servers: ["nats://n1:4222", "nats://n2:4222"],
         connectOptions: { user: "a", pass: "b" },
         prefix: "p",
-        requestTimeout: 2,
-        ackWait: 10,
+        requestTimeoutMs: 2000,
+        ackWaitMs: 10_000,
+        replicas: 3,
       },
     });
     expect(resolve("tls://s3cr3t@nats.example:4443")).toEqual({

@@ -202,7 +202,7 @@ export const BACKENDS: Readonly<Record<ChannelLayerBackend, Backend>> = {
     exportName: "NatsChannelLayer",
     packageName: "@channel-layers/nats",
     schemes: ["nats", "tls"],
-    queryOptions: { ...COMMON, prefix: "string", requestTimeout: "number", ackWait: "number" },
+    queryOptions: { ...COMMON, prefix: "string", requestTimeoutMs: "number", ackWaitMs: "number", replicas: "integer" },
     passesOtherParameters: false,
     fromUrl(url, raw) {
       noPath(url, raw);
