@@ -150,7 +150,8 @@ function leavesOf(line: Line, key: string): boolean {
  */
 export async function checkPresenceAfterProcessDeath(options: ProcessDeathOptions): Promise<ProcessDeathResult> {
   const presenceHeartbeatMs = options.presenceHeartbeatMs ?? 200;
-  const presenceTimeoutMs = options.presenceTimeoutMs ?? 3 * presenceHeartbeatMs;
+  // Ten heartbeats, so a loaded machine does not lapse the survivor's own entry.
+  const presenceTimeoutMs = options.presenceTimeoutMs ?? 10 * presenceHeartbeatMs;
   const documentedBoundMs = presenceTimeoutMs + presenceHeartbeatMs;
   const slackMs = options.slackMs ?? 5000;
   const source = withTimings(options.layer, { presenceHeartbeatMs, presenceTimeoutMs });

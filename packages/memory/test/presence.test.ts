@@ -48,7 +48,7 @@ describe("the base's presence bookkeeping, on the in-memory layer", () => {
   });
 
   it("lets an untrack that fails on discardChannel lapse instead: counted, and swept with a leave diff", async () => {
-    const presence = layer({ presenceHeartbeatMs: 20, presenceTimeoutMs: 60 });
+    const presence = layer({ presenceHeartbeatMs: 50, presenceTimeoutMs: 1000 });
     const [gone, watcher] = [await presence.newChannel(), await presence.newChannel()];
     await presence.groupAdd("g", watcher);
     const ref = await presence.presenceTrack("g", gone, "k");

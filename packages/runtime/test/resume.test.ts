@@ -23,6 +23,11 @@ class RoomConsumer extends JsonWebsocketConsumer {
   }
 }
 
+/** Waits for the client's first frame as long as a test may take: the tests that check the hold use it. */
+class PatientRoom extends RoomConsumer {
+  static override resumeWaitMs = 60_000;
+}
+
 type Frame = { type: string; message?: string; group?: string; offset?: number };
 
 function open(layer: ReturnType<typeof newLayer>, consumer: typeof WebsocketConsumer = RoomConsumer) {
@@ -69,7 +74,7 @@ describe("resume after reconnect", () => {
     const layer = newLayer(history());
     await sendMessages(layer, 0, 3);
     const { messages } = await layer.groupHistory("chat_room", { after: 0 });
-    const client = open(layer);
+    const client = open(layer, PatientRoom);
     expect((await client.connect()).connected).toBe(true);
     // Sent after the consumer joined, before the client's resume frame: live copies wait in the layer.
     await sendMessages(layer, 3, 5);
@@ -83,7 +88,7 @@ describe("resume after reconnect", () => {
 
   it("lets held messages through on the first frame that is not a resume frame, and after resumeWaitMs", async () => {
     const layer = newLayer(history());
-    const talker = open(layer);
+    const talker = open(layer, PatientRoom);
     expect((await talker.connect()).connected).toBe(true);
     await sendMessages(layer, 0, 1);
     expect(await talker.receiveNothing(200)).toBe(true);
