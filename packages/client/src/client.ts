@@ -5,7 +5,7 @@ import { HEARTBEAT_PING, HEARTBEAT_PONG, Heartbeat } from "./heartbeat.js";
 import { logError, SOCKET_OPEN, startTimer, stopTimer, type Timer, type WebSocketLike } from "./host.js";
 import { type Lifecycle, LifecycleEmitter, type LifecycleEventMap } from "./lifecycle.js";
 import { type ClientOptions, type ResolvedClientOptions, resolveClientOptions } from "./options.js";
-import type { Offset } from "./resume.js";
+import { gapGroupOf, type Offset } from "./resume.js";
 import { SendQueue, utf8ByteLength } from "./send-queue.js";
 
 /**
@@ -218,6 +218,12 @@ export class ChannelLayersClient {
       content = JSON.parse(data);
     } catch (cause) {
       this.emit("error", new ClientError("INVALID_FRAME", "The server sent a text frame that is not JSON", { cause }));
+      return;
+    }
+    const gap = gapGroupOf(content);
+    if (gap !== undefined) {
+      // The runtime's own notice, like the pong: a lifecycle event, not a message.
+      this.emit("gap", { group: gap });
       return;
     }
     try {

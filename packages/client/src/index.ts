@@ -6,6 +6,7 @@ export { HEARTBEAT_PING, HEARTBEAT_PONG } from "./heartbeat.js";
 export type { SocketCloseEvent, SocketMessageEvent, WebSocketConstructor, WebSocketLike } from "./host.js";
 export type {
   CloseEvent,
+  GapEvent,
   Lifecycle,
   LifecycleEventMap,
   LifecycleListener,
@@ -19,10 +20,21 @@ export {
   type SocketClose,
 } from "./options.js";
 export {
+  type Presence,
+  type PresenceCallback,
+  type PresenceDiff,
+  type PresenceMap,
+  type PresenceMeta,
+  PresenceState,
+  type PresenceStateOptions,
+} from "./presence.js";
+export {
+  GAP_TYPE,
   type HelloContext,
   type Offset,
   RESUME_TYPE,
   readGroupOffset,
   resumeHello,
+  resumeHelloWithOffsets,
   type StreamPosition,
 } from "./resume.js";

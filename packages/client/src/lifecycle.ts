@@ -28,12 +28,19 @@ export interface ReconnectingEvent {
   readonly delayMs: number;
 }
 
+/** The server could not replay everything this client missed in a group (its history no longer reaches back). */
+export interface GapEvent {
+  /** The group whose messages are missing; the kept ones follow as ordinary frames. */
+  readonly group: string;
+}
+
 /** The lifecycle events and what their listeners get. */
 export interface LifecycleEventMap {
   open: OpenEvent;
   close: CloseEvent;
   reconnecting: ReconnectingEvent;
   error: ClientError;
+  gap: GapEvent;
 }
 
 export type LifecycleListener<Name extends keyof LifecycleEventMap> = (event: LifecycleEventMap[Name]) => void;

@@ -26,6 +26,16 @@ export interface HelloContext {
 /** The type of the default hello frame. */
 export const RESUME_TYPE = "channel_layers.resume";
 
+/** The type of the frame the runtime sends when a group's history no longer reaches back to the client's offset. */
+export const GAP_TYPE = "channel_layers.gap";
+
+/** The group of a `channel_layers.gap` frame, else undefined. */
+export function gapGroupOf(content: unknown): string | undefined {
+  if (typeof content !== "object" || content === null) return undefined;
+  const { type, group } = content as { type?: unknown; group?: unknown };
+  return type === GAP_TYPE && typeof group === "string" ? group : undefined;
+}
+
 /** The default position reader: `group` (a string) and `offset` (a string or finite number) on the frame. */
 export function readGroupOffset(content: unknown): StreamPosition | undefined {
   if (typeof content !== "object" || content === null) return undefined;
@@ -37,8 +47,18 @@ export function readGroupOffset(content: unknown): StreamPosition | undefined {
   return undefined;
 }
 
-/** The default hello: the offsets, as a channel_layers.resume frame, when there are any. */
-export function resumeHello(context: HelloContext): { type: string; offsets: Record<string, Offset> } | undefined {
-  if (Object.keys(context.offsets).length === 0) return undefined;
+/**
+ * The default hello: the offsets as a channel_layers.resume frame, on every connection, also with
+ * none (`"offsets": {}`): a runtime consumer in a history group waits for this first frame before
+ * it hands the client live messages, so replayed ones come first; an empty one ends that wait at once.
+ */
+export function resumeHello(context: HelloContext): { type: string; offsets: Record<string, Offset> } {
   return { type: RESUME_TYPE, offsets: { ...context.offsets } };
+}
+
+/** resumeHello only when there are offsets: for a server that does not know the resume frame. */
+export function resumeHelloWithOffsets(
+  context: HelloContext,
+): { type: string; offsets: Record<string, Offset> } | undefined {
+  return Object.keys(context.offsets).length === 0 ? undefined : resumeHello(context);
 }

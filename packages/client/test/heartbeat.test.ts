@@ -1,12 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { HEARTBEAT_PING as RUNTIME_PING, HEARTBEAT_PONG as RUNTIME_PONG } from "../../runtime/src/server/heartbeat.js";
-import { ChannelLayersClient, type ClientOptions, HEARTBEAT_PING, HEARTBEAT_PONG } from "../src/index.js";
+import {
+  ChannelLayersClient,
+  type ClientOptions,
+  HEARTBEAT_PING,
+  HEARTBEAT_PONG,
+  resumeHelloWithOffsets,
+} from "../src/index.js";
 import { closedAfterTest, LifecycleRecorder, TestServer } from "./fixtures/servers.js";
 
 /** Pings every 20 ms, dead after 150 ms of silence: nothing asserts how long anything took. */
 const heartbeat: ClientOptions = {
   WebSocket,
+  // No hello: these tests count the frames the server gets.
+  hello: resumeHelloWithOffsets,
   heartbeatIntervalMs: 20,
   heartbeatTimeoutMs: 150,
   reconnectDelayMs: 5,

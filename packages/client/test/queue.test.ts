@@ -1,9 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { ChannelLayersClient, ClientError, type ClientOptions } from "../src/index.js";
+import { ChannelLayersClient, ClientError, type ClientOptions, resumeHelloWithOffsets } from "../src/index.js";
 import { closedAfterTest, LifecycleRecorder, TestServer } from "./fixtures/servers.js";
 
-const fast: ClientOptions = { WebSocket, reconnectDelayMs: 5, maxReconnectDelayMs: 40, heartbeatIntervalMs: 0 };
+// No hello: these tests count the frames the queue sends.
+const fast: ClientOptions = {
+  WebSocket,
+  reconnectDelayMs: 5,
+  maxReconnectDelayMs: 40,
+  heartbeatIntervalMs: 0,
+  hello: resumeHelloWithOffsets,
+};
 
 /** A client whose server went down after it connected: every send now goes to the queue. */
 async function offlineClient(options: ClientOptions = {}) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { ChannelLayersClient, type ClientOptions, RESUME_TYPE } from "../src/index.js";
+import { ChannelLayersClient, type ClientOptions, RESUME_TYPE, resumeHelloWithOffsets } from "../src/index.js";
 import { closedAfterTest, LifecycleRecorder, TestServer } from "./fixtures/servers.js";
 
 const fast: ClientOptions = { WebSocket, reconnectDelayMs: 5, maxReconnectDelayMs: 40, heartbeatIntervalMs: 0 };
@@ -49,11 +49,16 @@ describe("the resume seam", () => {
     ]);
   });
 
-  it("sends no hello while there are no offsets", async () => {
+  it("sends an empty resume hello while there are no offsets, and none with resumeHelloWithOffsets", async () => {
     const { client, server } = await connected();
     client.send({ type: "first" });
-    await server.until(() => server.frames.length === 1);
-    expect(server.frames).toEqual(['{"type":"first"}']);
+    await server.until(() => server.frames.length === 2);
+    expect(server.frames).toEqual([`{"type":"${RESUME_TYPE}","offsets":{}}`, '{"type":"first"}']);
+
+    const quiet = await connected({ hello: resumeHelloWithOffsets });
+    quiet.client.send({ type: "first" });
+    await quiet.server.until(() => quiet.server.frames.length === 1);
+    expect(quiet.server.frames).toEqual(['{"type":"first"}']);
   });
 
   it("starts from initialOffsets (kept across a page reload), so the first connection resumes too", async () => {

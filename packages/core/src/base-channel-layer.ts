@@ -1,6 +1,8 @@
 import { CapacityLookup } from "./capacity.js";
-import type { ChannelLayer, ReceiveOptions } from "./channel-layer.js";
-import { AbortError, BackendUnavailable, ChannelLayerError, InvalidName, LayerClosed } from "./errors.js";
+import { type ChannelLayer, Extension, type ReceiveOptions } from "./channel-layer.js";
+import { AbortError, BackendUnavailable, ChannelLayerError, InvalidName, LayerClosed, Unsupported } from "./errors.js";
+import type { GroupHistory, GroupHistoryOptions, GroupHistoryRule, HistoryOffset } from "./history.js";
+import { assertHistoryOffset, GroupHistoryRules } from "./history-rules.js";
 import { type LayerCounters, LayerDiagnostics } from "./layer-diagnostics.js";
 import { LocalGroups } from "./local-groups.js";
 import { type Logger, resolveLogger } from "./logger.js";
@@ -18,6 +20,9 @@ import {
   randomHex,
 } from "./names.js";
 import { type ChannelLayerOptions, type ResolvedChannelLayerOptions, resolveOptions } from "./options.js";
+import type { PresenceList, PresenceMeta } from "./presence.js";
+import { assertPresenceKey, copyPresenceMeta, type PresenceEntry } from "./presence-entry.js";
+import { PresenceTracker } from "./presence-tracker.js";
 import { MessageSerializer } from "./serializer.js";
 import type { ChannelLayerStats } from "./stats.js";
 
@@ -47,6 +52,10 @@ export abstract class BaseChannelLayer implements ChannelLayer {
   private readonly capacities: CapacityLookup;
   /** Groups this instance added each channel to, for discardChannel. */
   private readonly memberships = new LocalGroups();
+  /** Groups that keep history, by the groupHistory option. */
+  private readonly historyRules: GroupHistoryRules;
+  /** This instance's presence tracks, heartbeat and diffs. */
+  private readonly presence: PresenceTracker;
   /** Channels receive() has checked lately: a consumer receives on one name over and over. */
   private readonly receivable = new Set<string>();
   private isOpen = false;
@@ -61,6 +70,25 @@ export abstract class BaseChannelLayer implements ChannelLayer {
     this.logger = resolveLogger(options.logger, `channel-layers:${backend}`);
     this.diagnostics = new LayerDiagnostics(backend, this.instanceId, this.logger);
     this.counters = this.diagnostics.counters;
+    this.historyRules = new GroupHistoryRules(this.options.groupHistory);
+    this.presence = new PresenceTracker(
+      this,
+      {
+        track: (entry, replaced, ttlMs) => this._presenceTrack(entry, replaced, ttlMs),
+        untrack: (entries) => this._presenceUntrack(entries),
+        list: (group) => this._presenceList(group),
+        refresh: (entries, ttlMs) => this._presenceRefresh(entries, ttlMs),
+        sweep: () => this._presenceSweep(),
+        groupSend: (group, message) => {
+          this.counters.groupSends++;
+          return this._groupSend(group, message);
+        },
+      },
+      this.instanceId,
+      this.options.presenceHeartbeatMs,
+      this.options.presenceTimeoutMs,
+      this.diagnostics,
+    );
     if (this._open === BaseChannelLayer.prototype._open) this.isOpen = true;
     // Opening starts once the subclass's constructor has run, or at the first call if that is sooner.
     else queueMicrotask(() => this.startOpening());
@@ -159,6 +187,9 @@ export abstract class BaseChannelLayer implements ChannelLayer {
     this.assertOpen();
     assertChannelName(channel);
     if (!this.isOpen) await this.opened();
+    // Its presences leave first, while the group still reaches the others.
+    const untracking = this.presence.discardChannel(channel);
+    if (untracking !== undefined) await untracking;
     return this._discardChannel(channel, this.memberships.removeChannel(channel));
   }
 
@@ -166,13 +197,66 @@ export abstract class BaseChannelLayer implements ChannelLayer {
     this.assertOpen();
     if (!this.isOpen) await this.opened();
     this.memberships.clear();
+    this.presence.clear();
     return this._flush();
   }
 
   close(): Promise<void> {
-    // An open under way finishes first, so _close never races _open.
-    this.closing ??= this.opening ? this.opening.then(noop, noop).then(() => this._close()) : this._close();
+    if (this.closing !== undefined) return this.closing;
+    // Presences leave while the layer can still say so; an open under way finishes first, so
+    // _close never races _open.
+    const presenceClosed = this.presence.close();
+    if (presenceClosed !== undefined) this.closing = presenceClosed.then(() => this._close());
+    else this.closing = this.opening ? this.opening.then(noop, noop).then(() => this._close()) : this._close();
     return this.closing;
+  }
+
+  async presenceTrack(group: string, channel: string, key: string, meta?: PresenceMeta): Promise<string> {
+    this.assertOpen();
+    this.assertExtension(Extension.presence, "presenceTrack");
+    assertGroupName(group);
+    assertChannelName(channel);
+    assertPresenceKey(key);
+    const copy = copyPresenceMeta(meta);
+    if (!this.isOpen) await this.opened();
+    return this.presence.track(group, channel, key, copy);
+  }
+
+  async presenceUntrack(group: string, channel: string, key: string): Promise<void> {
+    this.assertOpen();
+    this.assertExtension(Extension.presence, "presenceUntrack");
+    assertGroupName(group);
+    assertChannelName(channel);
+    assertPresenceKey(key);
+    if (!this.isOpen) await this.opened();
+    return this.presence.untrack(group, channel, key);
+  }
+
+  async presenceList(group: string): Promise<PresenceList> {
+    this.assertOpen();
+    this.assertExtension(Extension.presence, "presenceList");
+    assertGroupName(group);
+    if (!this.isOpen) await this.opened();
+    return this.presence.list(group);
+  }
+
+  /** The history rule of `group` (the first matching groupHistory pattern), or undefined. */
+  groupHistoryRule(group: string): GroupHistoryRule | undefined {
+    return this.historyRules.ruleFor(group);
+  }
+
+  async groupHistory(group: string, options: GroupHistoryOptions): Promise<GroupHistory> {
+    this.assertOpen();
+    this.assertExtension(Extension.history, "groupHistory");
+    assertGroupName(group);
+    const after = (options as Partial<GroupHistoryOptions> | undefined)?.after;
+    assertHistoryOffset(after);
+    const rule = this.historyRules.ruleFor(group);
+    if (rule === undefined) {
+      throw new Unsupported(`Group ${group} keeps no history: add a groupHistory rule that matches it`);
+    }
+    if (!this.isOpen) await this.opened();
+    return this._groupHistory(group, after, rule);
   }
 
   /** Message expiry in milliseconds. */
@@ -207,7 +291,25 @@ export abstract class BaseChannelLayer implements ChannelLayer {
 
   private groupSendNow(group: string, message: Message): Promise<void> {
     this.counters.groupSends++;
-    return this._groupSend(group, message);
+    const rule = this.historyRules.isEmpty ? undefined : this.historyRules.ruleFor(group);
+    if (rule === undefined) return this._groupSend(group, message);
+    if (!this.extensions.includes(Extension.history)) {
+      return Promise.reject(
+        new Unsupported(
+          `${this.constructor.name} keeps no group history, but groupHistory names group ${group}: remove the option or use a layer that lists the history extension`,
+        ),
+      );
+    }
+    return this._groupSendWithHistory(group, message, rule);
+  }
+
+  /** Throws UNSUPPORTED unless this layer lists `extension`. */
+  private assertExtension(extension: string, call: string): void {
+    if (!this.extensions.includes(extension)) {
+      throw new Unsupported(
+        `${this.constructor.name} does not list the ${extension} extension, so it has no ${call}()`,
+      );
+    }
   }
 
   /** A message held while the layer opens is the layer's own copy: the sender may change its object meanwhile. */
@@ -320,6 +422,49 @@ export abstract class BaseChannelLayer implements ChannelLayer {
   /** Drops the channel's local buffer, rejects its receives, removes it from `groups`. */
   protected abstract _discardChannel(channel: string, groups: readonly string[]): Promise<void>;
   protected abstract _flush(): Promise<void>;
+  /**
+   * History (layers listing Extension.history): numbers `message` with the group's next offset,
+   * keeps it (trimming to `rule`), and delivers `stampHistory(message, group, offset)` to every
+   * member with room. Offsets of a group strictly increase and are never reissued.
+   */
+  protected _groupSendWithHistory(_group: string, _message: Message, _rule: GroupHistoryRule): Promise<void> {
+    return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _groupSendWithHistory`));
+  }
+  /** History: the kept messages after `after`, oldest first, and whether nothing after it is missing (see GroupHistory). */
+  protected _groupHistory(_group: string, _after: HistoryOffset, _rule: GroupHistoryRule): Promise<GroupHistory> {
+    return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _groupHistory`));
+  }
+  /**
+   * Presence (layers listing Extension.presence): stores `entry`, alive for `ttlMs`, and removes
+   * `replaced` (the same group, channel and key tracked before), atomically where the backend can.
+   */
+  protected _presenceTrack(_entry: PresenceEntry, _replaced: PresenceEntry | undefined, _ttlMs: number): Promise<void> {
+    return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _presenceTrack`));
+  }
+  /** Presence: removes `entries` and returns those that were still there (so their leave is sent once). */
+  protected _presenceUntrack(_entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {
+    return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _presenceUntrack`));
+  }
+  /** Presence: the group's entries, of every instance (lapsed ones not yet swept may be among them). */
+  protected _presenceList(_group: string): Promise<PresenceEntry[]> {
+    return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _presenceList`));
+  }
+  /**
+   * Presence heartbeat: keeps this instance's `entries` alive for another `ttlMs`, never
+   * re-creating one that is gone; returns the ones that are gone (swept while this instance was
+   * unresponsive), which the base tracks again.
+   */
+  protected _presenceRefresh(_entries: readonly PresenceEntry[], _ttlMs: number): Promise<PresenceEntry[]> {
+    return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _presenceRefresh`));
+  }
+  /**
+   * Presence heartbeat: removes every lapsed entry, of any instance, and returns what this call
+   * removed. Each entry must be removed by exactly one call across all instances (ZREM or a Lua
+   * script, DELETE ... RETURNING, a revision-checked delete), since the caller sends its leave.
+   */
+  protected _presenceSweep(): Promise<PresenceEntry[]> {
+    return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _presenceSweep`));
+  }
   /**
    * Releases resources; pending receives must reject with LayerClosed. Called once, after any
    * open under way has settled, and also when the layer never opened or its open failed.

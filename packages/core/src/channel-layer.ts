@@ -23,10 +23,24 @@ export const Extension = {
   groupExpiry: "group-expiry",
   /** Messages sent to a channel before anyone receives on it wait for a receiver. */
   buffered: "buffered",
+  /** presenceTrack, presenceUntrack and presenceList, with join and leave diffs (see PresenceChannelLayer). */
+  presence: "presence",
+  /** Groups matching a `groupHistory` rule keep a bounded history: offsets and groupHistory() (see HistoryChannelLayer). */
+  history: "history",
 } as const;
 
-/** Every extension: what a layer that keeps the whole contract lists. */
-export const ALL_EXTENSIONS: readonly string[] = Object.freeze(Object.values(Extension));
+/**
+ * Every extension of Channels' own contract: what a layer that keeps all of it lists. Presence and
+ * history are listed one by one by the layers that keep them.
+ */
+export const ALL_EXTENSIONS: readonly string[] = Object.freeze([
+  Extension.groups,
+  Extension.flush,
+  Extension.capacity,
+  Extension.expiry,
+  Extension.groupExpiry,
+  Extension.buffered,
+]);
 
 /** The channel layer contract every backend meets (see docs/contract.md and the conformance suite). */
 export interface ChannelLayer {

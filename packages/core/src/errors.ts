@@ -9,6 +9,10 @@ export type ChannelLayerErrorCode =
   | "BACKEND_UNAVAILABLE"
   | "CHANNEL_DISCARDED"
   | "NOT_LOCAL_CHANNEL"
+  /** A presence key, presence meta or history offset that is not what the call takes. */
+  | "INVALID_ARGUMENT"
+  /** A call of an extension the layer does not list, or groupHistory() of a group that keeps none. */
+  | "UNSUPPORTED"
   /** Settings name a backend whose package is not installed (raised by @channel-layers/runtime). */
   | "BACKEND_NOT_INSTALLED";
 
@@ -51,6 +55,18 @@ export class InvalidMessage extends ChannelLayerError {
 export class InvalidOptions extends ChannelLayerError {
   constructor(message: string) {
     super("INVALID_OPTIONS", message);
+  }
+}
+
+export class InvalidArgument extends ChannelLayerError {
+  constructor(message: string) {
+    super("INVALID_ARGUMENT", message);
+  }
+}
+
+export class Unsupported extends ChannelLayerError {
+  constructor(message: string) {
+    super("UNSUPPORTED", message);
   }
 }
 

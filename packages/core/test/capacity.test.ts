@@ -50,6 +50,9 @@ describe("resolveOptions", () => {
       capacity: 100,
       channelCapacity: [],
       maxMessageSize: 16 * 1024 * 1024,
+      groupHistory: [],
+      presenceHeartbeatMs: 5000,
+      presenceTimeoutMs: 15_000,
     });
   });
 
@@ -62,6 +65,13 @@ describe("resolveOptions", () => {
     [{ maxMessageSize: -5 }, /maxMessageSize/],
     [{ channelCapacity: { "a*": 0 } }, /channelCapacity/],
     [{ channelCapacity: [[5, 1]] }, /channelCapacity/],
+    [{ presenceHeartbeatMs: 0 }, /presenceHeartbeatMs/],
+    [{ presenceTimeoutMs: Number.POSITIVE_INFINITY }, /presenceTimeoutMs/],
+    [{ presenceHeartbeatMs: 1000, presenceTimeoutMs: 1000 }, /must exceed presenceHeartbeatMs/],
+    [{ groupHistory: { "chat_*": { maxLength: 0 } } }, /maxLength/],
+    [{ groupHistory: [["chat_*", { maxLength: 5, maxAgeMs: -1 }]] }, /maxAgeMs/],
+    [{ groupHistory: [[5, { maxLength: 5 }]] }, /globs or RegExps/],
+    [{ groupHistory: { "chat_*": 100 } }, /maxLength, maxAgeMs/],
   ])("rejects %o with INVALID_OPTIONS", (options, message) => {
     expect(() => resolveOptions(options as never)).toThrow(message);
     expect(() => resolveOptions(options as never)).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS" }));
@@ -69,5 +79,19 @@ describe("resolveOptions", () => {
 
   it("takes fractional expiries", () => {
     expect(resolveOptions({ expiry: 0.25, groupExpiry: 1.5 })).toMatchObject({ expiry: 0.25, groupExpiry: 1.5 });
+  });
+
+  it("defaults presenceTimeoutMs to three heartbeats, and takes groupHistory as a table or a list", () => {
+    expect(resolveOptions({ presenceHeartbeatMs: 200 })).toMatchObject({
+      presenceHeartbeatMs: 200,
+      presenceTimeoutMs: 600,
+    });
+    expect(
+      resolveOptions({ groupHistory: { "chat_*": { maxLength: 100, maxAgeMs: 3_600_000 } } }).groupHistory,
+    ).toEqual([["chat_*", { maxLength: 100, maxAgeMs: 3_600_000 }]]);
+    const pattern = /^room-/;
+    expect(resolveOptions({ groupHistory: [[pattern, { maxLength: 5 }]] }).groupHistory).toEqual([
+      [pattern, { maxLength: 5 }],
+    ]);
   });
 });

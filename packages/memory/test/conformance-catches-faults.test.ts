@@ -77,6 +77,25 @@ describe("the conformance suite catches broken layers", { timeout: 60_000 }, () 
     );
   });
 
+  it("a layer whose presence sweep does not claim what it removes", async () => {
+    const failed = await failures("sweeps-twice", /presence/);
+    const test =
+      "removes presences whose refreshes stopped within the timeout and a heartbeat, with one leave diff; they come back when refreshes resume";
+    expect([...failed.keys()]).toContain(test);
+    expect(failed.get(test)).toMatch(
+      /should receive nothing \(the lapsed presence left once\), but received \{"type":"presence.diff"/,
+    );
+  });
+
+  it("a layer whose history never admits a gap", async () => {
+    expect(await failingTests("history-always-complete", /trims/)).toEqual(
+      expect.arrayContaining([
+        "trims to maxLength: an offset older than what is kept gives complete=false and the kept messages",
+        "trims by maxAgeMs: messages older than it are gone, and asking from before them gives complete=false",
+      ]),
+    );
+  });
+
   // The three bugs a user's first backend most often has; docs/conformance.md quotes these messages.
   it("a layer whose groupSend skips a member", async () => {
     const failed = await failures("skips-a-group-member", /every member of a group|own copy/);

@@ -26,6 +26,9 @@ describe("InMemoryChannelLayer stats()", () => {
       channels: 0,
       groups: 1,
       memberships: 2,
+      presenceEntries: 0,
+      historyGroups: 0,
+      historyMessages: 0,
     });
     await layer.discardChannel(a);
     await layer.discardChannel(b);

@@ -1,5 +1,6 @@
 import { AbortError, type ChannelLayer, LayerClosed, type Message } from "@channel-layers/core";
 import { type Application, emptyScope, type Receive, type Scope, type Send } from "./application.js";
+import { ConsumerPresence } from "./consumer-presence.js";
 import { handlerFor, isTransportEvent, reserveMethodsOf } from "./dispatch.js";
 import { ConsumerError, StopConsumer } from "./errors.js";
 import { runtimeContext } from "./runtime-context.js";
@@ -42,6 +43,12 @@ export class AsyncConsumer {
   private controller: AbortController | undefined;
   private stopRequested = false;
   private wakeStopped: (() => void) | undefined;
+  private presenceApi: ConsumerPresence | undefined;
+  /** The message from the layer whose handler runs now, if any. */
+  private layerMessage: Message | undefined;
+  /** holdLayerMessages() calls not released yet, and what to do on the last release. */
+  private layerHolds = 0;
+  private resumeLayerMessages: (() => void) | undefined;
 
   /** The application that runs one new instance of this class per connection (Channels' as_asgi). */
   static asApplication<T extends AsyncConsumer>(this: new () => T): Application {
@@ -55,6 +62,59 @@ export class AsyncConsumer {
   get signal(): AbortSignal {
     this.controller ??= new AbortController();
     return this.controller.signal;
+  }
+
+  /**
+   * Presence through this consumer's channel: `this.presence.track(group, key, meta)`, `untrack`,
+   * `list`. Its tracks end with the consumer. Needs a layer listing the presence extension.
+   */
+  get presence(): ConsumerPresence {
+    this.presenceApi ??= new ConsumerPresence(
+      () => this.requireLayer("presence"),
+      () => this.channelName,
+    );
+    return this.presenceApi;
+  }
+
+  /** The message from the layer being handled now (for its group and offset); undefined in a client event's handler. */
+  protected get currentLayerMessage(): Message | undefined {
+    return this.layerMessage;
+  }
+
+  /**
+   * Leaves messages on the consumer's channel in the layer (capacity applies) until the returned
+   * function is called; client events go on meanwhile. Resume uses it while it waits for the
+   * client's resume frame.
+   */
+  protected holdLayerMessages(): () => void {
+    this.layerHolds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.layerHolds--;
+      if (this.layerHolds === 0) this.resumeLayerMessages?.();
+    };
+  }
+
+  /** Whether to drop a message from the layer before its handler runs; resume drops replayed duplicates. */
+  protected isDuplicateFromLayer(_message: Message): boolean {
+    return false;
+  }
+
+  /** Runs a message that came from the layer (live or replayed): refused transport events are dropped. */
+  protected async dispatchFromLayer(message: Message): Promise<void> {
+    if (!this.refusesFromLayer(message)) await this.runFromLayer(message);
+  }
+
+  private async runFromLayer(message: Message): Promise<void> {
+    const previous = this.layerMessage;
+    this.layerMessage = message;
+    try {
+      await this.dispatch(message);
+    } finally {
+      this.layerMessage = previous;
+    }
   }
 
   /** Runs the consumer for one connection; resolves when it ends. */
@@ -93,6 +153,12 @@ export class AsyncConsumer {
     }
     if (failure !== undefined) throw failure.error;
   }
+
+  /**
+   * Runs for each `presence.diff` of a group this consumer is in (someone's presence joined or
+   * left): nothing by default; a WebsocketConsumer forwards it to its client.
+   */
+  async presence_diff(_message: Message): Promise<void> {}
 
   /** Runs the handler for `message.type`; override to route messages some other way. */
   async dispatch(message: Message): Promise<void> {
@@ -173,6 +239,14 @@ export class AsyncConsumer {
       const ready: [Source, Message][] = [];
       let busy = false;
       let finished = false;
+      // A channel message taken while layer messages are held waits here, not taken again.
+      let held: [Source, Message] | undefined;
+      this.resumeLayerMessages = () => {
+        if (held === undefined || finished) return;
+        ready.push(held);
+        held = undefined;
+        if (!busy) void drain();
+      };
       const finish = (error?: unknown) => {
         if (finished) return;
         finished = true;
@@ -202,12 +276,18 @@ export class AsyncConsumer {
         while (!finished) {
           const entry = ready.shift();
           if (entry === undefined) break;
-          if (fromLayer(entry[0]) && this.refusesFromLayer(entry[1])) {
+          if (entry[0] === CHANNEL && this.layerHolds > 0) {
+            held = entry;
+            continue;
+          }
+          const layerMessage = fromLayer(entry[0]);
+          if (layerMessage && (this.refusesFromLayer(entry[1]) || this.isDuplicateFromLayer(entry[1]))) {
             take(entry[0]);
             continue;
           }
           try {
-            await this.dispatch(entry[1]);
+            if (layerMessage) await this.runFromLayer(entry[1]);
+            else await this.dispatch(entry[1]);
           } catch (error) {
             finish(error);
             break;

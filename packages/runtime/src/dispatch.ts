@@ -9,9 +9,14 @@ type Handler = (message: never) => unknown;
  */
 const reserved = new Set<string>(Object.getOwnPropertyNames(Object.prototype));
 
-/** Adds every method of a runtime base class (except `websocket_*` handlers) to the reserved names. */
+/** Handlers the base classes define with a default body, which a consumer may override. */
+const DEFAULT_HANDLERS = new Set(["presence_diff"]);
+
+/** Adds every method of a runtime base class (except `websocket_*` and default handlers) to the reserved names. */
 export function reserveMethodsOf(prototype: object): void {
-  for (const name of Object.getOwnPropertyNames(prototype)) if (!name.startsWith("websocket_")) reserved.add(name);
+  for (const name of Object.getOwnPropertyNames(prototype)) {
+    if (!name.startsWith("websocket_") && !DEFAULT_HANDLERS.has(name)) reserved.add(name);
+  }
 }
 
 /** Whether `type` is one of the server's own events (websocket.*, http.*), which only a client connection produces. */

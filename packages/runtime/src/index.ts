@@ -14,6 +14,7 @@ export {
 } from "./application.js";
 export { type Authenticate, AuthMiddleware, AuthMiddlewareStack, CookieMiddleware, parseCookies } from "./auth.js";
 export { AsyncConsumer } from "./consumer.js";
+export { ConsumerPresence } from "./consumer-presence.js";
 export { handlerName } from "./dispatch.js";
 export {
   AcceptConnection,
@@ -39,6 +40,7 @@ export {
   isSameDomain,
   OriginValidator,
 } from "./origin.js";
+export { GAP_TYPE, RESUME_TYPE } from "./resume.js";
 export {
   ChannelNameRouter,
   type ChannelNameRouterApplication,

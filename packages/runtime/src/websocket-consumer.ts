@@ -1,9 +1,10 @@
-import type { Message } from "@channel-layers/core";
+import { type HistoryOffset, hasHistory, type Message, positionOf } from "@channel-layers/core";
 import type { Receive, Scope, Send } from "./application.js";
 import { AsyncConsumer } from "./consumer.js";
 import { reserveMethodsOf } from "./dispatch.js";
 import { markRuntimePrototype, warnAboutDjangoNames } from "./django-names.js";
 import { AcceptConnection, ConsumerError, DenyConnection, StopConsumer } from "./errors.js";
+import { GAP_TYPE, RESUME_TYPE, ResumeState, resumeOffsetsOf } from "./resume.js";
 
 /** What a client frame carries: a string for a text frame, bytes for a binary one. */
 export type WebsocketData = string | Uint8Array;
@@ -32,6 +33,18 @@ export class WebsocketConsumer extends AsyncConsumer {
    */
   static groups: readonly string[] = [];
 
+  /**
+   * Milliseconds a consumer in a history group leaves its channel's messages in the layer after
+   * accepting, waiting for the client's resume frame (the first frame @channel-layers/client sends),
+   * so replayed messages come before newer ones. Any other first frame ends the wait at once; a
+   * client that sends nothing gets its first messages this much later. 0 does not wait.
+   */
+  static resumeWaitMs = 500;
+
+  private accepted = false;
+  private resumeState: ResumeState | undefined;
+  private endResumeWait: (() => void) | undefined;
+
   override async run(scope: Scope, receive: Receive, send: Send): Promise<void> {
     warnAboutDjangoNames(this, this instanceof JsonWebsocketConsumer);
     await super.run(scope, receive, send);
@@ -54,6 +67,96 @@ export class WebsocketConsumer extends AsyncConsumer {
       else if (error instanceof DenyConnection) await this.close();
       else throw error;
     }
+    this.waitForResume();
+  }
+
+  /** Adds this consumer's channel to `group`; in a history group, replays what the client's resume frame asked for. */
+  override async groupAdd(group: string): Promise<void> {
+    await super.groupAdd(group);
+    const after = this.resume()?.joined(group);
+    if (after !== undefined) await this.replay(group, after);
+  }
+
+  override async groupDiscard(group: string): Promise<void> {
+    await super.groupDiscard(group);
+    this.resumeState?.left(group);
+  }
+
+  /**
+   * The group and offset of the message from the layer being handled now, `{}` when it has none:
+   * spread it into what you send (`{ message, ...this.position() }`) so the client's offsets advance.
+   */
+  position(): { group?: string; offset?: HistoryOffset } {
+    const message = this.currentLayerMessage;
+    return (message === undefined ? undefined : positionOf(message)) ?? {};
+  }
+
+  /** Forwards a presence diff to the client as a JSON text frame `{ type: "presence.diff", group, joins, leaves }`. */
+  override async presence_diff(message: Message): Promise<void> {
+    await this.send(JSON.stringify(message));
+  }
+
+  /** Sends the client `{ type: "presence.state", group, state }`, the list a client's PresenceState starts from. */
+  async sendPresenceState(group: string): Promise<void> {
+    await this.send(JSON.stringify({ type: "presence.state", group, state: await this.presence.list(group) }));
+  }
+
+  /**
+   * Called when the client resumes `group` from an offset its history no longer reaches (trimmed
+   * by maxLength or maxAgeMs, or from before a restart); the kept messages are replayed next.
+   * Default: sends `{ type: "channel_layers.gap", group }`, which the client reports as a `gap` event.
+   */
+  async historyGap(group: string): Promise<void> {
+    await this.send(JSON.stringify({ type: GAP_TYPE, group }));
+  }
+
+  /**
+   * Takes the client's resume frame: replays each joined group's messages after the client's
+   * offset through the handlers, in order; offsets for groups not joined yet wait for groupAdd.
+   */
+  protected async handleResumeFrame(offsets: unknown): Promise<void> {
+    const state = this.resume();
+    if (state !== undefined) for (const [group, after] of state.takeOffsets(offsets)) await this.replay(group, after);
+    this.endResumeWait?.();
+  }
+
+  protected override isDuplicateFromLayer(message: Message): boolean {
+    return this.resumeState?.isDuplicate(message) ?? false;
+  }
+
+  /** The resume bookkeeping, made on first need; undefined when the layer keeps no history. */
+  private resume(): ResumeState | undefined {
+    if (this.resumeState === undefined && this.channelLayer !== undefined && hasHistory(this.channelLayer)) {
+      this.resumeState = new ResumeState(this.channelLayer);
+    }
+    return this.resumeState;
+  }
+
+  private async replay(group: string, after: HistoryOffset): Promise<void> {
+    const state = this.resumeState as ResumeState;
+    const history = await state.layer.groupHistory(group, { after });
+    if (!history.complete) await this.historyGap(group);
+    const handledLive = state.startReplay(group);
+    for (const { offset, message } of history.messages) {
+      if (handledLive.has(offset)) continue;
+      state.replayed(group, offset);
+      await this.dispatchFromLayer(message);
+    }
+  }
+
+  /** After accepting, in a history group: hold the channel's messages until the client's first frame (or resumeWaitMs). */
+  private waitForResume(): void {
+    const waitMs = (this.constructor as typeof WebsocketConsumer).resumeWaitMs;
+    if (!this.accepted || waitMs <= 0 || this.resumeState?.inHistoryGroups !== true) return;
+    const release = this.holdLayerMessages();
+    const timer = setTimeout(release, waitMs);
+    const end = () => {
+      clearTimeout(timer);
+      release();
+      this.endResumeWait = undefined;
+    };
+    this.endResumeWait = end;
+    this.signal.addEventListener("abort", end, { once: true });
   }
 
   /** Called when a client opens a socket; accepts it unless overridden (close() denies it: HTTP 403). */
@@ -64,12 +167,23 @@ export class WebsocketConsumer extends AsyncConsumer {
   /** Accepts the socket, optionally choosing one of the client's `scope.subprotocols`. */
   async accept(subprotocol?: string | null, headers?: [string, string][]): Promise<void> {
     await this.sendEvent({ type: "websocket.accept", subprotocol: subprotocol ?? null, headers: headers ?? [] });
+    this.accepted = true;
   }
 
-  /** Called on websocket.receive: hands the frame to receive(). */
+  /**
+   * Called on websocket.receive: takes the client's resume frame (`channel_layers.resume`, never
+   * passed on), and hands any other frame to receive().
+   */
   async websocket_receive(message: Message): Promise<void> {
     const text = message.text;
+    if (typeof text === "string") {
+      const offsets = resumeOffsetsOf(text);
+      if (offsets !== undefined) return this.handleResumeFrame(offsets);
+    }
     await this.receive(typeof text === "string" ? text : (message.bytes as Uint8Array));
+    // The client's first frame was not a resume frame: none is coming.
+    this.resumeState?.noResume();
+    this.endResumeWait?.();
   }
 
   /** Called with each frame from the client: a string (text frame) or bytes (binary frame). */
@@ -120,15 +234,35 @@ export class JsonWebsocketConsumer extends WebsocketConsumer {
       await this.close(CloseCode.invalidPayload, "Invalid JSON");
       return;
     }
+    const resume = content as { type?: unknown; offsets?: unknown } | null;
+    if (typeof resume === "object" && resume?.type === RESUME_TYPE) return this.handleResumeFrame(resume.offsets ?? {});
     await this.receiveJson(content);
   }
 
   /** Called with each decoded JSON frame. */
   async receiveJson(_content: unknown): Promise<void> {}
 
+  /**
+   * Whether sendJson adds `group` and `offset` (of the history message being handled) to the
+   * objects it sends that have neither, so the client's offsets advance for resume. Default false:
+   * spread `this.position()` yourself, or set true.
+   */
+  static includePositions = false;
+
   /** Sends `content` as a JSON text frame; `close` then closes the socket (true or a code). */
   async sendJson(content: unknown, close?: boolean | number): Promise<void> {
-    await this.send((this.constructor as typeof JsonWebsocketConsumer).encodeJson(content), close);
+    const consumerClass = this.constructor as typeof JsonWebsocketConsumer;
+    await this.send(
+      consumerClass.encodeJson(consumerClass.includePositions ? this.withPosition(content) : content),
+      close,
+    );
+  }
+
+  private withPosition(content: unknown): unknown {
+    if (typeof content !== "object" || content === null || Array.isArray(content)) return content;
+    if ("group" in content || "offset" in content) return content;
+    const position = this.position();
+    return position.group === undefined ? content : { ...content, ...position };
   }
 
   /** Parses a text frame; override for another decoder. Throwing closes the socket with 1007. */

@@ -33,6 +33,14 @@ describe("URLs", () => {
     });
   });
 
+  it("every backend takes the presence timings from the query string, in milliseconds", () => {
+    expect(resolve("memory://?presence_heartbeat_ms=1000&presenceTimeoutMs=3000")).toEqual({
+      backend: "memory",
+      options: { presenceHeartbeatMs: 1000, presenceTimeoutMs: 3000 },
+    });
+    expect(resolve("nats://n1?presenceHeartbeatMs=250").options).toMatchObject({ presenceHeartbeatMs: 250 });
+  });
+
   it("redis:// and rediss:// give one host with its database, user, password and TLS", () => {
     expect(resolve("redis://:p%40ss@cache.internal:6380/3?prefix=chat&capacity=10&expiry=2.5")).toEqual({
       backend: "redis",

@@ -1,6 +1,8 @@
 import { expect, onTestFinished } from "vitest";
 import type { ChannelLayer } from "../channel-layer.js";
+import type { GroupHistoryPattern } from "../history.js";
 import type { ChannelCapacityRule } from "../options.js";
+import { type PresenceTestControl, presenceTestControl } from "../presence-tracker.js";
 
 /** What the suite may ask of a layer it creates; a factory maps these onto its backend's options. */
 export interface ConformanceLayerOptions<L extends ChannelLayer = ChannelLayer> {
@@ -9,6 +11,11 @@ export interface ConformanceLayerOptions<L extends ChannelLayer = ChannelLayer> 
   capacity?: number;
   channelCapacity?: Record<string, number> | readonly ChannelCapacityRule[];
   maxMessageSize?: number;
+  /** For the history tests (layers listing "history"). */
+  groupHistory?: readonly GroupHistoryPattern[];
+  /** For the presence tests (layers listing "presence"): short, so lapsed entries go within a test. */
+  presenceHeartbeatMs?: number;
+  presenceTimeoutMs?: number;
   /**
    * Absent: a fresh layer that shares nothing with any other (a new prefix of the factory's own
    * choosing). Present: another instance of that same layer, on its server and prefix
@@ -41,6 +48,12 @@ export interface ConformanceOptions<L extends ChannelLayer = ChannelLayer> {
    * checks that every call rejects with BACKEND_UNAVAILABLE. Without it those tests are skipped.
    */
   unreachableFactory?: () => ChannelLayer | Promise<ChannelLayer>;
+  /**
+   * The presence test hooks of a layer (crash, pauseRefresh, resumeRefresh). Default:
+   * `presenceTestControl` from `@channel-layers/core/backend`, which every layer built on
+   * BaseChannelLayer has. Without hooks the presence expiry tests are skipped.
+   */
+  presenceControl?: (layer: L) => PresenceTestControl | undefined;
 }
 
 /** What every feature group of the suite gets. */
@@ -52,6 +65,8 @@ export interface SuiteContext {
   layerPair(options?: ConformanceLayerOptions): Promise<[ChannelLayer, ChannelLayer]>;
   /** Whether the first layer made by the factory lists `extension`. */
   supports(extension: string): boolean;
+  /** The presence test hooks of a layer the suite made, if it has them. */
+  presenceControl(layer: ChannelLayer): PresenceTestControl | undefined;
   /** Milliseconds to allow for a message that should arrive. */
   readonly arrivalMs: number;
   /** Milliseconds to watch for a message that should not arrive. */
@@ -236,6 +251,7 @@ export function createSuiteContext(
       return [first, second];
     },
     supports: (extension) => extensions().includes(extension),
+    presenceControl: (layer) => (options.presenceControl ?? presenceTestControl)(layer),
     arrivalMs,
     silenceMs: 300 * scale,
     timeout: (waits = 4) => ({ timeout: Math.ceil(arrivalMs * waits) }),

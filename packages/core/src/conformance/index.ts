@@ -10,14 +10,18 @@ import { expiryTests } from "./expiry.js";
 import { fairnessTests } from "./fairness.js";
 import { flushTests } from "./flush.js";
 import { groupTests } from "./groups.js";
+import { historyTests } from "./history.js";
 import { messageTests } from "./messages.js";
 import { nameTests } from "./names.js";
 import { openTests } from "./open.js";
 import { orderingTests } from "./ordering.js";
+import { presenceTests } from "./presence.js";
+import { presenceExpiryTests } from "./presence-expiry.js";
 import { sendReceiveTests } from "./send-receive.js";
 import { stressTests } from "./stress.js";
 import { wireTests } from "./wire.js";
 
+export type { PresenceTestControl } from "../presence-tracker.js";
 export type {
   ChannelLayerFactory,
   ConformanceLayerOptions,
@@ -65,6 +69,9 @@ export function channelLayerConformance<L extends ChannelLayer>(options: Conform
     flushTests(ctx);
     closeTests(ctx);
     crossInstanceTests(ctx);
+    presenceTests(ctx);
+    presenceExpiryTests(ctx);
+    historyTests(ctx);
     stressTests(ctx);
   });
 }

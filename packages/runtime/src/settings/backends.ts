@@ -30,12 +30,14 @@ interface Backend {
   arrange?(options: LayerOptions): LayerOptions;
 }
 
-/** Channels' own options, every backend's. */
+/** Channels' own options, and the presence timings: every backend's. */
 const COMMON: Record<string, OptionKind> = {
   capacity: "integer",
   expiry: "number",
   groupExpiry: "number",
   maxMessageSize: "integer",
+  presenceHeartbeatMs: "number",
+  presenceTimeoutMs: "number",
 };
 
 function single(url: SettingsUrl, raw: string, hint: string): UrlHost {
