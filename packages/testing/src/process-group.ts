@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** The parent and process group of a running process. */
 export interface ProcessLineage {
@@ -42,4 +42,43 @@ export function sendSignal(target: number, signal: NodeJS.Signals): boolean {
     if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
     throw error;
   }
+}
+
+/** A process as /proc names it: its pid and start time, so a reused pid is never taken for it. */
+export interface ProcessIdentity {
+  pid: number;
+  startedAt: string;
+}
+
+function identityOf(pid: number): ProcessIdentity | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // A zombie has exited: only its parent's wait() is missing, which may never come for an orphan.
+    if (fields[0] === "Z") return undefined;
+    // Field 22 of stat (starttime) is the 20th after the command name.
+    const startedAt = fields[19];
+    return startedAt === undefined ? undefined : { pid, startedAt };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The children of `parent` (Linux /proc; elsewhere none are known). */
+export function childrenOf(parent: number): ProcessIdentity[] {
+  if (process.platform !== "linux") return [];
+  const children: ProcessIdentity[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 1) continue;
+    if (lineageOf(pid)?.parent !== parent) continue;
+    const identity = identityOf(pid);
+    if (identity) children.push(identity);
+  }
+  return children;
+}
+
+/** Whether the process `identity` names is still running (not merely its pid reused). */
+export function stillRunning(identity: ProcessIdentity): boolean {
+  return identityOf(identity.pid)?.startedAt === identity.startedAt;
 }

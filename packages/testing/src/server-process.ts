@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { diesWithParent } from "./parent-death.js";
-import { lineageOf, sendSignal } from "./process-group.js";
+import { childrenOf, lineageOf, type ProcessIdentity, sendSignal, stillRunning } from "./process-group.js";
 
 /** How to run one throwaway server; `ready` resolves once it answers. */
 export interface ServerCommand {
@@ -96,8 +96,22 @@ export class ServerProcess {
     const child = this.child;
     if (!child || !this.isRunning) return;
     const exited = once(child, "exit");
+    // PostgreSQL's backends leave the postmaster's group (setsid) and exit only once they notice it
+    // died: a restart before then finds their shared memory still in use.
+    const children = child.pid === undefined || !ENDING_SIGNALS.has(signal) ? [] : childrenOf(child.pid);
     this.signalGroup(signal);
-    if (ENDING_SIGNALS.has(signal)) await this.within(exited, `${this.recipe.command} to exit after ${signal}`);
+    if (!ENDING_SIGNALS.has(signal)) return;
+    await this.within(exited, `${this.recipe.command} to exit after ${signal}`);
+    await this.within(this.gone(children), `the children of ${this.recipe.command} to exit after ${signal}`);
+  }
+
+  /** Resolves once none of `children` runs any more (polled: they are no longer our children). */
+  private async gone(children: ProcessIdentity[]): Promise<void> {
+    let left = children.filter(stillRunning);
+    while (left.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      left = left.filter(stillRunning);
+    }
   }
 
   /** Its clean stop signal, then SIGKILL if it is still there after 10 s. */

@@ -111,6 +111,32 @@ describe.runIf(hasLocalBinary("postgres") && localServers)("signalProcess", () =
   });
 });
 
+/** What /proc says of `pid`: gone, a zombie (exited, not yet reaped) or running. */
+function processState(pid: number): "exited" | "zombie" | "running" {
+  if (!existsSync(`/proc/${pid}/stat`)) return "exited";
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z") ? "zombie" : "running";
+}
+
+describe.runIf(hasLocalBinary("postgres") && localServers)("kill() of PostgreSQL", () => {
+  it("resolves only once the backends have exited too, so a restart never finds their shared memory", {
+    timeout: 90_000,
+  }, async () => {
+    const service = (await startLocal("postgres")) as TestService;
+    started.push(service);
+    for (let round = 0; round < 3; round++) {
+      const client = new pg.Client({ connectionString: service.url });
+      client.on("error", () => undefined);
+      await client.connect();
+      const backend = (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid as number;
+      await service.kill();
+      expect(processState(backend), `backend ${backend} after kill()`).toMatch(/^(exited|zombie)$/);
+      await client.end().catch(() => undefined);
+      await service.restart();
+    }
+  });
+});
+
 describe("the environment URL", () => {
   it("is preferred, and a shared server may not be killed, restarted or signalled", async () => {
     await withEnv({ REDIS_URL: "redis://127.0.0.1:1" }, async () => {
