@@ -1,8 +1,9 @@
-import { DEFAULT_ALLOWED_HOSTS } from "@channel-layers/runtime";
+import { type ChannelLayerSetting, DEFAULT_ALLOWED_HOSTS } from "@channel-layers/runtime";
 
 /**
  * The example's settings.py: everything comes from the environment, with runserver's defaults.
- * CHANNEL_LAYERS is not here: the runtime reads CHANNEL_LAYER_URL itself (in-memory without it).
+ * CHANNEL_LAYER_URL picks the layer as one CHANNEL_LAYERS entry would (in-memory without it);
+ * src/layers.ts adds the rooms' history to it.
  */
 export interface Settings {
   host: string;
@@ -11,6 +12,10 @@ export interface Settings {
   allowedHosts: string[];
   /** CSRF_TRUSTED_ORIGINS, comma-separated: other sites (scheme://host[:port]) that may POST notifications. */
   csrfTrustedOrigins: string[];
+  /** CHANNEL_LAYER_URL (or, from code, a config object): the layer's backend, server and options; undefined is the in-memory layer. */
+  channelLayer: ChannelLayerSetting | undefined;
+  /** CHAT_HISTORY_LENGTH: messages each room keeps for pages that reconnect (default 100; 0 keeps none). */
+  chatHistoryLength: number;
 }
 
 const list = (value: string) =>
@@ -19,15 +24,27 @@ const list = (value: string) =>
     .map((entry) => entry.trim())
     .filter((entry) => entry !== "");
 
-export function readSettings(env: NodeJS.ProcessEnv): Settings {
-  const port = Number(env.PORT ?? 8000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`PORT must be a port number (0 picks a free one); got ${JSON.stringify(env.PORT)}`);
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number, hint: string): number {
+  const value = Number(env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new Error(`${name} must be ${hint}; got ${JSON.stringify(env[name])}`);
   }
+  return value;
+}
+
+export function readSettings(env: NodeJS.ProcessEnv): Settings {
   return {
     host: env.HOST || "127.0.0.1",
-    port,
+    port: wholeNumber(env, "PORT", 8000, 65535, "a port number (0 picks a free one)"),
     allowedHosts: env.ALLOWED_HOSTS ? list(env.ALLOWED_HOSTS) : [...DEFAULT_ALLOWED_HOSTS],
     csrfTrustedOrigins: list(env.CSRF_TRUSTED_ORIGINS ?? ""),
+    channelLayer: env.CHANNEL_LAYER_URL || undefined,
+    chatHistoryLength: wholeNumber(
+      env,
+      "CHAT_HISTORY_LENGTH",
+      100,
+      100_000,
+      "a whole number of messages (0 keeps none)",
+    ),
   };
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { getChannelLayer, type HttpHandler } from "@channel-layers/runtime";
+import { clientModules } from "./client-modules.js";
 import { crossSiteRefusal } from "./csrf.js";
 import { NOTIFICATION_LIMITS, rememberNotification } from "./notifications.js";
 import type { Settings } from "./settings.js";
@@ -59,6 +60,21 @@ export function createHttpHandler(settings: Pick<Settings, "csrfTrustedOrigins">
     html(response, render("chat/room.html", { room_name: roomName }));
   const echo: View = (_request, response) => html(response, render("app/exam.html"));
 
+  /** /static/client/<file>.js: @channel-layers/client for the room page's module script. */
+  const clientModule: View = async (request, response, file = "") => {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.writeHead(405, { allow: "GET, HEAD" }).end();
+      return;
+    }
+    const code = (await clientModules()).get(file);
+    if (code === undefined) {
+      response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not found");
+      return;
+    }
+    response.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" });
+    response.end(request.method === "HEAD" ? undefined : code);
+  };
+
   /**
    * GET: the center's page. POST {"data": ...} (JSON, from this site or no browser): group-sends
    * the notification to every socket of the center, then keeps it for sockets that connect later.
@@ -102,6 +118,7 @@ export function createHttpHandler(settings: Pick<Settings, "csrfTrustedOrigins">
     [/^\/chat\/([^/]+)\/$/, room],
     [/^\/echo\/$/, echo],
     [/^\/notification\/(\w+)\/$/, notification],
+    [/^\/static\/client\/([\w-]+\.js)$/, clientModule],
   ];
 
   const resolve = (path: string) => {

@@ -37,6 +37,15 @@ describe("settings", () => {
     expect(() => readSettings({ PORT: "http" })).toThrow(/PORT/);
   });
 
+  it("reads the layer from CHANNEL_LAYER_URL and how much each room keeps from CHAT_HISTORY_LENGTH", () => {
+    expect(readSettings({})).toMatchObject({ channelLayer: undefined, chatHistoryLength: 100 });
+    expect(
+      readSettings({ CHANNEL_LAYER_URL: "redis://127.0.0.1:6379?prefix=chat", CHAT_HISTORY_LENGTH: "0" }),
+    ).toMatchObject({ channelLayer: "redis://127.0.0.1:6379?prefix=chat", chatHistoryLength: 0 });
+    expect(() => readSettings({ CHAT_HISTORY_LENGTH: "-1" })).toThrow(/CHAT_HISTORY_LENGTH/);
+    expect(() => readSettings({ CHAT_HISTORY_LENGTH: "many" })).toThrow(/CHAT_HISTORY_LENGTH/);
+  });
+
   it("runs on the settings' layer: in-memory without CHANNEL_LAYER_URL", () => {
     expect(chat.server.channelLayer).toBe(chat.layer);
     expect(chat.layer.constructor.name).toBe("InMemoryChannelLayer");
@@ -51,6 +60,23 @@ describe("pages", () => {
     const redirect = await fetch(`${base}/chat`, { redirect: "manual" });
     expect([redirect.status, redirect.headers.get("location")]).toEqual([301, "/chat/"]);
     expect((await fetch(`${base}/nowhere/`)).status).toBe(404);
+  });
+
+  it("serves @channel-layers/client as browser modules that the room page imports", async () => {
+    const room = await (await fetch(`${base}/chat/lobby/`)).text();
+    expect(room).toContain("from '/static/client/index.js'");
+    const index = await fetch(`${base}/static/client/index.js`);
+    expect([index.status, index.headers.get("content-type")]).toEqual([200, "text/javascript; charset=utf-8"]);
+    const code = await index.text();
+    expect(code).toContain('export { ChannelLayersClient } from "./client.js"');
+    expect(code).not.toMatch(/export type|import type/);
+    // Every module it imports is served too.
+    for (const [, file] of code.matchAll(/from "\.\/([\w-]+\.js)"/g)) {
+      expect((await fetch(`${base}/static/client/${file}`)).status, file).toBe(200);
+    }
+    expect((await fetch(`${base}/static/client/missing.js`)).status).toBe(404);
+    expect((await fetch(`${base}/static/client/index.ts`)).status).toBe(404);
+    expect((await fetch(`${base}/static/client/index.js`, { method: "POST" })).status).toBe(405);
   });
 
   it("escapes a room name so it cannot close the script tag", () => {
