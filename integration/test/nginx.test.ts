@@ -92,11 +92,11 @@ function showLogsOnFailure(test: { onTestFailed(handler: () => void): void }): v
 
 const page = (port: number, path: string) => `http://${HOST}:${port}${path}`;
 
-/** Opens a room page and waits until its socket is open; remembers how the socket closes. */
+/** Opens a room page and waits until its client is connected; remembers how its first connection closes. */
 async function openRoom(tab: Page, url: string): Promise<void> {
   await tab.goto(url);
-  await tab.waitForFunction("typeof chatSocket !== 'undefined' && chatSocket.readyState === WebSocket.OPEN");
-  await tab.evaluate("chatSocket.addEventListener('close', (event) => { window.closedWith = event.code; })");
+  await tab.waitForFunction("window.chatClient?.state === 'open'");
+  await tab.evaluate("chatClient.lifecycle.on('close', (event) => { window.closedWith ??= event.code; })");
 }
 
 async function say(tab: Page, message: string): Promise<void> {

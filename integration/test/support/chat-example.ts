@@ -56,6 +56,12 @@ export class ChatExampleProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** SIGKILL, as a crash: no shutdown, its sockets just drop. Resolves once it is gone; only this pid. */
+  async kill(): Promise<void> {
+    if (this.running) this.child.kill("SIGKILL");
+    await this.exited;
+  }
+
   /** SIGTERM (the graceful shutdown), SIGKILL if it is still there after 10 s; only this pid. */
   async stop(): Promise<number | null> {
     if (!this.running) return this.child.exitCode;
