@@ -11,11 +11,13 @@ let compiling: Promise<Map<string, string>> | undefined;
  * dist/. The files import each other by relative .js paths, so a page imports them as they are.
  */
 export function clientModules(): Promise<Map<string, string>> {
-  compiling ??= compileClientModules();
-  // A failed compile is not cached: the next request says why again.
-  compiling.catch(() => {
-    compiling = undefined;
-  });
+  if (compiling === undefined) {
+    compiling = compileClientModules();
+    // A failed compile is not kept: the next request tries again and says why.
+    compiling.catch(() => {
+      compiling = undefined;
+    });
+  }
   return compiling;
 }
 
