@@ -76,11 +76,17 @@ export class WebsocketConsumer extends AsyncConsumer {
   async receive(_data: WebsocketData): Promise<void> {}
 
   /** Sends a text (string) or binary (bytes) frame; `close` then closes the socket (true or a code). */
-  async send(data: WebsocketData, close?: boolean | number): Promise<void> {
-    if (typeof data === "string") await this.sendEvent({ type: "websocket.send", text: data });
-    else if (data instanceof Uint8Array) await this.sendEvent({ type: "websocket.send", bytes: data });
-    else throw new ConsumerError("INVALID_EVENT", `send() takes a string or a Uint8Array; got ${typeof data}`);
-    if (close) await this.close(close === true ? undefined : close);
+  send(data: WebsocketData, close?: boolean | number): Promise<void> {
+    // Not async: a handler's `await this.send(...)` then waits on the connection's own promise.
+    let sent: Promise<void>;
+    if (typeof data === "string") sent = this.sendEvent({ type: "websocket.send", text: data });
+    else if (data instanceof Uint8Array) sent = this.sendEvent({ type: "websocket.send", bytes: data });
+    else {
+      return Promise.reject(
+        new ConsumerError("INVALID_EVENT", `send() takes a string or a Uint8Array; got ${typeof data}`),
+      );
+    }
+    return close ? sent.then(() => this.close(close === true ? undefined : close)) : sent;
   }
 
   /** Closes the socket from the server end (before accept: rejects the handshake with HTTP 403). */
@@ -127,8 +133,12 @@ export class JsonWebsocketConsumer extends WebsocketConsumer {
   async receiveJson(_content: unknown): Promise<void> {}
 
   /** Sends `content` as a JSON text frame; `close` then closes the socket (true or a code). */
-  async sendJson(content: unknown, close?: boolean | number): Promise<void> {
-    await this.send((this.constructor as typeof JsonWebsocketConsumer).encodeJson(content), close);
+  sendJson(content: unknown, close?: boolean | number): Promise<void> {
+    try {
+      return this.send((this.constructor as typeof JsonWebsocketConsumer).encodeJson(content), close);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Parses a text frame; override for another decoder. Throwing closes the socket with 1007. */
