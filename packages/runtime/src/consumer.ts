@@ -115,8 +115,8 @@ export class AsyncConsumer {
   }
 
   /**
-   * Ends the consumer once the handler running now (if any) returns; messages not yet taken stay
-   * where they are. Throwing StopConsumer from a handler does the same.
+   * Ends the consumer once the handler running now (if any) returns; no other message is handled,
+   * and its channel is discarded with what waits there. Throwing StopConsumer from a handler does the same.
    */
   stop(): void {
     if (this.stopRequested) return;
