@@ -1,5 +1,15 @@
 import type { Message } from "@channel-layers/core";
-import { coarseNow, LocalMailboxes, type Mailbox } from "@channel-layers/core/backend";
+import {
+  coarseNow,
+  copyMessage,
+  instanceIdOf,
+  type LayerDiagnostics,
+  LocalMailboxes,
+  type Mailbox,
+} from "@channel-layers/core/backend";
+import { localPartOf } from "./key-space.js";
+import type { Receipts } from "./receipts.js";
+import type { DecodedMember } from "./wire-codec.js";
 
 /** Remembered discarded channels at most; beyond it the oldest are swept. */
 const DISCARDED_SWEEP_AT = 1000;
@@ -10,43 +20,66 @@ interface Held {
   id: string;
 }
 
-/** How LocalChannels reports that a receive took a message (see Receipts). */
-export interface ReceiptSink {
-  /** Queues the receipt of message `id` of `channel`; resolves once Redis has it. */
-  received(channel: string, id: string): Promise<void>;
-  /** Sends the queued receipts of `channel`'s shard now; resolves once Redis has them. */
-  flushNow(channel: string): Promise<void>;
-  capacityFor(channel: string): number;
-}
-
 /**
- * The mailboxes of one instance's process-local channels, fed by its receive loop. A message
- * goes to a waiting receive when there is one, else it is buffered (lazily expired) for the next.
- * When a receive takes a message, its receipt is queued: only then does the message stop counting
- * against the channel's capacity, so the senders' count in Redis covers what sits in these
- * buffers. Receipts go out batched; but when the channel would otherwise still look full to a
- * sender elsewhere (what is buffered plus the receipts not yet in Redis reaches the capacity),
- * the receive returns only once its receipt is in Redis, so a send after it finds the room.
- *
- * A buffer never grows past the channel's capacity: senders that count per channel never send
- * more, and what a sender that does not (channels_redis, which counts the whole process key)
- * sends beyond it is dropped, as channels_redis' own receive buffer does.
+ * The mailboxes of one instance's process-local channels, fed by its receive loop and its sends
+ * to itself. A message goes to a waiting receive, else it is buffered (lazily expired). When a
+ * receive takes a message its receipt is queued: only then does the message stop counting against
+ * the channel's capacity, so the count in Redis covers what sits in these buffers. When the
+ * channel would otherwise still look full to a sender elsewhere, the receive returns only once its
+ * receipt is in Redis, so a send after it finds the room.
  */
 export class LocalChannels {
-  /** Channel -> its mailbox, made on first use and forgotten by a sweep once idle. */
-  private readonly boxes = new LocalMailboxes<Held>();
-  /** Channel -> receipts queued or in flight, not yet applied by Redis. */
-  private readonly unsettled = new Map<string, number>();
+  private readonly boxes: LocalMailboxes<Held>;
   /** Channel -> time (ms) until which late arrivals for it are dropped. */
   private readonly discarded = new Map<string, number>();
+  private closed = false;
 
-  constructor(private readonly sink: ReceiptSink) {}
+  constructor(
+    private readonly instanceId: string,
+    private readonly receipts: Receipts,
+    private readonly capacityFor: (channel: string) => number,
+    private readonly diagnostics: LayerDiagnostics,
+  ) {
+    this.boxes = new LocalMailboxes<Held>(diagnostics.counters);
+  }
 
-  deliver(channel: string, message: Message, id: string, expiresAt: number, capacity: number, now: number): void {
-    if (this.discarded.size > 0 && this.wasDiscarded(channel, now)) return;
+  /** Mailboxes held now (idle ones not yet swept included). */
+  get size(): number {
+    return this.boxes.size;
+  }
+
+  /** Whether this instance's newChannel() made `channel`. */
+  owns(channel: string): boolean {
+    return instanceIdOf(channel) === this.instanceId;
+  }
+
+  /**
+   * Buffers a message for a channel of this instance. A buffer never grows past the channel's
+   * capacity: senders that count per channel never send more, and what a sender that counts the
+   * whole process key (channels_redis) sends beyond it is dropped and counted as lost.
+   */
+  deliver(channel: string, message: Message, id: string, expiresAt: number, now: number): void {
+    if (this.closed || (this.discarded.size > 0 && this.wasDiscarded(channel, now))) return;
     const box = this.boxes.open(channel, now);
-    if (box.waiting === 0 && box.size(now) >= capacity) return;
+    if (box.waiting === 0 && box.size(now) >= this.capacityFor(channel)) {
+      this.diagnostics.lost(1, { channel, reason: "the channel's buffer is full" });
+      return;
+    }
     box.deliver({ message, id }, expiresAt);
+  }
+
+  /** Hands a member popped from a process key to each channel of this instance it names (a copy each). */
+  deliverMember({ channels, message, id }: DecodedMember, expiresAt: number, now: number): void {
+    const hex = id.toString("hex");
+    if (typeof channels === "string") {
+      if (this.owns(channels)) this.deliver(channels, message, hex, expiresAt, now);
+      return;
+    }
+    if (channels === undefined) return;
+    const last = channels.length - 1;
+    channels.forEach((channel, i) => {
+      if (this.owns(channel)) this.deliver(channel, i === last ? message : copyMessage(message), hex, expiresAt, now);
+    });
   }
 
   take(channel: string, signal: AbortSignal | undefined): Promise<Message> {
@@ -54,16 +87,8 @@ export class LocalChannels {
     const box = this.boxes.open(channel, now);
     const buffered = box.takeBuffered(now);
     if (buffered === undefined) return box.take(signal).then((held) => this.taken(channel, box, held));
+    this.diagnostics.counters.received++;
     return Promise.resolve(this.taken(channel, box, buffered));
-  }
-
-  /** Called by Receipts once Redis has applied (or failed) receipts of these channels. */
-  settled(channels: readonly string[]): void {
-    for (const channel of channels) {
-      const count = (this.unsettled.get(channel) ?? 1) - 1;
-      if (count <= 0) this.unsettled.delete(channel);
-      else this.unsettled.set(channel, count);
-    }
   }
 
   /** Rejects the channel's receives with `error`, drops its buffer, and drops what arrives before `until`. */
@@ -80,24 +105,18 @@ export class LocalChannels {
     this.boxes.dropBuffered();
   }
 
+  /** Rejects every waiting receive with `error`; nothing is delivered any more (the layer closed). */
   clear(error: unknown): void {
+    this.closed = true;
     this.boxes.clear(error);
     this.discarded.clear();
   }
 
   /** Queues the receipt of a message a receive took; waits for it when the channel looks full. */
   private taken(channel: string, box: Mailbox<Held>, { message, id }: Held): Message | Promise<Message> {
-    const unsettled = (this.unsettled.get(channel) ?? 0) + 1;
-    this.unsettled.set(channel, unsettled);
-    const inRedis = this.sink.received(channel, id);
-    if (box.size() + unsettled < this.sink.capacityFor(channel)) return message;
-    return this.sink
-      .flushNow(channel)
-      .then(
-        () => inRedis,
-        () => inRedis,
-      )
-      .then(() => message);
+    const inRedis = this.receipts.add(channel, `${localPartOf(channel)}|${id}`);
+    if (box.size() + this.receipts.unsettledOf(channel) < this.capacityFor(channel)) return message;
+    return this.receipts.flushNow(channel).then(() => inRedis.then(() => message));
   }
 
   private wasDiscarded(channel: string, now: number): boolean {

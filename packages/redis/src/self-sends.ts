@@ -1,8 +1,12 @@
 import { ChannelFull } from "@channel-layers/core";
-import { localPart } from "./key-space.js";
+import type { LayerDiagnostics } from "@channel-layers/core/backend";
+import { localPartOf } from "./key-space.js";
+import type { LocalChannels } from "./local-channels.js";
+import type { MessageTimes } from "./message-times.js";
 import type { Receipts } from "./receipts.js";
+import type { RedisTransport } from "./redis-transport.js";
 import { COUNT_SELF } from "./scripts.js";
-import type { Shard } from "./shards.js";
+import type { WireCodec } from "./wire-codec.js";
 
 /** Sends to one channel in one tick share a script at most this many at a time. */
 const MAX_BATCH = 500;
@@ -14,32 +18,25 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** What the batcher needs from the layer: where a channel's count lives, and how to hand over. */
-export interface SelfSendHost {
-  shardOf(channel: string): Shard;
-  heldKey(channel: string): string;
-  capacityFor(channel: string): number;
-  /** Time-to-live of held sets, and the expiry cutoff as held sets want it (hex ms). */
-  ttlMs(): number;
-  cutoff(now: number): string;
-  /** Puts an admitted message into the channel's mailbox. */
-  deliver(channel: string, body: Buffer, id: string, sentAt: number, capacity: number): void;
-  unavailable(channel: string, error: unknown): unknown;
-}
-
 /**
- * Sends to the instance's own channels, gathered per channel for the rest of the current tick
- * and counted in one script call: a burst of sends costs Redis one script, not one each, while a
- * lone send waits only for the microtasks already queued. Order is kept: the script admits a
- * prefix of the batch, and the rest reject with ChannelFull.
+ * Sends to the instance's own channels, gathered per channel for the rest of the current tick and
+ * counted in one script call (so other instances see them against capacity), then handed to the
+ * channel's mailbox from the reply, decoded from the bytes a remote receiver would get. A burst
+ * costs Redis one script; order is kept: the script admits a prefix of the batch, the rest reject
+ * with ChannelFull.
  */
 export class SelfSends {
   private readonly batches = new Map<string, Pending[]>();
   private scheduled = false;
 
   constructor(
-    private readonly host: SelfSendHost,
+    private readonly transport: RedisTransport,
+    private readonly times: MessageTimes,
     private readonly receipts: Receipts,
+    private readonly local: LocalChannels,
+    private readonly codec: WireCodec,
+    private readonly capacityFor: (channel: string) => number,
+    private readonly diagnostics: LayerDiagnostics,
   ) {}
 
   send(channel: string, id: string, body: Buffer): Promise<void> {
@@ -63,18 +60,23 @@ export class SelfSends {
     this.batches.clear();
     for (const [channel, pending] of batches) {
       for (let start = 0; start < pending.length; start += MAX_BATCH) {
-        this.run(channel, pending.length > MAX_BATCH ? pending.slice(start, start + MAX_BATCH) : pending);
+        this.count(channel, pending.length > MAX_BATCH ? pending.slice(start, start + MAX_BATCH) : pending);
       }
     }
   }
 
-  private run(channel: string, pending: Pending[]): void {
-    const host = this.host;
+  private count(channel: string, pending: Pending[]): void {
     const now = Date.now();
-    const shard = host.shardOf(channel);
-    const capacity = host.capacityFor(channel);
-    const keys = [host.heldKey(channel)];
-    const args: (string | number)[] = [host.cutoff(now), host.ttlMs(), capacity, localPart(channel), pending.length];
+    const shard = this.transport.shardOfLocal(channel);
+    const capacity = this.capacityFor(channel);
+    const keys = [this.transport.keys.heldKey(channel)];
+    const args: (string | number)[] = [
+      this.times.expiryCutoffHex(now),
+      this.times.ttlMs,
+      capacity,
+      localPartOf(channel),
+      pending.length,
+    ];
     for (const each of pending) args.push(each.id);
     const receipts = this.receipts.takeSmall(shard);
     if (receipts) {
@@ -82,22 +84,27 @@ export class SelfSends {
       args.push(...receipts.args);
     } else this.receipts.flushShard(shard);
     shard.batchWrites();
-    COUNT_SELF.run(shard.client, keys, args).then(
+    this.transport.run(shard, COUNT_SELF, keys, args, "send").then(
       (admitted) => {
         receipts?.settled();
         const count = Number(admitted);
+        const expiresAt = this.times.deliverableUntil(now, Date.now());
         for (let i = 0; i < pending.length; i++) {
           const each = pending[i] as Pending;
-          if (i < count) {
-            host.deliver(channel, each.body, each.id, now, capacity);
-            each.resolve();
-          } else each.reject(new ChannelFull(channel, capacity));
+          if (i >= count) {
+            this.diagnostics.counters.channelFull++;
+            each.reject(new ChannelFull(channel, capacity));
+            continue;
+          }
+          if (expiresAt !== undefined) {
+            this.local.deliver(channel, this.codec.decodeBody(each.body), each.id, expiresAt, Date.now());
+          }
+          each.resolve();
         }
       },
       (error: unknown) => {
         receipts?.settled();
-        const failure = host.unavailable(channel, error);
-        for (const each of pending) each.reject(failure);
+        for (const each of pending) each.reject(error);
       },
     );
   }
