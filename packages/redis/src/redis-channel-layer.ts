@@ -198,6 +198,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
     if (this.transport.single && !this.codec.encrypted && this.options.channelCapacity.length === 0) {
       this.receipts.flushShard(shard);
       shard.batchWrites();
+      const ownId = newId(now).toString("hex");
       const args: ScriptArgument[] = [
         this.prefix,
         this.times.nextScore(now),
@@ -208,9 +209,13 @@ export class RedisChannelLayer extends BaseChannelLayer {
         this.options.capacity,
         newId(now).subarray(0, 8),
         body,
+        `.${this.instanceId}!`,
+        ownId,
       ];
-      return this.transport.run(shard, GROUP_SEND, [groupKey], args, "groupSend").then((full) => {
-        this.diagnostics.counters.channelFull += Number(full);
+      return this.transport.run(shard, GROUP_SEND, [groupKey], args, "groupSend").then((reply) => {
+        const [full, ...own] = reply as [number, ...Buffer[]];
+        this.diagnostics.counters.channelFull += full;
+        this.deliverOwn(own, body, ownId, now);
       });
     }
     return this.groupSendInTwoSteps(shard, groupKey, this.times.groupCutoff(now), body);
@@ -270,9 +275,23 @@ export class RedisChannelLayer extends BaseChannelLayer {
   }
 
   /**
+   * Hands a group message to this instance's own members the script admitted, all at once, before
+   * the groupSend resolves: so they arrive in the order of this instance's sends to them.
+   */
+  private deliverOwn(channels: readonly Buffer[], body: Buffer, id: string, sentAt: number): void {
+    if (channels.length === 0) return;
+    const now = Date.now();
+    const expiresAt = this.times.deliverableUntil(sentAt, now);
+    if (expiresAt === undefined) return;
+    for (const channel of channels)
+      this.local.deliver(channel.toString(), this.codec.decodeBody(body), id, expiresAt, now);
+  }
+
+  /**
    * groupSend where one script cannot do it (a ring of shards, Cluster, encryption, or capacity
    * rules the server cannot evaluate): read the members, then one script per shard (per slot
-   * with Cluster) writes a member per channel, skipping full ones.
+   * with Cluster) writes a member per channel, skipping full ones; this instance's own members
+   * take the path of its sends to itself.
    */
   private async groupSendInTwoSteps(shard: Shard, groupKey: string, groupCutoff: string, body: Buffer) {
     const transport = this.transport;
@@ -281,9 +300,14 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const now = Date.now();
     const score = this.times.nextScore(now);
     const batches = new Map<string, { shard: Shard; keys: string[]; args: ScriptArgument[] }>();
+    const own: Promise<void>[] = [];
     for (const raw of members) {
       const channel = raw.toString();
       const local = isProcessLocal(channel);
+      if (local && this.local.owns(channel)) {
+        own.push(this.selfSends.send(channel, newId(now).toString("hex"), body).catch(skipFull));
+        continue;
+      }
       const key = keys.channelKey(channel);
       const target = local ? transport.shardOfLocal(channel) : transport.shardOfNamed(channel);
       const batchId = keys.cluster ? `${target.index}:${keySlot(key)}` : String(target.index);
@@ -303,13 +327,14 @@ export class RedisChannelLayer extends BaseChannelLayer {
         id.toString("hex"),
       );
     }
-    const full = await Promise.all(
-      [...batches.values()].map((batch) => {
+    const full = await Promise.all([
+      ...[...batches.values()].map((batch) => {
         this.receipts.flushShard(batch.shard);
         return transport.run(batch.shard, DELIVER_MANY, batch.keys, batch.args, "groupSend");
       }),
-    );
-    for (const count of full) this.diagnostics.counters.channelFull += Number(count);
+      ...own,
+    ]);
+    for (const count of full) if (typeof count === "number") this.diagnostics.counters.channelFull += count;
   }
 
   private async deleteKeys(shard: Shard): Promise<void> {
@@ -332,3 +357,8 @@ export class RedisChannelLayer extends BaseChannelLayer {
 }
 
 function ignore(): void {}
+
+/** A groupSend skips a full member (SelfSends has counted it). */
+function skipFull(error: unknown): void {
+  if (!(error instanceof ChannelFull)) throw error;
+}

@@ -164,18 +164,21 @@ return full
  * writes each process key once, with one member whose __asgi_channel__ lists the channels of
  * that key that have room (channels_redis' format), and each named channel once. The member's
  * msgpack is the sender's body with the key spliced in, so the server never decodes a message.
+ * The sender's own channels (their names hold its `.<instance id>!`) are only counted in their
+ * held sets and returned, for the sender to hand over at once, in the order of its other sends.
  * Keys are derived as KeySpace does without Cluster. KEYS: group. ARGV: prefix, score, group
  * cutoff, expiry cutoff (seconds), expiry cutoff (hex ms), ttl ms, capacity, 8 bytes that start
- * every id (6 of send time in ms, 2 random), body. Returns how many members were full.
+ * every id (6 of send time in ms, 2 random), body, the sender's `.<instance id>!`, the id (hex)
+ * of its own deliveries. Returns how many members were full, then the own channels admitted.
  */
 export const GROUP_SEND = new LuaScript(
   "group-send",
   `${HELD_FUNCTION}
 local prefix, now, cutoff, cutoffHex, ttl = ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6]
-local cap, nonce, body = tonumber(ARGV[7]), ARGV[8], ARGV[9]
+local cap, nonce, body, ownTag, ownId = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-if #members == 0 then return 0 end
+if #members == 0 then return {0} end
 
 local function str(s)
   local n = #s
@@ -198,7 +201,7 @@ local function hex(bytes)
 end
 local nonceHex = hex(nonce)
 
-local order, lists = {}, {}
+local order, lists, own = {}, {}, {}
 for _, channel in ipairs(members) do
   local bang = string.find(channel, '!', 1, true)
   local key = prefix .. (bang and string.sub(channel, 1, bang) or channel)
@@ -207,74 +210,85 @@ for _, channel in ipairs(members) do
     list = {}
     lists[key] = list
     order[#order + 1] = key
+    if bang and ownTag and string.find(channel, ownTag, 1, true) then own[key] = true end
   end
   list[#list + 1] = channel
 end
 
 local full = 0
+-- The channels of process key \`key\` that have room, each counted in its held set under \`suffix\`.
+local function admit(key, list, suffix)
+  local accepted = {}
+  local held = key .. '$held'
+  local skipLocal = #key - #prefix + 1
+  local adds = {}
+  -- A small held set (receivers keeping up) is read once and counted here, rather than with
+  -- one ZLEXCOUNT per member; a channel that looks full is still trimmed and recounted.
+  local counts = nil
+  if redis.call('ZCARD', held) <= 2 * #list + 64 then
+    counts = {}
+    for _, entry in ipairs(redis.call('ZRANGE', held, 0, -1)) do
+      local bar = string.find(entry, '|', 1, true)
+      if bar then
+        local owner = string.sub(entry, 1, bar - 1)
+        counts[owner] = (counts[owner] or 0) + 1
+      end
+    end
+  end
+  for _, channel in ipairs(list) do
+    local localPart = string.sub(channel, skipLocal)
+    local n = counts and (counts[localPart] or 0) or cap
+    if n >= cap then n = held_count(held, localPart, cap, cutoffHex) end
+    if n < cap then
+      accepted[#accepted + 1] = channel
+      adds[#adds + 1] = 0
+      adds[#adds + 1] = localPart .. suffix
+    else
+      full = full + 1
+    end
+  end
+  -- One ZADD for all of them (each channel's count only depends on its own entries).
+  for i = 1, #adds, 4000 do
+    redis.call('ZADD', held, unpack(adds, i, math.min(i + 3999, #adds)))
+  end
+  if #accepted > 0 then redis.call('PEXPIRE', held, ttl) end
+  return accepted
+end
+
+local reply = {0}
 for k, key in ipairs(order) do
   local list = lists[key]
-  local accepted = list
-  local id = nonce .. struct.pack('>I4', k)
-  if string.sub(key, -1) == '!' and redis.call('EXISTS', key .. '$receiver') == 1 then
-    accepted = {}
-    local held = key .. '$held'
-    local entry = '|' .. nonceHex .. string.format('%08x', k)
-    local skipLocal = #key - #prefix + 1
-    local adds = {}
-    -- A small held set (receivers keeping up) is read once and counted here, rather than with
-    -- one ZLEXCOUNT per member; a channel that looks full is still trimmed and recounted.
-    local counts = nil
-    if redis.call('ZCARD', held) <= 2 * #list + 64 then
-      counts = {}
-      for _, entry in ipairs(redis.call('ZRANGE', held, 0, -1)) do
-        local bar = string.find(entry, '|', 1, true)
-        if bar then
-          local owner = string.sub(entry, 1, bar - 1)
-          counts[owner] = (counts[owner] or 0) + 1
-        end
-      end
-    end
-    for _, channel in ipairs(list) do
-      local localPart = string.sub(channel, skipLocal)
-      local n = counts and (counts[localPart] or 0) or cap
-      if n >= cap then n = held_count(held, localPart, cap, cutoffHex) end
-      if n < cap then
-        accepted[#accepted + 1] = channel
-        adds[#adds + 1] = 0
-        adds[#adds + 1] = localPart .. entry
-      else
-        full = full + 1
-      end
-    end
-    -- One ZADD for all of them (each channel's count only depends on its own entries).
-    for i = 1, #adds, 4000 do
-      redis.call('ZADD', held, unpack(adds, i, math.min(i + 3999, #adds)))
-    end
-    if #accepted > 0 then redis.call('PEXPIRE', held, ttl) end
+  if own[key] then
+    for _, channel in ipairs(admit(key, list, '|' .. ownId)) do reply[#reply + 1] = channel end
   else
-    local n = redis.call('ZCARD', key)
-    if n >= cap then
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
-      n = redis.call('ZCARD', key)
+    local accepted = list
+    if string.sub(key, -1) == '!' and redis.call('EXISTS', key .. '$receiver') == 1 then
+      accepted = admit(key, list, '|' .. nonceHex .. string.format('%08x', k))
+    else
+      local n = redis.call('ZCARD', key)
+      if n >= cap then
+        redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+        n = redis.call('ZCARD', key)
+      end
+      if n >= cap then
+        full = full + #list
+        accepted = {}
+      end
     end
-    if n >= cap then
-      full = full + #list
-      accepted = {}
+    local a = #accepted
+    if a > 0 then
+      local parts = {}
+      if a < 16 then parts[1] = string.char(144 + a)
+      elseif a < 65536 then parts[1] = '\\220' .. struct.pack('>I2', a)
+      else parts[1] = '\\221' .. struct.pack('>I4', a) end
+      for j = 1, a do parts[j + 1] = str(accepted[j]) end
+      redis.call('ZADD', key, now, nonce .. struct.pack('>I4', k) .. head .. table.concat(parts))
+      redis.call('PEXPIRE', key, ttl)
     end
-  end
-  local a = #accepted
-  if a > 0 then
-    local parts = {}
-    if a < 16 then parts[1] = string.char(144 + a)
-    elseif a < 65536 then parts[1] = '\\220' .. struct.pack('>I2', a)
-    else parts[1] = '\\221' .. struct.pack('>I4', a) end
-    for j = 1, a do parts[j + 1] = str(accepted[j]) end
-    redis.call('ZADD', key, now, id .. head .. table.concat(parts))
-    redis.call('PEXPIRE', key, ttl)
   end
 end
-return full
+reply[1] = full
+return reply
 `,
 );
 
