@@ -7,14 +7,14 @@ import { SWEEP_HELD } from "./scripts.js";
 import type { Shard } from "./shards.js";
 import type { WireCodec } from "./wire-codec.js";
 
-/** Receiver markers live this long and are renewed at a third of it. */
+/** Receiver markers live this long; the layer's upkeep renews them three times as often. */
 const MARKER_TTL_MS = 30_000;
 
 /**
  * The process keys this instance receives from (one per newChannel prefix): one receive loop per
  * shard pops them, and a marker beside each (`<process key>$receiver`) tells senders to count
- * capacity per channel in its held set. Markers are renewed, and held sets swept of expired
- * entries, every 10 s and as soon as a shard's connection is back.
+ * capacity per channel in its held set. The layer's upkeep renews the markers, and sweeps held
+ * sets of expired entries, every 10 s and as soon as a shard's connection is back.
  */
 export class ProcessKeys {
   /** Process key -> its shard, for every prefix newChannel() has used. */
@@ -22,7 +22,6 @@ export class ProcessKeys {
   /** Process key -> its marker being set (newChannel waits for it). */
   private readonly marking = new Map<string, Promise<void>>();
   private readonly receivers = new Map<Shard, ProcessKeyReceiver>();
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly instanceId: string,
@@ -65,16 +64,11 @@ export class ProcessKeys {
     }
   }
 
-  renewAll(): Promise<unknown> {
-    return Promise.all(this.transport.shards.map((shard) => this.renew(shard)));
-  }
-
   /**
    * Ends the loops and deletes this instance's keys (best effort): its channels die with it, so
    * what waits in its process keys has no receiver left, and senders stop counting per channel.
    */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
     await Promise.all([...this.receivers.values()].map((receiver) => receiver.stop()));
     const keys = this.transport.keys;
     const wakeKey = keys.wakeKey(this.instanceId);
@@ -116,9 +110,5 @@ export class ProcessKeys {
       this.receivers.set(shard, receiver);
     }
     await this.transport.command(shard, "newChannel", receiver.watch(processKey));
-    if (this.timer === undefined) {
-      this.timer = setInterval(() => void this.renewAll(), MARKER_TTL_MS / 3);
-      this.timer.unref();
-    }
   }
 }

@@ -14,11 +14,13 @@ import { localPartOf } from "./key-space.js";
 import { LocalChannels } from "./local-channels.js";
 import { epochSeconds, MessageTimes } from "./message-times.js";
 import { NamedChannelReceiver } from "./named-channel-receiver.js";
+import { OwnMemberships } from "./own-memberships.js";
 import { ProcessKeys } from "./process-keys.js";
 import { Receipts } from "./receipts.js";
 import { RedisTransport, type ScriptArgument } from "./redis-transport.js";
 import { DELETE_PREFIX, DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from "./scripts.js";
 import { SelfSends } from "./self-sends.js";
+import { ServerIdentity } from "./server-identity.js";
 import type { RedisHost, Shard } from "./shards.js";
 import { newId, WireCodec } from "./wire-codec.js";
 
@@ -49,10 +51,16 @@ export interface RedisChannelLayerStats extends ChannelLayerStats {
   localChannels: number;
   /** Named channels with a receiver here. */
   namedChannels: number;
+  /** Memberships of this instance's own channels it added, which it restores when Redis lost them. */
+  ownMemberships: number;
+  /** Times a shard's server was found changed (a restart, a failover) and this instance's keys were put back. */
+  serverChanges: number;
 }
 
 /** Named channels' receivers kept at most before idle ones are forgotten. */
 const NAMED_RECEIVERS_SWEEP_AT = 1000;
+/** How often the layer renews its markers and checks that no server lost its keys (docs/redis.md). */
+const UPKEEP_INTERVAL_MS = 10_000;
 
 /**
  * channels_redis' RedisChannelLayer for Node, wire-compatible with it (same keys, member format,
@@ -70,6 +78,10 @@ export class RedisChannelLayer extends BaseChannelLayer {
   private readonly selfSends: SelfSends;
   private readonly processKeys: ProcessKeys;
   private readonly namedReceivers = new Map<string, NamedChannelReceiver>();
+  private readonly ownMemberships: OwnMemberships;
+  private readonly identity: ServerIdentity;
+  private upkeepTimer: NodeJS.Timeout | undefined;
+  private serverChanges = 0;
 
   constructor(options: RedisChannelLayerOptions = {}) {
     super(options, "redis");
@@ -100,6 +112,8 @@ export class RedisChannelLayer extends BaseChannelLayer {
       this.local,
       this.diagnostics,
     );
+    this.ownMemberships = new OwnMemberships(this.transport, this.times);
+    this.identity = new ServerIdentity(this.diagnostics);
   }
 
   /** The common counters, and how many keys, channels and receivers this instance holds. */
@@ -109,16 +123,22 @@ export class RedisChannelLayer extends BaseChannelLayer {
       processKeys: this.processKeys.size,
       localChannels: this.local.size,
       namedChannels: this.namedReceivers.size,
+      ownMemberships: this.ownMemberships.count,
+      serverChanges: this.serverChanges,
     };
   }
 
   protected override async _open(): Promise<void> {
     await this.transport.open();
+    await Promise.all(this.transport.shards.map((shard) => this.identity.changed(shard)));
     this.transport.onReconnect((shard) => {
       this.diagnostics.reconnected({ shard: shard.index });
-      // Redis came back, maybe empty after a restart: mark our process keys again at once.
-      void this.processKeys.renew(shard);
+      void this.upkeep(shard);
     });
+    this.upkeepTimer = setInterval(() => {
+      for (const shard of this.transport.shards) void this.upkeep(shard);
+    }, UPKEEP_INTERVAL_MS);
+    this.upkeepTimer.unref();
   }
 
   protected override _newChannel(channel: string): Promise<void> {
@@ -181,11 +201,13 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const now = Date.now();
     const args = [epochSeconds(now), this.times.groupTtlMs, channel];
     await this.transport.run(shard, GROUP_ADD, [this.transport.keys.groupKey(group)], args, "groupAdd");
+    if (this.local.owns(channel)) this.ownMemberships.added(group, channel);
   }
 
   protected async _groupDiscard(group: string, channel: string): Promise<void> {
     const shard = this.transport.shardOfGroup(group);
     const key = this.transport.keys.groupKey(group);
+    this.ownMemberships.removed(group, channel);
     await this.transport.command(shard, "groupDiscard", shard.client.zrem(key, channel));
   }
 
@@ -224,6 +246,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {
     const transport = this.transport;
     const local = isProcessLocal(channel);
+    this.ownMemberships.discarded(channel);
     const writes: Promise<unknown>[] = groups.map((group) => {
       const shard = transport.shardOfGroup(group);
       return transport.command(shard, "discardChannel", shard.client.zrem(transport.keys.groupKey(group), channel));
@@ -245,13 +268,15 @@ export class RedisChannelLayer extends BaseChannelLayer {
   protected async _flush(): Promise<void> {
     this.times.flushing(Date.now());
     this.local.dropBuffered();
+    this.ownMemberships.clear();
     await this.receipts.flush();
     await Promise.all(this.transport.shards.map((shard) => this.deleteKeys(shard)));
-    await this.processKeys.renewAll();
+    await Promise.all(this.transport.shards.map((shard) => this.processKeys.renew(shard)));
   }
 
   protected async _close(): Promise<void> {
     const closed = new LayerClosed();
+    clearInterval(this.upkeepTimer);
     await this.processKeys.stop();
     await this.transport.close(closed);
     this.receipts.clear();
@@ -259,6 +284,27 @@ export class RedisChannelLayer extends BaseChannelLayer {
     this.local.clear(closed);
     for (const receiver of this.namedReceivers.values()) receiver.stop(closed);
     this.namedReceivers.clear();
+  }
+
+  /**
+   * Every 10 s and after each reconnect: if the shard's server changed (a restart, a failover),
+   * add this instance's memberships back first, then renew its markers and sweep its held sets.
+   */
+  private async upkeep(shard: Shard): Promise<void> {
+    if (this.closed) return;
+    if (await this.identity.changed(shard)) {
+      this.serverChanges++;
+      try {
+        const restored = await this.ownMemberships.restore(shard);
+        this.logger.info("Redis lost its data (a restart or a failover): memberships restored", {
+          shard: shard.index,
+          restored,
+        });
+      } catch (error) {
+        this.diagnostics.backgroundError(error, { where: "restoring memberships", shard: shard.index });
+      }
+    }
+    await this.processKeys.renew(shard);
   }
 
   private receiveNamed(channel: string, signal: AbortSignal | undefined): Promise<Message> {
