@@ -20,9 +20,7 @@ describe("Redis restarted empty", () => {
     await redis?.stop();
   });
 
-  it("gets its members back, so a groupSend after the restart reaches them", { timeout: 60_000 }, async ({
-    skip,
-  }) => {
+  it("gets its members back, so a groupSend after the restart reaches them", { timeout: 60_000 }, async ({ skip }) => {
     if (!redis) skip();
     const server = redis as TestService;
     const prefix = freshPrefix("restart");
