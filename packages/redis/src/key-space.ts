@@ -1,4 +1,24 @@
+import { InvalidOptions } from "@channel-layers/core";
 import { nonLocalName, parseChannelName } from "@channel-layers/core/backend";
+
+/** Longest prefix: keys stay readable, and a prefix is a name, not data. */
+const MAX_PREFIX_LENGTH = 64;
+/** Channel-name characters, and `:` which Redis users put in prefixes (`myapp:`). */
+const PREFIX = /^[a-zA-Z\d\-_.:]+$/;
+/** A channel or group name as it appears in a key. */
+const NAME = "[a-zA-Z\\d\\-_.]+";
+/** What follows the prefix in a key of this layer on Cluster (see KeySpace): what flush deletes. */
+const CLUSTER_KEY = new RegExp(
+  `^(\\{${NAME}\\}(${NAME}!(\\$held|\\$receiver)?|\\$wake)?|:group:\\{${NAME}\\})$`,
+);
+
+/** Throws InvalidOptions unless `prefix` can start this layer's keys without meeting others'. */
+export function assertPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix === "string" && prefix.length <= MAX_PREFIX_LENGTH && PREFIX.test(prefix)) return;
+  throw new InvalidOptions(
+    `prefix must be 1 to ${MAX_PREFIX_LENGTH} ASCII letters, digits, hyphens, underscores, periods or colons; got ${JSON.stringify(prefix)}`,
+  );
+}
 
 /**
  * Redis key names. Without Cluster they are exactly channels_redis': a channel's sorted set at
@@ -48,9 +68,14 @@ export class KeySpace {
     return this.cluster ? `${this.prefix}:group:{${group}}` : `${this.prefix}:group:${group}`;
   }
 
-  /** A glob matching every key that starts with the prefix (flush filters them by shape). */
+  /** A glob matching every key that starts with the prefix (a valid prefix has no glob characters). */
   get pattern(): string {
-    return `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
+    return `${this.prefix}*`;
+  }
+
+  /** Whether `key` (one `pattern` matched) has the shape of a Cluster key of this layer. */
+  isClusterKey(key: string): boolean {
+    return key.startsWith(this.prefix) && CLUSTER_KEY.test(key.slice(this.prefix.length));
   }
 }
 

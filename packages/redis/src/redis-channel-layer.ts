@@ -3,14 +3,13 @@ import {
   ChannelFull,
   type ChannelLayerOptions,
   type ChannelLayerStats,
-  InvalidOptions,
   LayerClosed,
   type Message,
 } from "@channel-layers/core";
 import { ALL_EXTENSIONS, BaseChannelLayer, isProcessLocal } from "@channel-layers/core/backend";
 import { keySlot } from "./cluster-slot.js";
 import { MultiFernet } from "./fernet.js";
-import { localPartOf } from "./key-space.js";
+import { assertPrefix, localPartOf } from "./key-space.js";
 import { LocalChannels } from "./local-channels.js";
 import { epochSeconds, MessageTimes } from "./message-times.js";
 import { NamedChannelReceiver } from "./named-channel-receiver.js";
@@ -18,7 +17,7 @@ import { OwnMemberships } from "./own-memberships.js";
 import { ProcessKeys } from "./process-keys.js";
 import { Receipts } from "./receipts.js";
 import { RedisTransport, type ScriptArgument } from "./redis-transport.js";
-import { DELETE_PREFIX, DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from "./scripts.js";
+import { DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from "./scripts.js";
 import { SelfSends } from "./self-sends.js";
 import { ServerIdentity } from "./server-identity.js";
 import type { RedisHost, Shard } from "./shards.js";
@@ -85,8 +84,9 @@ export class RedisChannelLayer extends BaseChannelLayer {
 
   constructor(options: RedisChannelLayerOptions = {}) {
     super(options, "redis");
-    this.prefix = options.prefix ?? "asgi";
-    if (typeof this.prefix !== "string") throw new InvalidOptions("prefix must be a string");
+    const prefix = options.prefix ?? "asgi";
+    assertPrefix(prefix);
+    this.prefix = prefix;
     this.transport = new RedisTransport(options.hosts, this.prefix);
     this.times = new MessageTimes(this.expiryMs, this.groupExpiryMs);
     const keys = options.symmetricEncryptionKeys;
@@ -270,7 +270,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
     this.local.dropBuffered();
     this.ownMemberships.clear();
     await this.receipts.flush();
-    await Promise.all(this.transport.shards.map((shard) => this.deleteKeys(shard)));
+    await this.transport.deleteLayerKeys();
     await Promise.all(this.transport.shards.map((shard) => this.processKeys.renew(shard)));
   }
 
@@ -381,24 +381,6 @@ export class RedisChannelLayer extends BaseChannelLayer {
       ...own,
     ]);
     for (const count of full) if (typeof count === "number") this.diagnostics.counters.channelFull += count;
-  }
-
-  private async deleteKeys(shard: Shard): Promise<void> {
-    const pattern = this.transport.keys.pattern;
-    if (!shard.isCluster) {
-      await this.transport.run(shard, DELETE_PREFIX, [], [pattern], "flush");
-      return;
-    }
-    const cluster = shard.client as import("ioredis").Cluster;
-    const scans = cluster.nodes("master").map(async (node) => {
-      let cursor = "0";
-      do {
-        const [next, found] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-        cursor = next;
-        await Promise.all(found.map((key) => cluster.del(key)));
-      } while (cursor !== "0");
-    });
-    await this.transport.command(shard, "flush", Promise.all(scans));
   }
 }
 

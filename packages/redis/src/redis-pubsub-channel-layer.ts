@@ -3,15 +3,15 @@ import {
   type ChannelLayerOptions,
   type ChannelLayerStats,
   Extension,
-  InvalidOptions,
   LayerClosed,
   type Message,
 } from "@channel-layers/core";
 import { BaseChannelLayer, coarseNow, LocalMailboxes, MessageSerializer } from "@channel-layers/core/backend";
+import { assertPrefix } from "./key-space.js";
 import { LuaScript } from "./lua-script.js";
 import { epochSeconds } from "./message-times.js";
 import { RedisTransport } from "./redis-transport.js";
-import { DELETE_PREFIX, GROUP_ADD, GROUP_MEMBERS } from "./scripts.js";
+import { GROUP_ADD, GROUP_MEMBERS } from "./scripts.js";
 import type { RedisClient, RedisHost, Shard } from "./shards.js";
 
 /** Options of RedisPubSubChannelLayer: channels_redis' pub/sub layer's, camelCased. */
@@ -60,8 +60,9 @@ export class RedisPubSubChannelLayer extends BaseChannelLayer {
 
   constructor(options: RedisPubSubChannelLayerOptions = {}) {
     super(options, "redis-pubsub");
-    this.prefix = options.prefix ?? "asgi";
-    if (typeof this.prefix !== "string") throw new InvalidOptions("prefix must be a string");
+    const prefix = options.prefix ?? "asgi";
+    assertPrefix(prefix);
+    this.prefix = prefix;
     // The pub/sub wire never carries `__asgi_channel__`, so a peer's message holding it is refused.
     this.serializer = new MessageSerializer({ maxMessageSize: this.options.maxMessageSize, allowChannelKey: false });
     this.transport = new RedisTransport(options.hosts, this.prefix);
@@ -150,21 +151,7 @@ export class RedisPubSubChannelLayer extends BaseChannelLayer {
 
   protected async _flush(): Promise<void> {
     this.mailboxes.dropBuffered();
-    const pattern = this.transport.keys.pattern;
-    await Promise.all(
-      this.transport.shards.map(async (shard) => {
-        if (!shard.isCluster) {
-          await this.transport.run(shard, DELETE_PREFIX, [], [pattern], "flush");
-          return;
-        }
-        const cluster = shard.client as import("ioredis").Cluster;
-        const deletes = cluster.nodes("master").map(async (node) => {
-          const found = await node.keys(pattern);
-          await Promise.all(found.map((key) => cluster.del(key)));
-        });
-        await this.transport.command(shard, "flush", Promise.all(deletes));
-      }),
-    );
+    await this.transport.deleteLayerKeys();
   }
 
   protected async _close(): Promise<void> {

@@ -2,7 +2,8 @@ import { nonLocalName } from "@channel-layers/core/backend";
 import { consistentHash } from "./hash-ring.js";
 import { KeySpace } from "./key-space.js";
 import type { LuaScript } from "./lua-script.js";
-import { connectShards, type RedisHost, type Shard } from "./shards.js";
+import { DELETE_LAYER_KEYS } from "./scripts.js";
+import { connectShards, isCluster, type RedisHost, type Shard } from "./shards.js";
 
 export type ScriptArgument = string | Buffer | number;
 
@@ -76,6 +77,29 @@ export class RedisTransport {
     } catch (error) {
       throw shard.unavailable(operation, error);
     }
+  }
+
+  /** Deletes every key of this layer's shapes under the prefix, on every shard (flush). */
+  async deleteLayerKeys(): Promise<void> {
+    const keys = this.keys;
+    await Promise.all(
+      this.shards.map(async (shard) => {
+        const client = shard.client;
+        if (!isCluster(client)) {
+          await this.run(shard, DELETE_LAYER_KEYS, [], [keys.pattern, keys.prefix], "flush");
+          return;
+        }
+        const scans = client.nodes("master").map(async (node) => {
+          let cursor = "0";
+          do {
+            const [next, found] = await node.scan(cursor, "MATCH", keys.pattern, "COUNT", 1000);
+            cursor = next;
+            await Promise.all(found.filter((key) => keys.isClusterKey(key)).map((key) => client.del(key)));
+          } while (cursor !== "0");
+        });
+        await this.command(shard, "flush", Promise.all(scans));
+      }),
+    );
   }
 
   close(error: Error): Promise<unknown> {

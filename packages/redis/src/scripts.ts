@@ -320,14 +320,33 @@ return #expired
 `,
 );
 
-/** flush without Cluster: deletes every key matching ARGV[1], as channels_redis' flush does. */
-export const DELETE_PREFIX = new LuaScript(
-  "delete-prefix",
+/**
+ * flush without Cluster: deletes the keys under the prefix that have this layer's shapes
+ * (KeySpace's, and channels_redis' `$inflight` backups), so that with prefix `asgi` a key
+ * `asgi2:other` stays. KEYS: none. ARGV: the prefix's glob, the prefix. Returns how many it deleted.
+ */
+export const DELETE_LAYER_KEYS = new LuaScript(
+  "delete-layer-keys",
   `
-local keys = redis.call('KEYS', ARGV[1])
-for i = 1, #keys, 5000 do
-  redis.call('DEL', unpack(keys, i, math.min(i + 4999, #keys)))
+local name = '[%w%-_%.]+'
+local shapes = {
+  '^' .. name .. '$', '^' .. name .. '!$', '^' .. name .. '!?%$inflight$',
+  '^' .. name .. '!%$held$', '^' .. name .. '!%$receiver$', '^:group:' .. name .. '$', '^%$wake%.%x+$',
+}
+local skip = #ARGV[2]
+local ours = {}
+for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
+  local rest = string.sub(key, skip + 1)
+  for _, shape in ipairs(shapes) do
+    if string.find(rest, shape) then
+      ours[#ours + 1] = key
+      break
+    end
+  end
 end
-return #keys
+for i = 1, #ours, 5000 do
+  redis.call('DEL', unpack(ours, i, math.min(i + 4999, #ours)))
+end
+return #ours
 `,
 );
