@@ -8,9 +8,7 @@ const PREFIX = /^[a-zA-Z\d\-_.:]+$/;
 /** A channel or group name as it appears in a key. */
 const NAME = "[a-zA-Z\\d\\-_.]+";
 /** What follows the prefix in a key of this layer on Cluster (see KeySpace): what flush deletes. */
-const CLUSTER_KEY = new RegExp(
-  `^(\\{${NAME}\\}(${NAME}!(\\$held|\\$receiver)?|\\$wake)?|:group:\\{${NAME}\\})$`,
-);
+const CLUSTER_KEY = new RegExp(`^(\\{${NAME}\\}(${NAME}!(\\$held|\\$receiver)?|\\$wake)?|:group:\\{${NAME}\\})$`);
 
 /** Throws InvalidOptions unless `prefix` can start this layer's keys without meeting others'. */
 export function assertPrefix(prefix: unknown): asserts prefix is string {

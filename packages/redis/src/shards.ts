@@ -48,6 +48,8 @@ export class Shard {
     readonly client: RedisClient,
     /** Whether this layer created `client` (and so closes it). */
     readonly owned: boolean,
+    /** Where it is, as errors name it (passwords hidden). */
+    readonly label: string,
   ) {
     client.on("error", this.rememberError);
     client.on("ready", this.onReady);
@@ -88,7 +90,7 @@ export class Shard {
   /** A failed command on this shard as the layer reports it, naming the connection's last error. */
   unavailable(operation: string, cause: unknown): ChannelLayerError {
     if (cause instanceof ChannelLayerError) return cause;
-    return unavailable(operation, cause, this.lastConnectionError);
+    return unavailable(`${operation} on ${this.label}`, cause, this.lastConnectionError);
   }
 
   /**
@@ -233,6 +235,16 @@ function describeHost(host: unknown): string {
   }
 }
 
+/** Where a host entry points, for error messages: its URL without the password, or host:port. */
+function labelOf(host: RedisHost): string {
+  if (typeof host === "string") return redactUrl(host);
+  if (isClient(host)) return "the Redis client you passed";
+  if ("cluster" in host) return `the Redis Cluster at ${host.cluster.map((node) => describeHost(node)).join(", ")}`;
+  if (host.sentinels)
+    return `the master "${host.name ?? "mymaster"}" of Sentinels ${host.sentinels.map((node) => `${node.host}:${node.port}`).join(", ")}`;
+  return `${host.tls ? "rediss" : "redis"}://${host.host ?? "localhost"}:${host.port ?? 6379}`;
+}
+
 /** Turns `hosts` into shards; the default is one Redis at redis://localhost:6379, as channels_redis. */
 export function connectShards(hosts: readonly RedisHost[] | undefined): Shard[] {
   if (typeof hosts === "string") {
@@ -241,7 +253,7 @@ export function connectShards(hosts: readonly RedisHost[] | undefined): Shard[] 
   const list = hosts === undefined || hosts.length === 0 ? ["redis://localhost:6379"] : hosts;
   if (!Array.isArray(list)) throw new InvalidOptions("hosts must be a list of URLs, ioredis options or clients");
   const shards = list.map((host, index) => {
-    if (isClient(host)) return new Shard(index, host, false);
+    if (isClient(host)) return new Shard(index, host, false, labelOf(host));
     if (typeof host === "object" && host !== null && "cluster" in host) {
       const cluster = new Cluster([...host.cluster], {
         lazyConnect: true,
@@ -249,7 +261,7 @@ export function connectShards(hosts: readonly RedisHost[] | undefined): Shard[] 
         redisOptions: { ...OWNED_CLIENT_DEFAULTS, ...host.clusterOptions?.redisOptions },
       });
       cluster.on("error", ignore);
-      return new Shard(index, cluster, true);
+      return new Shard(index, cluster, true, labelOf(host));
     }
     let client: Redis;
     if (typeof host === "string") {
@@ -264,7 +276,7 @@ export function connectShards(hosts: readonly RedisHost[] | undefined): Shard[] 
     }
     // ioredis reconnects by itself; failed commands reject and become BACKEND_UNAVAILABLE.
     client.on("error", ignore);
-    return new Shard(index, client, true);
+    return new Shard(index, client, true, labelOf(host));
   });
   if (shards.length > 1 && shards.some((shard) => shard.isCluster)) {
     throw new InvalidOptions(
@@ -281,7 +293,7 @@ export function unavailable(operation: string, cause: unknown, connectionError?:
     connectionError && connectionError.message !== reason ? `; last connection error: ${connectionError.message}` : "";
   return new BackendUnavailable(
     redactUrl(
-      `Redis ${operation} failed (${reason}${last}): check that Redis is reachable; the layer reconnects by itself`,
+      `Redis ${operation} failed (${reason}${last}): check its address, credentials and TLS settings; the layer reconnects by itself`,
     ),
     { cause },
   );
