@@ -3,6 +3,7 @@ import type { LocalChannels } from "./local-channels.js";
 import type { MessageTimes } from "./message-times.js";
 import { ProcessKeyReceiver } from "./process-key-receiver.js";
 import type { RedisTransport } from "./redis-transport.js";
+import { RESERVATION_TTL_MS } from "./reservations.js";
 import { SWEEP_HELD } from "./scripts.js";
 import type { Shard } from "./shards.js";
 import type { WireCodec } from "./wire-codec.js";
@@ -51,11 +52,12 @@ export class ProcessKeys {
   /** Renews the markers of the process keys on `shard` and drops expired entries from their held sets. */
   async renew(shard: Shard): Promise<void> {
     const cutoff = this.times.expiryCutoffHex(Date.now());
+    const keepMs = Math.max(this.times.ttlMs, RESERVATION_TTL_MS);
     const writes: Promise<unknown>[] = [];
     for (const [key, owner] of this.keys) {
       if (owner !== shard) continue;
       writes.push(shard.client.set(this.transport.keys.receiverKey(key), "1", "PX", MARKER_TTL_MS));
-      writes.push(SWEEP_HELD.run(shard.client, [this.transport.keys.heldKeyOf(key)], [cutoff]));
+      writes.push(SWEEP_HELD.run(shard.client, [this.transport.keys.heldKeyOf(key)], [cutoff, keepMs]));
     }
     try {
       await Promise.all(writes);

@@ -17,8 +17,8 @@ import { OwnMemberships } from "./own-memberships.js";
 import { ProcessKeys } from "./process-keys.js";
 import { Receipts } from "./receipts.js";
 import { RedisTransport, type ScriptArgument } from "./redis-transport.js";
+import { Reservations } from "./reservations.js";
 import { DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from "./scripts.js";
-import { SelfSends } from "./self-sends.js";
 import { ServerIdentity } from "./server-identity.js";
 import type { RedisHost, Shard } from "./shards.js";
 import { newId, WireCodec } from "./wire-codec.js";
@@ -74,7 +74,6 @@ export class RedisChannelLayer extends BaseChannelLayer {
   private readonly codec: WireCodec;
   private readonly receipts: Receipts;
   private readonly local: LocalChannels;
-  private readonly selfSends: SelfSends;
   private readonly processKeys: ProcessKeys;
   private readonly namedReceivers = new Map<string, NamedChannelReceiver>();
   private readonly ownMemberships: OwnMemberships;
@@ -94,16 +93,8 @@ export class RedisChannelLayer extends BaseChannelLayer {
     this.codec = new WireCodec(this.options.maxMessageSize, crypter, this.options.expiry + 10, this.diagnostics);
     const capacityFor = (channel: string) => this.capacityFor(channel);
     this.receipts = new Receipts(this.transport, this.diagnostics);
-    this.local = new LocalChannels(this.instanceId, this.receipts, capacityFor, this.diagnostics);
-    this.selfSends = new SelfSends(
-      this.transport,
-      this.times,
-      this.receipts,
-      this.local,
-      this.codec,
-      capacityFor,
-      this.diagnostics,
-    );
+    const reservations = new Reservations(this.transport, this.times, this.receipts);
+    this.local = new LocalChannels(this.instanceId, this.receipts, reservations, capacityFor, this.diagnostics);
     this.processKeys = new ProcessKeys(
       this.instanceId,
       this.transport,
@@ -150,8 +141,10 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const now = Date.now();
     const id = newId(now);
     const local = isProcessLocal(channel);
-    // A channel this instance receives itself skips the process key and the receive loop.
-    if (local && this.local.owns(channel)) return this.selfSends.send(channel, id.toString("hex"), body);
+    // A channel this instance receives itself skips Redis, within the reservations it holds there.
+    if (local && this.local.owns(channel)) {
+      return this.local.sendToSelf(channel, this.codec.decodeBody(body), now + this.expiryMs);
+    }
     const keys = this.transport.keys;
     const key = keys.channelKey(channel);
     const shard = local ? this.transport.shardOfLocal(channel) : this.transport.shardOfNamed(channel);
@@ -220,7 +213,6 @@ export class RedisChannelLayer extends BaseChannelLayer {
     if (this.transport.single && !this.codec.encrypted && this.options.channelCapacity.length === 0) {
       this.receipts.flushShard(shard);
       shard.batchWrites();
-      const ownId = newId(now).toString("hex");
       const args: ScriptArgument[] = [
         this.prefix,
         this.times.nextScore(now),
@@ -232,12 +224,13 @@ export class RedisChannelLayer extends BaseChannelLayer {
         newId(now).subarray(0, 8),
         body,
         `.${this.instanceId}!`,
-        ownId,
       ];
       return this.transport.run(shard, GROUP_SEND, [groupKey], args, "groupSend").then((reply) => {
         const [full, ...own] = reply as [number, ...Buffer[]];
         this.diagnostics.counters.channelFull += full;
-        this.deliverOwn(own, body, ownId, now);
+        if (own.length === 0) return;
+        const channels = own.map((channel) => channel.toString());
+        return this.local.groupToSelf(channels, this.codec.decodeBody(body), now + this.expiryMs);
       });
     }
     return this.groupSendInTwoSteps(shard, groupKey, this.times.groupCutoff(now), body);
@@ -271,6 +264,8 @@ export class RedisChannelLayer extends BaseChannelLayer {
     this.ownMemberships.clear();
     await this.receipts.flush();
     await this.transport.deleteLayerKeys();
+    // The held sets are gone, and with them the reservations.
+    this.local.reservationsLost();
     await Promise.all(this.transport.shards.map((shard) => this.processKeys.renew(shard)));
   }
 
@@ -295,6 +290,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
     if (await this.identity.changed(shard)) {
       this.serverChanges++;
       try {
+        await this.local.reassert(shard, (channel) => this.transport.shardOfLocal(channel));
         const restored = await this.ownMemberships.restore(shard);
         this.logger.info("Redis lost its data (a restart or a failover): memberships restored", {
           shard: shard.index,
@@ -321,19 +317,6 @@ export class RedisChannelLayer extends BaseChannelLayer {
   }
 
   /**
-   * Hands a group message to this instance's own members the script admitted, all at once, before
-   * the groupSend resolves: so they arrive in the order of this instance's sends to them.
-   */
-  private deliverOwn(channels: readonly Buffer[], body: Buffer, id: string, sentAt: number): void {
-    if (channels.length === 0) return;
-    const now = Date.now();
-    const expiresAt = this.times.deliverableUntil(sentAt, now);
-    if (expiresAt === undefined) return;
-    for (const channel of channels)
-      this.local.deliver(channel.toString(), this.codec.decodeBody(body), id, expiresAt, now);
-  }
-
-  /**
    * groupSend where one script cannot do it (a ring of shards, Cluster, encryption, or capacity
    * rules the server cannot evaluate): read the members, then one script per shard (per slot
    * with Cluster) writes a member per channel, skipping full ones; this instance's own members
@@ -346,12 +329,12 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const now = Date.now();
     const score = this.times.nextScore(now);
     const batches = new Map<string, { shard: Shard; keys: string[]; args: ScriptArgument[] }>();
-    const own: Promise<void>[] = [];
+    const own: string[] = [];
     for (const raw of members) {
       const channel = raw.toString();
       const local = isProcessLocal(channel);
       if (local && this.local.owns(channel)) {
-        own.push(this.selfSends.send(channel, newId(now).toString("hex"), body).catch(skipFull));
+        own.push(channel);
         continue;
       }
       const key = keys.channelKey(channel);
@@ -378,15 +361,10 @@ export class RedisChannelLayer extends BaseChannelLayer {
         this.receipts.flushShard(batch.shard);
         return transport.run(batch.shard, DELIVER_MANY, batch.keys, batch.args, "groupSend");
       }),
-      ...own,
+      own.length > 0 ? this.local.groupToSelf(own, this.codec.decodeBody(body), now + this.expiryMs) : undefined,
     ]);
     for (const count of full) if (typeof count === "number") this.diagnostics.counters.channelFull += count;
   }
 }
 
 function ignore(): void {}
-
-/** A groupSend skips a full member (SelfSends has counted it). */
-function skipFull(error: unknown): void {
-  if (!(error instanceof ChannelFull)) throw error;
-}
