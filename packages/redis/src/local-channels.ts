@@ -282,7 +282,7 @@ export class LocalChannels {
 
   /**
    * After a receive took a message: its receipt is queued (one from another sender), or its
-   * reservation freed (one of our own, given back once more than the headroom is unused). When
+   * reservation freed (one of our own, given back once twice the headroom is unused). When
    * the channel still looks full to other senders, the receive returns only once Redis shows the
    * room, so a send after it finds it.
    */
@@ -296,7 +296,7 @@ export class LocalChannels {
     const reserved = state?.reserved ?? 0;
     const looksFull = box.size() - selfHeld + this.receipts.unsettledOf(channel) + reserved >= capacity;
     if (!looksFull) {
-      if (state !== undefined && reserved - selfHeld > headroom(capacity)) {
+      if (state !== undefined && reserved - selfHeld > 2 * headroom(capacity)) {
         void this.release(channel, state, selfHeld + headroom(capacity));
       }
       return message;

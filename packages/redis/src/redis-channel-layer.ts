@@ -76,6 +76,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
   private readonly local: LocalChannels;
   private readonly processKeys: ProcessKeys;
   private readonly namedReceivers = new Map<string, NamedChannelReceiver>();
+  private readonly ownGroupMembers = new OwnGroupMembers();
   private readonly ownMemberships: OwnMemberships;
   private readonly identity: ServerIdentity;
   private upkeepTimer: NodeJS.Timeout | undefined;
@@ -213,6 +214,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
     if (this.transport.single && !this.codec.encrypted && this.options.channelCapacity.length === 0) {
       this.receipts.flushShard(shard);
       shard.batchWrites();
+      const known = this.ownGroupMembers.get(group);
       const args: ScriptArgument[] = [
         this.prefix,
         this.times.nextScore(now),
@@ -224,12 +226,13 @@ export class RedisChannelLayer extends BaseChannelLayer {
         newId(now).subarray(0, 8),
         body,
         `.${this.instanceId}!`,
+        known?.digest ?? "",
       ];
       return this.transport.run(shard, GROUP_SEND, [groupKey], args, "groupSend").then((reply) => {
-        const [full, ...own] = reply as [number, ...Buffer[]];
+        const [full, digest, ...named] = reply as [number, Buffer, ...Buffer[]];
         this.diagnostics.counters.channelFull += full;
-        if (own.length === 0) return;
-        const channels = own.map((channel) => channel.toString());
+        const channels = this.ownGroupMembers.update(group, digest.toString(), named, known);
+        if (channels.length === 0) return;
         return this.local.groupToSelf(channels, this.codec.decodeBody(body), now + this.expiryMs);
       });
     }
@@ -368,3 +371,39 @@ export class RedisChannelLayer extends BaseChannelLayer {
 }
 
 function ignore(): void {}
+
+/** Groups' own members remembered at most; beyond it they are forgotten and sent again. */
+const OWN_GROUP_MEMBERS_LIMIT = 10_000;
+
+/**
+ * The sender's own members of each group it sends to, as the group-send script last listed
+ * them, under that list's digest: while the digest stays the same, the script sends only it.
+ */
+class OwnGroupMembers {
+  private readonly lists = new Map<string, OwnList>();
+
+  get(group: string): OwnList | undefined {
+    return this.lists.get(group);
+  }
+
+  /**
+   * The group's own members now: the list the script sent, or, when it sent only the digest,
+   * `known` (the list whose digest the groupSend passed).
+   */
+  update(group: string, digest: string, named: readonly Buffer[], known: OwnList | undefined): string[] {
+    if (digest === "") {
+      this.lists.delete(group);
+      return [];
+    }
+    if (named.length === 0 && known?.digest === digest) return known.channels;
+    if (this.lists.size >= OWN_GROUP_MEMBERS_LIMIT) this.lists.clear();
+    const channels = named.map((channel) => channel.toString());
+    this.lists.set(group, { digest, channels });
+    return channels;
+  }
+}
+
+interface OwnList {
+  digest: string;
+  channels: string[];
+}

@@ -175,20 +175,22 @@ return full
  * that key that have room (channels_redis' format), and each named channel once. The member's
  * msgpack is the sender's body with the key spliced in, so the server never decodes a message.
  * The sender's own channels (their names hold its `.<instance id>!`) are only returned, for the
- * sender to hand over itself within its reservations, in the order of its other sends.
+ * sender to hand over itself within its reservations, in the order of its other sends; when
+ * their digest equals the one the sender knows, only the digest comes back (it has the list).
  * Keys are derived as KeySpace does without Cluster. KEYS: group. ARGV: prefix, score, group
  * cutoff, expiry cutoff (seconds), expiry cutoff (hex ms), ttl ms, capacity, 8 bytes that start
- * every id (6 of send time in ms, 2 random), body, the sender's `.<instance id>!`. Returns how
- * many members were full, then the sender's own members.
+ * every id (6 of send time in ms, 2 random), body, the sender's `.<instance id>!`, the digest
+ * of its own members it knows. Returns how many members were full, the digest of the sender's
+ * own members ("" for none), then those members unless the digest was the known one.
  */
 export const GROUP_SEND = new LuaScript(
   "group-send",
   `${HELD_FUNCTION}
 local prefix, now, cutoff, cutoffHex, ttl = ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6]
-local cap, nonce, body, ownTag = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10]
+local cap, nonce, body, ownTag, knownDigest = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-if #members == 0 then return {0} end
+if #members == 0 then return {0, ''} end
 
 local function str(s)
   local n = #s
@@ -196,10 +198,10 @@ local function str(s)
   if n < 256 then return '\\217' .. string.char(n) .. s end
   return '\\218' .. struct.pack('>I2', n) .. s
 end
-local order, lists, reply = {}, {}, {0}
+local order, lists, own = {}, {}, {}
 for _, channel in ipairs(members) do
   if ownTag and string.find(channel, ownTag, 1, true) then
-    reply[#reply + 1] = channel
+    own[#own + 1] = channel
   else
     local bang = string.find(channel, '!', 1, true)
     local key = prefix .. (bang and string.sub(channel, 1, bang) or channel)
@@ -210,6 +212,13 @@ for _, channel in ipairs(members) do
       order[#order + 1] = key
     end
     list[#list + 1] = channel
+  end
+end
+local reply = {0, ''}
+if #own > 0 then
+  reply[2] = redis.sha1hex(table.concat(own, ' '))
+  if reply[2] ~= knownDigest then
+    for _, channel in ipairs(own) do reply[#reply + 1] = channel end
   end
 end
 if #order == 0 then return reply end
