@@ -286,14 +286,14 @@ export class RedisChannelLayer extends BaseChannelLayer {
 
   /**
    * Every 10 s and after each reconnect: if the shard's server changed (a restart, a failover),
-   * add this instance's memberships back first, then renew its markers and sweep its held sets.
+   * add this instance's memberships back; then renew its markers, sweep its held sets, and take
+   * its reservations again where Redis lost them (a restart, or someone else's flush).
    */
   private async upkeep(shard: Shard): Promise<void> {
     if (this.closed) return;
     if (await this.identity.changed(shard)) {
       this.serverChanges++;
       try {
-        await this.local.reassert(shard, (channel) => this.transport.shardOfLocal(channel));
         const restored = await this.ownMemberships.restore(shard);
         this.logger.info("Redis lost its data (a restart or a failover): memberships restored", {
           shard: shard.index,
@@ -304,6 +304,11 @@ export class RedisChannelLayer extends BaseChannelLayer {
       }
     }
     await this.processKeys.renew(shard);
+    try {
+      await this.local.reassert(shard, (channel) => this.transport.shardOfLocal(channel));
+    } catch (error) {
+      this.diagnostics.backgroundError(error, { where: "renewing reservations", shard: shard.index });
+    }
   }
 
   private receiveNamed(channel: string, signal: AbortSignal | undefined): Promise<Message> {
