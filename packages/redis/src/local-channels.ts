@@ -48,7 +48,7 @@ interface Reserved {
  * Redis, few enough that other senders rarely find the channel full early (docs/redis.md).
  */
 export function headroom(capacity: number): number {
-  return Math.min(64, Math.max(1, Math.ceil(capacity / 8)));
+  return Math.min(256, Math.max(1, Math.ceil(capacity / 8)));
 }
 
 /**
@@ -244,7 +244,11 @@ export class LocalChannels {
     this.reserve.request(channel, capacity, target).then(
       (granted) => {
         state.growing = false;
-        if (this.reservations.get(channel) !== state) return;
+        if (this.reservations.get(channel) !== state) {
+          // Discarded meanwhile: what Redis just granted belongs to nobody.
+          if (granted > 0 && !this.closed) void this.giveBack(channel, capacity, 0);
+          return;
+        }
         state.reserved = granted;
         // In order: what the reservations cover is handed over; what this request was for and
         // still does not fit finds the channel full; sends that came later ask again.
@@ -274,8 +278,11 @@ export class LocalChannels {
   private release(channel: string, state: Reserved, target: number): Promise<void> {
     if (state.reserved <= target) return RESOLVED;
     state.reserved = target;
-    const released = this.reserve.request(channel, this.capacityFor(channel), target);
-    return released.then(ignore, (error: unknown) => {
+    return this.giveBack(channel, this.capacityFor(channel), target);
+  }
+
+  private giveBack(channel: string, capacity: number, target: number): Promise<void> {
+    return this.reserve.request(channel, capacity, target).then(ignore, (error: unknown) => {
       this.diagnostics.backgroundError(error, { where: "releasing reservations", channel });
     });
   }

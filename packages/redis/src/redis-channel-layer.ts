@@ -64,7 +64,8 @@ const UPKEEP_INTERVAL_MS = 10_000;
 /**
  * channels_redis' RedisChannelLayer for Node, wire-compatible with it (same keys, member format,
  * shard choice and Fernet encryption), so Django Channels and Node processes on one Redis and
- * prefix are one layer; every operation is one round trip. How it works: docs/redis.md.
+ * prefix are one layer. Every operation that needs Redis is one round trip; what an instance sends
+ * its own channels usually needs none (reservations). How it works: docs/redis.md.
  */
 export class RedisChannelLayer extends BaseChannelLayer {
   readonly extensions = ALL_EXTENSIONS;
