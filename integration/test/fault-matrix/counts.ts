@@ -5,6 +5,8 @@ import type { Kind, ReceiveLedger, SendLedger, StatsSnapshot } from "./protocol.
 export interface Crash {
   /** The sender's next number, per kind, just before the kill: everything below had been sent. */
   nAtKill: Record<Kind, number>;
+  /** How many messages the receiver had, per kind, just before the kill: they arrived before it. */
+  deliveredAtKill: Record<Kind, number>;
   /** The sender's next number once the server answered again. */
   nAtRestart: Record<Kind, number>;
   /** Date.now() when restart() was called: the dead server's last acceptance came before it. */
@@ -73,19 +75,21 @@ export function countCase(loss: LossRule, send: SendLedger, receive: ReceiveLedg
     reordered,
     deliveredThoughRejected: send.rejected.filter(([n]) => seen.has(n)).length,
     foreign: [...seen].filter((n) => !attempted.has(n)).length,
-    countedInStats: sum(send.stats, fields) + (loss.rule === "counted" ? 0 : sum(receive.stats, fields)),
+    countedInStats: sum(send.stats, fields) + sum(receive.stats, fields),
   };
 }
 
-/** Each crash's gap: (last number delivered that was sent before the kill, first delivered sent after the restart). */
+/**
+ * Each crash's gap: (the highest number that had arrived before the kill, the lowest number sent
+ * after the restart that arrived). A message lost in the crash lies in it.
+ */
 function crashGaps(kind: Kind, crashes: readonly Crash[], delivered: readonly number[]): [number, number][] {
   return crashes.map((crash) => {
-    let before = -1;
-    let after = Number.POSITIVE_INFINITY;
-    for (const n of delivered) {
-      if (n < crash.nAtKill[kind]) before = Math.max(before, n);
-      if (n >= crash.nAtRestart[kind]) after = Math.min(after, n);
-    }
+    const before = delivered.slice(0, crash.deliveredAtKill[kind]).reduce((max, n) => Math.max(max, n), -1);
+    const after = delivered.reduce(
+      (min, n) => (n >= crash.nAtRestart[kind] ? Math.min(min, n) : min),
+      Number.POSITIVE_INFINITY,
+    );
     return [before, after];
   });
 }
@@ -101,33 +105,31 @@ function lossProblem(
 ): string | undefined {
   const lost = counts.lost;
   if (lost.length === 0) return undefined;
-  const shown = `${lost.length} lost (${lost.slice(0, 10).join(", ")}${lost.length > 10 ? ", ..." : ""})`;
-  switch (loss.rule) {
-    case "none":
-      return `${shown}; it promises none`;
-    case "per-crash":
-      return lost.length <= loss.perCrash * crashes.length
-        ? undefined
-        : `${shown}; it allows ${loss.perCrash} per crash`;
-    case "counted":
-      return lost.length <= counts.countedInStats
-        ? undefined
-        : `${shown}, but stats() count ${counts.countedInStats} (${loss.fields.join(" + ")})`;
-    case "held-at-crash":
-    case "crash-window": {
-      const gaps = crashGaps(kind, crashes, receive.delivered);
-      const gapOf = (n: number) => gaps.findIndex(([before, after]) => before < n && n < after);
-      const outside = lost.filter((n) => gapOf(n) < 0);
-      if (outside.length > 0) return `${shown}; ${outside.length} outside any crash's gap (${outside.slice(0, 10)})`;
-      if (loss.rule === "crash-window") return undefined;
-      // Accepted by the restarted server, so not something the dead one held.
-      const resolvedAt = new Map(send.resolved);
-      const late = lost.filter((n) => (resolvedAt.get(n) ?? 0) >= (crashes[gapOf(n)] as Crash).restartBeganAt);
-      return late.length > 0
-        ? `${shown}; ${late.length} resolved after the restart began (${late.slice(0, 10)})`
-        : undefined;
-    }
+  const around = crashes.map(
+    (crash, index) => `kill ${index + 1}: ${crash.nAtKill[kind]}, restart: ${crash.nAtRestart[kind]}`,
+  );
+  const shown = `${lost.length} lost (${lost.slice(0, 10).join(", ")}${lost.length > 10 ? ", ..." : ""}; next n at ${around.join("; ")})`;
+  if (loss.rule === "none") return `${shown}; it promises none`;
+  if (loss.rule === "counted") {
+    if (lost.length <= counts.countedInStats) return undefined;
+    return `${shown}, but stats() count ${counts.countedInStats} (${loss.fields.join(" + ")})`;
   }
+  // Every other rule allows only losses in a crash's gap.
+  const gaps = crashGaps(kind, crashes, receive.delivered);
+  const gapOf = (n: number) => gaps.findIndex(([before, after]) => before < n && n < after);
+  const outside = lost.filter((n) => gapOf(n) < 0);
+  if (outside.length > 0) return `${shown}; ${outside.length} outside any crash's gap (${outside.slice(0, 10)})`;
+  if (loss.rule === "in-flight-receive") {
+    const most = Math.max(...gaps.map((_, index) => lost.filter((n) => gapOf(n) === index).length));
+    return most <= loss.perCrash ? undefined : `${shown}; ${most} in one crash, it allows ${loss.perCrash}`;
+  }
+  if (loss.rule === "held-at-crash") {
+    // Accepted by the restarted server, so not something the dead one held.
+    const resolvedAt = new Map(send.resolved);
+    const late = lost.filter((n) => (resolvedAt.get(n) ?? 0) >= (crashes[gapOf(n)] as Crash).restartBeganAt);
+    if (late.length > 0) return `${shown}; ${late.length} resolved after the restart began (${late.slice(0, 10)})`;
+  }
+  return undefined;
 }
 
 /** Every promise this case broke, in words (empty when it kept them all). */

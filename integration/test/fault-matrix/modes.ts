@@ -3,8 +3,9 @@ import type { Backend, Kind } from "./protocol.js";
 /**
  * What a kind of channel may lose across a server crash, as its backend's docs say:
  * - none: nothing whose send resolved;
- * - per-crash: at most `perCrash` per kill (PostgreSQL's claim committed as the server died);
- * - counted: no more than the sender's `fields` of stats() count (the backend knows what it lost);
+ * - in-flight-receive: only what a receive had taken from the server when it died, whose reply
+ *   never came: at most `perCrash` per crash, in the crash's gap (see crash-window);
+ * - counted: no more than `fields` of the sender's and receiver's stats() count (the backend knows);
  * - held-at-crash: only what the dead server held: every lost send resolved before the restart
  *   began, and lies in a crash's gap (see crash-window);
  * - crash-window: only sends in a crash's gap, between the last one delivered before the kill and
@@ -12,7 +13,7 @@ import type { Backend, Kind } from "./protocol.js";
  */
 export type LossRule =
   | { rule: "none" }
-  | { rule: "per-crash"; perCrash: number }
+  | { rule: "in-flight-receive"; perCrash: number }
   | { rule: "counted"; fields: readonly string[] }
   | { rule: "held-at-crash" }
   | { rule: "crash-window" };
@@ -35,6 +36,12 @@ export interface FaultMode {
 }
 
 const CAPACITY = 1_000_000;
+/**
+ * What one pop of an instance's process key takes at most (the Redis layer's batch): all of it
+ * is lost when the pop's reply dies with the server. A named channel's pop takes one per waiting receive.
+ */
+const POP_BATCH = 512;
+const IN_FLIGHT_POP = "AOF on disk; a pop whose reply died with Redis is lost";
 
 export const FAULT_MODES: readonly FaultMode[] = [
   {
@@ -54,15 +61,16 @@ export const FAULT_MODES: readonly FaultMode[] = [
   },
   {
     // Every write is in the AOF (written and fsynced) before Redis replies, so whatever a send
-    // resolved on, and every pop a receiver was answered, is on disk when SIGKILL comes.
+    // resolved on survives SIGKILL. A pop is a write too: one that Redis wrote to the AOF while
+    // its reply died with it is gone for good (seen in the AOF: the member's ZADD, then its pop).
     name: "Redis, appendonly yes + appendfsync always",
     backend: "redis",
     serverArgs: ["--appendonly", "yes", "--appendfsync", "always"],
     layerOptions: { capacity: CAPACITY },
     kinds: {
-      local: { loss: { rule: "none" }, says: "durable: nothing lost" },
-      named: { loss: { rule: "none" }, says: "durable: nothing lost" },
-      group: { loss: { rule: "none" }, says: "durable: nothing lost" },
+      local: { loss: { rule: "in-flight-receive", perCrash: POP_BATCH }, says: IN_FLIGHT_POP },
+      named: { loss: { rule: "in-flight-receive", perCrash: 1 }, says: IN_FLIGHT_POP },
+      group: { loss: { rule: "in-flight-receive", perCrash: POP_BATCH }, says: IN_FLIGHT_POP },
     },
   },
   {
@@ -73,7 +81,7 @@ export const FAULT_MODES: readonly FaultMode[] = [
     kinds: {
       local: { loss: { rule: "none" }, says: "committed rows: nothing lost" },
       named: {
-        loss: { rule: "per-crash", perCrash: 1 },
+        loss: { rule: "in-flight-receive", perCrash: 1 },
         says: "committed rows; at most 1 per waiting receive per crash",
       },
       group: { loss: { rule: "none" }, says: "committed rows: nothing lost" },

@@ -6,6 +6,11 @@ export type Backend = "redis" | "postgres" | "nats";
 export type Kind = "local" | "named" | "group";
 export const KINDS: readonly Kind[] = ["local", "named", "group"];
 
+/** A record with `value(kind)` for every kind. */
+export function perKind<T>(value: (kind: Kind) => T): Record<Kind, T> {
+  return { local: value("local"), named: value("named"), group: value("group") };
+}
+
 /** How a peer process makes its layers: one per kind, all on one prefix (so one layer). */
 export interface PeerConfig {
   role: "sender" | "receiver";

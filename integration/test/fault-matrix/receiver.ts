@@ -5,6 +5,7 @@ import {
   KINDS,
   type Kind,
   type PeerConfig,
+  perKind,
   type ReceiveLedger,
   type ReceiverCalls,
   type Targets,
@@ -21,7 +22,9 @@ function sleep(ms: number): Promise<void> {
  */
 export class Receiver {
   private readonly layers: Record<Kind, FaultLayer>;
-  private readonly ledgers = {} as Record<Kind, Omit<ReceiveLedger, "stats">>;
+  private readonly ledgers = perKind(
+    (): Omit<ReceiveLedger, "stats"> => ({ delivered: [], receiveErrors: {}, ended: false }),
+  );
   private readonly stopping = new AbortController();
   private loops: Promise<void>[] = [];
 
@@ -38,19 +41,12 @@ export class Receiver {
       this.loops = KINDS.map((kind) => this.receiveLoop(kind, channels[kind]));
       return { local: channels.local, named, group };
     },
-    progress: async () => {
-      const progress = {} as Awaited<ReturnType<Receiver["calls"]["progress"]>>;
-      for (const kind of KINDS) {
+    progress: async () =>
+      perKind((kind) => {
         const { delivered, ended } = this.ledgers[kind];
-        progress[kind] = { count: delivered.length, maxN: delivered.reduce((max, n) => Math.max(max, n), -1), ended };
-      }
-      return progress;
-    },
-    report: async () => {
-      const report = {} as Record<Kind, ReceiveLedger>;
-      for (const kind of KINDS) report[kind] = { ...this.ledgers[kind], stats: statsOf(this.layers[kind]) };
-      return report;
-    },
+        return { count: delivered.length, maxN: delivered.reduce((max, n) => Math.max(max, n), -1), ended };
+      }),
+    report: async () => perKind((kind) => ({ ...this.ledgers[kind], stats: statsOf(this.layers[kind]) })),
     close: async () => {
       this.stopping.abort();
       await Promise.all(this.loops);

@@ -6,6 +6,7 @@ import { PeerProcess } from "./peer-process.js";
 import {
   KINDS,
   type Kind,
+  perKind,
   type ReceiveLedger,
   type ReceiverCalls,
   type SenderCalls,
@@ -91,6 +92,7 @@ export async function runFaultMode(mode: FaultMode, server: TestService, load: F
     for (let kill = 0; kill < load.kills; kill++) {
       await sleep(load.loadMs);
       const nAtKill = await sender.call("progress", null);
+      const receivedAtKill = await receiver.call("progress", null);
       await server.kill("SIGKILL");
       await sleep(load.outageMs);
       const restartBeganAt = Date.now();
@@ -101,11 +103,13 @@ export async function runFaultMode(mode: FaultMode, server: TestService, load: F
         for (const kind of await deliveredSince(nAtRestart)) recoveredKinds.add(kind);
         return recoveredKinds.size === KINDS.length;
       }, RECOVERY_DEADLINE_MS);
-      const recovered = Object.fromEntries(KINDS.map((kind) => [kind, recoveredKinds.has(kind)])) as Record<
-        Kind,
-        boolean
-      >;
-      crashes.push({ nAtKill, nAtRestart, restartBeganAt, recovered });
+      crashes.push({
+        nAtKill,
+        deliveredAtKill: perKind((kind) => receivedAtKill[kind].count),
+        nAtRestart,
+        restartBeganAt,
+        recovered: perKind((kind) => recoveredKinds.has(kind)),
+      });
     }
     await sleep(Math.max(load.loadMs, startedAt + load.minimumExchangeMs - Date.now()));
     const exchangeMs = Date.now() - startedAt;
@@ -119,7 +123,7 @@ export async function runFaultMode(mode: FaultMode, server: TestService, load: F
       return KINDS.every((kind) => {
         const { loss } = mode.kinds[kind];
         const counts = countCase(loss, sends[kind], receives[kind]);
-        if (loss.rule === "none" || loss.rule === "per-crash") return counts.lost.length === 0;
+        if (loss.rule === "none") return counts.lost.length === 0;
         if (loss.rule === "counted") return counts.lost.length <= counts.countedInStats;
         return receives[kind].ended;
       });
@@ -128,8 +132,7 @@ export async function runFaultMode(mode: FaultMode, server: TestService, load: F
     // Fresh stats: the sender's loss counts come in after its last send.
     const finalSends = await sender.call("report", null);
     const receives = await receiver.call("report", null);
-    const counts = {} as Record<Kind, CaseCounts>;
-    for (const kind of KINDS) counts[kind] = countCase(mode.kinds[kind].loss, finalSends[kind], receives[kind]);
+    const counts = perKind((kind) => countCase(mode.kinds[kind].loss, finalSends[kind], receives[kind]));
     return { mode, crashes, sends: finalSends, receives, counts, exchangeMs };
   } finally {
     await Promise.all([sender.close(), receiver.close()]);

@@ -6,6 +6,7 @@ import {
   type Kind,
   MESSAGE_TYPE,
   type PeerConfig,
+  perKind,
   type SenderCalls,
   type SendLedger,
   type Targets,
@@ -24,15 +25,15 @@ function sleep(ms: number): Promise<void> {
  */
 export class Sender {
   private readonly layers: Record<Kind, FaultLayer>;
-  private readonly ledgers = {} as Record<Kind, Omit<SendLedger, "stats">>;
+  private readonly ledgers = perKind(
+    (): Omit<SendLedger, "stats"> => ({ next: 0, resolved: [], rejected: [], unsettled: 0, endResolved: false }),
+  );
   private targets: Targets | undefined;
   private sending = false;
   private loops: Promise<void>[] = [];
 
   constructor(config: PeerConfig) {
-    this.layers = { local: openLayer(config), named: openLayer(config), group: openLayer(config) };
-    for (const kind of KINDS)
-      this.ledgers[kind] = { next: 0, resolved: [], rejected: [], unsettled: 0, endResolved: false };
+    this.layers = perKind(() => openLayer(config));
   }
 
   readonly calls: { [M in keyof SenderCalls]: (params: SenderCalls[M][0]) => Promise<SenderCalls[M][1]> } = {
@@ -42,22 +43,14 @@ export class Sender {
       this.loops = KINDS.map((kind) => this.sendLoop(kind, 1000 / perSecond));
       return null;
     },
-    progress: async () => ({
-      local: this.ledgers.local.next,
-      named: this.ledgers.named.next,
-      group: this.ledgers.group.next,
-    }),
+    progress: async () => perKind((kind) => this.ledgers[kind].next),
     stop: async () => {
       this.sending = false;
       await Promise.all(KINDS.map((kind, index) => this.settle(kind, this.loops[index])));
       await Promise.all(KINDS.map((kind) => this.sendEnd(kind)));
       return null;
     },
-    report: async () => {
-      const report = {} as Record<Kind, SendLedger>;
-      for (const kind of KINDS) report[kind] = { ...this.ledgers[kind], stats: statsOf(this.layers[kind]) };
-      return report;
-    },
+    report: async () => perKind((kind) => ({ ...this.ledgers[kind], stats: statsOf(this.layers[kind]) })),
     close: async () => {
       this.sending = false;
       await Promise.all(KINDS.map((kind) => this.layers[kind].close()));

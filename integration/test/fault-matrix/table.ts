@@ -1,5 +1,5 @@
 import { countingFields } from "./counts.js";
-import { KINDS } from "./protocol.js";
+import { KINDS, type Kind } from "./protocol.js";
 import type { ModeRun } from "./scenario.js";
 
 const HEADER = [
@@ -25,6 +25,16 @@ function codes(rejectedCodes: Record<string, number>): string {
   return `${total} (${named})`;
 }
 
+/** "5 (lostSends 3 + unconfirmedSends 2)": the fields that count a kind's losses, sender's and receiver's. */
+function countedBreakdown(run: ModeRun, kind: Kind, fields: readonly string[]): string {
+  const parts: string[] = [];
+  for (const field of fields) {
+    const value = (run.sends[kind].stats?.[field] ?? 0) + (run.receives[kind].stats?.[field] ?? 0);
+    if (value > 0 || fields.length === 1) parts.push(`${field} ${value}`);
+  }
+  return `${run.counts[kind].countedInStats} (${parts.join(" + ") || fields.join(", ")})`;
+}
+
 function row(cells: readonly (string | number)[]): string {
   return `| ${cells.join(" | ")} |`;
 }
@@ -38,7 +48,7 @@ export function faultTable(runs: readonly ModeRun[]): string {
       const counts = run.counts[kind];
       const counted =
         promise.loss.rule === "counted" || counts.countedInStats > 0
-          ? `${counts.countedInStats} (${countingFields(promise.loss).join(" + ")})`
+          ? countedBreakdown(run, kind, countingFields(promise.loss))
           : "not countable";
       lines.push(
         row([
