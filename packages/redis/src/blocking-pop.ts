@@ -1,4 +1,4 @@
-import type { RedisClient } from "./scripts.js";
+import type { RedisClient } from "./shards.js";
 
 /** A popped sorted-set entry: the member's bytes and its score (send time in seconds) as Redis wrote it. */
 export type PoppedEntry = [member: Buffer, score: Buffer];
@@ -37,7 +37,27 @@ export async function blockingPop(
   return reply ? { key: reply[0].toString(), entries: [[reply[1], reply[2]]] } : undefined;
 }
 
-/** Resolves after `ms` (a loop backing off after an error it cannot fix by retrying at once). */
-export function backOff(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+/**
+ * Resolves with `pending`, or with undefined as soon as `signal` aborts: a loop being stopped
+ * must not wait for a pop on a connection that is reconnecting (ioredis would never settle it).
+ */
+export function unlessAborted<T>(pending: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) {
+    pending.catch(() => undefined);
+    return Promise.resolve(undefined);
+  }
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+    pending.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }

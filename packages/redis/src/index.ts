@@ -1,5 +1,11 @@
-export { InvalidToken, MultiFernet } from "./fernet.js";
-export { consistentHash } from "./hash-ring.js";
-export { RedisChannelLayer, type RedisChannelLayerOptions } from "./redis-channel-layer.js";
-export { RedisPubSubChannelLayer, type RedisPubSubChannelLayerOptions } from "./redis-pubsub-channel-layer.js";
+export {
+  RedisChannelLayer,
+  type RedisChannelLayerOptions,
+  type RedisChannelLayerStats,
+} from "./redis-channel-layer.js";
+export {
+  RedisPubSubChannelLayer,
+  type RedisPubSubChannelLayerOptions,
+  type RedisPubSubChannelLayerStats,
+} from "./redis-pubsub-channel-layer.js";
 export type { RedisClusterHost, RedisHost } from "./shards.js";

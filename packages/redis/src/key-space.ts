@@ -1,18 +1,29 @@
-import { nonLocalName } from "@channel-layers/core/backend";
+import { InvalidOptions } from "@channel-layers/core";
+import { nonLocalName, parseChannelName } from "@channel-layers/core/backend";
 
-/** The part of a process-local channel's name after its `!`: its name within its process key. */
-export function localPart(channel: string): string {
-  return channel.slice(channel.indexOf("!") + 1);
+/** Longest prefix: keys stay readable, and a prefix is a name, not data. */
+const MAX_PREFIX_LENGTH = 64;
+/** Channel-name characters, and `:` which Redis users put in prefixes (`myapp:`). */
+const PREFIX = /^[a-zA-Z\d\-_.:]+$/;
+/** A channel or group name as it appears in a key. */
+const NAME = "[a-zA-Z\\d\\-_.]+";
+/** What follows the prefix in a key of this layer on Cluster (see KeySpace): what flush deletes. */
+const CLUSTER_KEY = new RegExp(`^(\\{${NAME}\\}(${NAME}!(\\$held|\\$receiver)?|\\$wake)?|:group:\\{${NAME}\\})$`);
+
+/** Throws InvalidOptions unless `prefix` can start this layer's keys without meeting others'. */
+export function assertPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix === "string" && prefix.length <= MAX_PREFIX_LENGTH && PREFIX.test(prefix)) return;
+  throw new InvalidOptions(
+    `prefix must be 1 to ${MAX_PREFIX_LENGTH} ASCII letters, digits, hyphens, underscores, periods or colons; got ${JSON.stringify(prefix)}`,
+  );
 }
 
 /**
  * Redis key names. Without Cluster they are exactly channels_redis': a channel's sorted set at
  * prefix + name, a process's local channels at prefix + the part up to `!`, groups at
- * `prefix:group:name`. The keys only this package uses sit beside them: `<process key>$receiver`
- * (a live RedisChannelLayer counts per channel) and `<process key>$held` (what each of its
- * channels holds). With Cluster every key gets a hash tag, so each script touches one slot: the
- * channel or group name, or for process-local channels the instance id before the `!`, which puts
- * all of one instance's keys in one slot (channels_redis has no Cluster support to agree with).
+ * `prefix:group:name`. Beside them sit the keys only this package uses: `<process key>$receiver`
+ * and `<process key>$held` (see docs/redis.md). With Cluster every key gets a hash tag, so each
+ * script touches one slot.
  */
 export class KeySpace {
   constructor(
@@ -22,8 +33,8 @@ export class KeySpace {
 
   /** The key a message for `channel` is written to: its own, or its process key. */
   channelKey(channel: string): string {
-    const bang = channel.indexOf("!");
-    if (bang !== -1) return this.processKey(channel.slice(0, bang + 1));
+    const parts = parseChannelName(channel);
+    if (parts.processLocal) return this.processKey(parts.nonLocalPart);
     return this.cluster ? `${this.prefix}{${channel}}` : this.prefix + channel;
   }
 
@@ -37,12 +48,13 @@ export class KeySpace {
     return `${processKey}$receiver`;
   }
 
-  /**
-   * The held set of process-local `channel`'s process key: an entry `<local part>|<id>` for each
-   * message sent to one of its channels and not yet received (see scripts.ts).
-   */
+  /** The held set of process-local `channel`'s process key: one entry per message not yet received. */
   heldKey(channel: string): string {
-    return `${this.processKey(nonLocalName(channel))}$held`;
+    return this.heldKeyOf(this.processKey(nonLocalName(channel)));
+  }
+
+  heldKeyOf(processKey: string): string {
+    return `${processKey}$held`;
   }
 
   /** A private key an instance's receive loop also blocks on, so it can be woken to watch new keys. */
@@ -54,16 +66,27 @@ export class KeySpace {
     return this.cluster ? `${this.prefix}:group:{${group}}` : `${this.prefix}:group:${group}`;
   }
 
-  /** A glob matching every key of this prefix, with glob characters in the prefix escaped. */
+  /** A glob matching every key that starts with the prefix (a valid prefix has no glob characters). */
   get pattern(): string {
-    return `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
+    return `${this.prefix}*`;
+  }
+
+  /** Whether `key` (one `pattern` matched) has the shape of a Cluster key of this layer. */
+  isClusterKey(key: string): boolean {
+    return key.startsWith(this.prefix) && CLUSTER_KEY.test(key.slice(this.prefix.length));
   }
 }
 
-/** The instance id in `<prefix>.<instanceId>!`: what all of one instance's local channels share. */
-export function processTag(nonLocal: string): string {
-  const body = nonLocal.endsWith("!") ? nonLocal.slice(0, -1) : nonLocal;
-  const dot = body.lastIndexOf(".");
-  const tag = dot === -1 ? body : body.slice(dot + 1);
-  return tag.length > 0 ? tag : body;
+/**
+ * The hash tag of a process key with Cluster: the instance id newChannel() put before the `!`, so
+ * all of one instance's keys share a slot; the whole non-local part for a name it did not make.
+ */
+function processTag(nonLocal: string): string {
+  const parts = parseChannelName(nonLocal);
+  return parts.instanceId ?? nonLocal.slice(0, -1);
+}
+
+/** What follows the `!` of a process-local channel: its name within its process key. */
+export function localPartOf(channel: string): string {
+  return parseChannelName(channel).localPart;
 }

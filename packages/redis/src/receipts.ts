@@ -1,3 +1,5 @@
+import type { LayerDiagnostics } from "@channel-layers/core/backend";
+import type { RedisTransport } from "./redis-transport.js";
 import { ACK } from "./scripts.js";
 import type { Shard } from "./shards.js";
 
@@ -19,7 +21,7 @@ export interface ReceiptBlock {
 interface Batch {
   /** Held set -> entries to remove from it. */
   sets: Map<string, string[]>;
-  /** The channel of each entry, to tell LocalChannels once they are in Redis. */
+  /** The channel of each entry, to count it as settled once Redis has it. */
   channels: string[];
   done: Promise<void>;
   resolve(): void;
@@ -35,24 +37,26 @@ function newBatch(): Batch {
 
 /**
  * Receipts of received process-local messages, batched: each removes the message's entry
- * (`<local part>|<id>`) from its process key's held set, which is what frees its place in the
- * channel's capacity. They go out in one script per shard (one variadic ZREM per held set), at
- * the latest on the next turn of the event loop, and before any command this layer sends on that
- * shard's connection (inside it, when it is a send), so a send that follows a receive sees the
- * room; a receive that must not return before its receipt is in Redis flushes and waits.
+ * (`<local part>|<id>`) from its process key's held set, which frees its place in the channel's
+ * capacity. They go out in one script per shard, on the next turn of the event loop at the
+ * latest, and before any command this layer sends on that shard's connection (inside it, when it
+ * is a send), so a send that follows a receive sees the room.
  */
 export class Receipts {
   private readonly pending = new Map<Shard, Batch>();
+  /** Channel -> receipts queued or in flight, not yet applied by Redis. */
+  private readonly unsettled = new Map<string, number>();
   private scheduled = false;
 
   constructor(
-    private readonly reportError: (error: unknown) => void,
-    /** Told which channels' receipts Redis has applied (or failed to). */
-    private readonly onSettled: (channels: readonly string[]) => void,
+    private readonly transport: RedisTransport,
+    private readonly diagnostics: LayerDiagnostics,
   ) {}
 
-  /** Queues a receipt; resolves once it is in Redis (or its command failed). */
-  add(shard: Shard, heldKey: string, entry: string, channel: string): Promise<void> {
+  /** Queues the receipt of `entry` in `channel`'s held set; resolves once it is in Redis (or failed). */
+  add(channel: string, entry: string): Promise<void> {
+    const shard = this.transport.shardOfLocal(channel);
+    const heldKey = this.transport.keys.heldKey(channel);
     let batch = this.pending.get(shard);
     if (batch === undefined) {
       batch = newBatch();
@@ -62,11 +66,17 @@ export class Receipts {
     if (entries === undefined) batch.sets.set(heldKey, [entry]);
     else entries.push(entry);
     batch.channels.push(channel);
+    this.unsettled.set(channel, (this.unsettled.get(channel) ?? 0) + 1);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
     return batch.done;
+  }
+
+  /** Receipts of `channel` that Redis has not applied yet. */
+  unsettledOf(channel: string): number {
+    return this.unsettled.get(channel) ?? 0;
   }
 
   /**
@@ -77,10 +87,10 @@ export class Receipts {
     const batch = this.pending.get(shard);
     if (batch === undefined || batch.channels.length > CHUNK) return undefined;
     this.pending.delete(shard);
-    return { ...this.block([...batch.sets]), settled: () => this.settle(batch) };
+    return { ...block([...batch.sets]), settled: () => this.settle(batch) };
   }
 
-  /** Sends the shard's pending receipts now (ahead of whatever the caller sends next). */
+  /** Sends the shard's pending receipts now, ahead of whatever the caller sends next. */
   flushShard(shard: Shard): Promise<void> | undefined {
     const batch = this.pending.get(shard);
     if (batch === undefined) return undefined;
@@ -90,8 +100,12 @@ export class Receipts {
     let chunk: [string, string[]][] = [];
     let size = 0;
     const send = () => {
-      const { keys, args } = this.block(chunk);
-      runs.push(ACK.run(shard.client, keys, args).catch(this.reportError));
+      const { keys, args } = block(chunk);
+      runs.push(
+        ACK.run(shard.client, keys, args).catch((error: unknown) => {
+          this.diagnostics.backgroundError(error, { where: "receipts" });
+        }),
+      );
       chunk = [];
       size = 0;
     };
@@ -107,24 +121,41 @@ export class Receipts {
     return Promise.all(runs).then(() => this.settle(batch));
   }
 
+  /** Sends the pending receipts of `channel`'s shard now; resolves once Redis has them. */
+  flushNow(channel: string): Promise<void> {
+    return this.flushShard(this.transport.shardOfLocal(channel)) ?? Promise.resolve();
+  }
+
+  /** Sends every pending receipt now. */
   flush(): Promise<unknown> {
     this.scheduled = false;
     return Promise.all([...this.pending.keys()].map((shard) => this.flushShard(shard)));
   }
 
-  private settle(batch: Batch): void {
-    this.onSettled(batch.channels);
-    batch.resolve();
+  /** Forgets what is pending (after close). */
+  clear(): void {
+    for (const batch of this.pending.values()) batch.resolve();
+    this.pending.clear();
+    this.unsettled.clear();
   }
 
-  private block(sets: [string, string[]][]): { keys: string[]; args: (string | number)[] } {
-    const keys: string[] = [];
-    const args: (string | number)[] = [];
-    for (const [heldKey, entries] of sets) {
-      keys.push(heldKey);
-      args.push(entries.length);
+  private settle(batch: Batch): void {
+    for (const channel of batch.channels) {
+      const count = (this.unsettled.get(channel) ?? 1) - 1;
+      if (count <= 0) this.unsettled.delete(channel);
+      else this.unsettled.set(channel, count);
     }
-    for (const [, entries] of sets) for (const entry of entries) args.push(entry);
-    return { keys, args };
+    batch.resolve();
   }
+}
+
+function block(sets: [string, string[]][]): { keys: string[]; args: (string | number)[] } {
+  const keys: string[] = [];
+  const args: (string | number)[] = [];
+  for (const [heldKey, entries] of sets) {
+    keys.push(heldKey);
+    args.push(entries.length);
+  }
+  for (const [, entries] of sets) for (const entry of entries) args.push(entry);
+  return { keys, args };
 }

@@ -2,24 +2,26 @@ import {
   ChannelDiscarded,
   ChannelFull,
   type ChannelLayerOptions,
-  InvalidOptions,
+  type ChannelLayerStats,
   LayerClosed,
   type Message,
 } from "@channel-layers/core";
-import { ALL_EXTENSIONS, BaseChannelLayer, coarseNow, copyMessage, nonLocalName } from "@channel-layers/core/backend";
-import type { PoppedEntry } from "./blocking-pop.js";
+import { ALL_EXTENSIONS, BaseChannelLayer, isProcessLocal } from "@channel-layers/core/backend";
 import { keySlot } from "./cluster-slot.js";
 import { MultiFernet } from "./fernet.js";
-import { consistentHash } from "./hash-ring.js";
-import { KeySpace, localPart } from "./key-space.js";
+import { assertPrefix, localPartOf } from "./key-space.js";
 import { LocalChannels } from "./local-channels.js";
+import { epochSeconds, MessageTimes } from "./message-times.js";
 import { NamedChannelReceiver } from "./named-channel-receiver.js";
-import { ProcessKeyReceiver } from "./process-key-receiver.js";
+import { OwnMemberships } from "./own-memberships.js";
+import { ProcessKeys } from "./process-keys.js";
 import { Receipts } from "./receipts.js";
-import { DELETE_PREFIX, DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND, SWEEP_HELD } from "./scripts.js";
-import { SelfSends } from "./self-sends.js";
-import { connectShards, type RedisHost, type Shard, unavailable } from "./shards.js";
-import { newId, timeHex, WireCodec } from "./wire-codec.js";
+import { RedisTransport, type ScriptArgument } from "./redis-transport.js";
+import { Reservations } from "./reservations.js";
+import { DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from "./scripts.js";
+import { ServerIdentity } from "./server-identity.js";
+import type { RedisHost, Shard } from "./shards.js";
+import { newId, WireCodec } from "./wire-codec.js";
 
 /** Options of RedisChannelLayer: channels_redis 4's, camelCased, with its defaults. */
 export interface RedisChannelLayerOptions extends ChannelLayerOptions {
@@ -40,308 +42,220 @@ export interface RedisChannelLayerOptions extends ChannelLayerOptions {
   symmetricEncryptionKeys?: readonly (string | Uint8Array)[];
 }
 
-/** Process keys' receiver markers live this long and are renewed at a third of it. */
-const RECEIVER_MARKER_TTL_MS = 30_000;
+/** stats(): the common counters and what this instance holds. */
+export interface RedisChannelLayerStats extends ChannelLayerStats {
+  /** Process keys this instance receives from (one per newChannel prefix). */
+  processKeys: number;
+  /** Process-local channels with a mailbox here (idle ones not yet swept included). */
+  localChannels: number;
+  /** Named channels with a receiver here. */
+  namedChannels: number;
+  /** Memberships of this instance's own channels it added, which it restores when Redis lost them. */
+  ownMemberships: number;
+  /** Times a shard's server was found changed (a restart, a failover) and this instance's keys were put back. */
+  serverChanges: number;
+}
+
+/** Named channels' receivers kept at most before idle ones are forgotten. */
+const NAMED_RECEIVERS_SWEEP_AT = 1000;
+/** How often the layer renews its markers and checks that no server lost its keys (docs/redis.md). */
+const UPKEEP_INTERVAL_MS = 10_000;
 
 /**
  * channels_redis' RedisChannelLayer for Node, wire-compatible with it (same keys, member format,
  * shard choice and Fernet encryption), so Django Channels and Node processes on one Redis and
- * prefix are one layer; every operation is one round trip (groupSend too, on a single Redis).
- *
- * Process-local channels (`newChannel()`) of one instance share a process key, received by one
- * blocking loop per shard that pops everything into per-channel mailboxes, so a busy channel
- * cannot starve a quiet one. Capacity stays per channel even though messages leave Redis early:
- * while the loop runs it keeps a marker beside the process key, and senders that see it count
- * each local channel's messages in the process key's held set (`<process key>$held`, one entry
- * `<local part>|<id>` a message, ids starting with the send time, so a channel's entries are one
- * lexical range in send order and expiry needs no timer), from which a receipt removes the entry
- * when a receive takes the message; a sender without the marker (a channels_redis process, or no
- * live receiver) counts the whole key, as channels_redis does. See docs/redis.md.
+ * prefix are one layer. Every operation that needs Redis is one round trip; what an instance sends
+ * its own channels usually needs none (reservations). How it works: docs/redis.md.
  */
 export class RedisChannelLayer extends BaseChannelLayer {
   readonly extensions = ALL_EXTENSIONS;
   readonly prefix: string;
-  private readonly shards: Shard[];
-  private readonly keys: KeySpace;
+  private readonly transport: RedisTransport;
+  private readonly times: MessageTimes;
   private readonly codec: WireCodec;
-  private readonly local: LocalChannels;
   private readonly receipts: Receipts;
-  private readonly selfSends: SelfSends;
-  private readonly processReceivers = new Map<Shard, ProcessKeyReceiver>();
-  /** Process key -> the shard it lives on, for every prefix newChannel() has used. */
-  private readonly processKeys = new Map<string, Shard>();
-  private readonly markersSet = new Map<string, Promise<void>>();
+  private readonly local: LocalChannels;
+  private readonly processKeys: ProcessKeys;
   private readonly namedReceivers = new Map<string, NamedChannelReceiver>();
-  private readonly singleRedis: boolean;
-  private markerTimer: NodeJS.Timeout | undefined;
-  /** Microseconds of the last score this instance wrote: scores only grow, so one sender's order holds. */
-  private lastScore = 0;
-  /** Messages sent before the last flush started are dropped if a pop in flight returns them. */
-  private flushedAt = 0;
-  private lastError: unknown;
-  /** Removes the listeners this layer put on clients (yours stay open after close). */
-  private readonly detach: (() => void)[] = [];
+  private readonly ownGroupMembers = new OwnGroupMembers();
+  private readonly ownMemberships: OwnMemberships;
+  private readonly identity: ServerIdentity;
+  private upkeepTimer: NodeJS.Timeout | undefined;
+  private serverChanges = 0;
 
   constructor(options: RedisChannelLayerOptions = {}) {
-    super(options);
+    super(options, "redis");
     const prefix = options.prefix ?? "asgi";
-    if (typeof prefix !== "string") throw new InvalidOptions("prefix must be a string");
+    assertPrefix(prefix);
     this.prefix = prefix;
-    const crypter = options.symmetricEncryptionKeys?.length
-      ? new MultiFernet(options.symmetricEncryptionKeys)
-      : undefined;
-    this.codec = new WireCodec(this.options.maxMessageSize, crypter, this.options.expiry + 10);
-    this.shards = connectShards(options.hosts);
-    this.keys = new KeySpace(prefix, this.shards[0]?.isCluster ?? false);
-    this.singleRedis = this.shards.length === 1 && !this.keys.cluster;
-    const reportError = (error: unknown) => {
-      this.lastError = error;
-    };
-    this.receipts = new Receipts(reportError, (channels) => this.local.settled(channels));
-    this.selfSends = new SelfSends(
-      {
-        shardOf: (channel) => this.shardOfLocal(channel),
-        heldKey: (channel) => this.keys.heldKey(channel),
-        capacityFor: (channel) => this.capacityFor(channel),
-        ttlMs: () => this.ttlMs,
-        cutoff: (now) => timeHex(now - this.expiryMs),
-        deliver: (channel, body, id, sentAt, capacity) => {
-          if (sentAt < this.flushedAt || this.closed) return;
-          const message = this.codec.serializer.decode(body);
-          this.local.deliver(channel, message, id, sentAt + this.expiryMs, capacity, Date.now());
-        },
-        unavailable: (channel, error) => this.shardOfLocal(channel).unavailable("send", error),
-      },
-      this.receipts,
+    this.transport = new RedisTransport(options.hosts, this.prefix);
+    this.times = new MessageTimes(this.expiryMs, this.groupExpiryMs);
+    const keys = options.symmetricEncryptionKeys;
+    const crypter = keys?.length ? new MultiFernet(keys) : undefined;
+    this.codec = new WireCodec(this.options.maxMessageSize, crypter, this.options.expiry + 10, this.diagnostics);
+    const capacityFor = (channel: string) => this.capacityFor(channel);
+    this.receipts = new Receipts(this.transport, this.diagnostics);
+    const reservations = new Reservations(this.transport, this.times, this.receipts);
+    this.local = new LocalChannels(this.instanceId, this.receipts, reservations, capacityFor, this.diagnostics);
+    this.processKeys = new ProcessKeys(
+      this.instanceId,
+      this.transport,
+      this.times,
+      this.codec,
+      this.local,
+      this.diagnostics,
     );
-    this.local = new LocalChannels({
-      received: (channel, id) =>
-        this.receipts.add(
-          this.shardOfLocal(channel),
-          this.keys.heldKey(channel),
-          `${localPart(channel)}|${id}`,
-          channel,
-        ),
-      flushNow: (channel) => this.receipts.flushShard(this.shardOfLocal(channel)) ?? Promise.resolve(),
-      capacityFor: (channel) => this.capacityFor(channel),
+    this.ownMemberships = new OwnMemberships(this.transport, this.times);
+    this.identity = new ServerIdentity(this.diagnostics);
+  }
+
+  /** The common counters, and how many keys, channels and receivers this instance holds. */
+  stats(): RedisChannelLayerStats {
+    return {
+      ...this.commonStats(),
+      processKeys: this.processKeys.size,
+      localChannels: this.local.size,
+      namedChannels: this.namedReceivers.size,
+      ownMemberships: this.ownMemberships.count,
+      serverChanges: this.serverChanges,
+    };
+  }
+
+  protected override async _open(): Promise<void> {
+    await this.transport.open();
+    await Promise.all(this.transport.shards.map((shard) => this.identity.changed(shard)));
+    this.transport.onReconnect((shard) => {
+      this.diagnostics.reconnected({ shard: shard.index });
+      void this.upkeep(shard);
     });
-    for (const shard of this.shards) {
-      // Redis came back (maybe empty, after a restart): mark our process keys again at once.
-      const onReady = () => {
-        if (!this.closed) void this.renewMarkers(shard);
-      };
-      shard.client.on("ready", onReady);
-      this.detach.push(() => shard.client.off("ready", onReady));
-    }
+    this.upkeepTimer = setInterval(() => {
+      for (const shard of this.transport.shards) void this.upkeep(shard);
+    }, UPKEEP_INTERVAL_MS);
+    this.upkeepTimer.unref();
   }
 
-  /** The last error a background loop met (reconnects are automatic); for diagnostics. */
-  get lastBackgroundError(): unknown {
-    return this.lastError;
-  }
-
-  protected override async _newChannel(channel: string): Promise<void> {
-    const processKey = this.keys.channelKey(channel);
-    let marked = this.markersSet.get(processKey);
-    if (marked === undefined) {
-      marked = this.watchProcessKey(processKey, this.shardOfLocal(channel));
-      this.markersSet.set(processKey, marked);
-      marked.catch(() => this.markersSet.delete(processKey));
-    }
-    await marked;
+  protected override _newChannel(channel: string): Promise<void> {
+    return this.processKeys.watch(channel);
   }
 
   protected _send(channel: string, message: Message): Promise<void> {
     const body = this.codec.encodeBody(message);
     const now = Date.now();
     const id = newId(now);
-    const local = channel.indexOf("!") !== -1;
-    // A send to a channel this instance receives itself skips the process key and the receive
-    // loop: a script counts it in the channel's held set (capacity stays visible to every
-    // instance), and the reply puts it in the mailbox, decoded from the bytes a remote receiver
-    // would get, so the sender's object is never shared.
-    if (local && this.isOwnChannel(channel)) return this.selfSends.send(channel, id.toString("hex"), body);
-    const key = this.keys.channelKey(channel);
-    const shard = local ? this.shardOfLocal(channel) : this.shardOfNamed(channel);
+    const local = isProcessLocal(channel);
+    // A channel this instance receives itself skips Redis, within the reservations it holds there.
+    if (local && this.local.owns(channel)) {
+      return this.local.sendToSelf(channel, this.codec.decodeBody(body), now + this.expiryMs);
+    }
+    const keys = this.transport.keys;
+    const key = keys.channelKey(channel);
+    const shard = local ? this.transport.shardOfLocal(channel) : this.transport.shardOfNamed(channel);
     const capacity = this.capacityFor(channel);
-    const keys = local ? [key, this.keys.receiverKey(key), this.keys.heldKey(channel)] : [key, key, key];
-    const args: (string | number | Buffer)[] = [
-      this.nextScore(now),
-      seconds(now - this.expiryMs),
-      timeHex(now - this.expiryMs),
-      this.ttlMs,
+    const scriptKeys = local ? [key, keys.receiverKey(key), keys.heldKey(channel)] : [key, key, key];
+    const args: ScriptArgument[] = [
+      this.times.nextScore(now),
+      this.times.expiryCutoff(now),
+      this.times.expiryCutoffHex(now),
+      this.times.ttlMs,
       capacity,
       this.codec.member(id, body, local ? channel : undefined),
-      local ? localPart(channel) : "",
+      local ? localPartOf(channel) : "",
       id.toString("hex"),
     ];
     // Without Cluster any key may ride along: pending receipts go in this very script.
-    const receipts = this.keys.cluster ? undefined : this.receipts.takeSmall(shard);
+    const receipts = keys.cluster ? undefined : this.receipts.takeSmall(shard);
     if (receipts) {
-      keys.push(...receipts.keys);
+      scriptKeys.push(...receipts.keys);
       args.push(...receipts.args);
     } else this.receipts.flushShard(shard);
     shard.batchWrites();
-    return SEND.run(shard.client, keys, args).then(
+    return this.transport.run(shard, SEND, scriptKeys, args, "send").then(
       (added) => {
         receipts?.settled();
-        if (added === 0) throw new ChannelFull(channel, capacity);
+        if (added === 0) {
+          this.diagnostics.counters.channelFull++;
+          throw new ChannelFull(channel, capacity);
+        }
       },
       (error: unknown) => {
         receipts?.settled();
-        throw shard.unavailable("send", error);
+        throw error;
       },
     );
   }
 
   protected _receive(channel: string, signal: AbortSignal | undefined): Promise<Message> {
-    const taken = channel.indexOf("!") !== -1 ? this.local.take(channel, signal) : this.receiveNamed(channel, signal);
-    // The caller aborted it, so an AbortError nobody awaits yet (say, while a send's reply is on
-    // its way) is expected, not an unhandled rejection. The returned promise still rejects.
+    const taken = isProcessLocal(channel) ? this.local.take(channel, signal) : this.receiveNamed(channel, signal);
+    // The caller aborted it, so an AbortError nobody awaits yet is expected, not an unhandled rejection.
     if (signal !== undefined) taken.catch(ignore);
     return taken;
   }
 
-  private receiveNamed(channel: string, signal: AbortSignal | undefined): Promise<Message> {
-    let receiver = this.namedReceivers.get(channel);
-    if (receiver === undefined) {
-      if (this.namedReceivers.size > 1000) {
-        for (const [name, idle] of this.namedReceivers) if (idle.idle) this.namedReceivers.delete(name);
-      }
-      receiver = new NamedChannelReceiver(
-        this.keys.channelKey(channel),
-        this.shards,
-        (member, score) => this.decodeNamed(member, score),
-        (error) => {
-          this.lastError = error;
-        },
-      );
-      this.namedReceivers.set(channel, receiver);
-    }
-    return receiver.receive(signal);
-  }
-
   protected async _groupAdd(group: string, channel: string): Promise<void> {
-    const shard = this.shardOfGroup(group);
+    const shard = this.transport.shardOfGroup(group);
     const now = Date.now();
-    await GROUP_ADD.run(
-      shard.client,
-      [this.keys.groupKey(group)],
-      [seconds(now), Math.ceil(this.groupExpiryMs), channel],
-    ).catch((error: unknown) => {
-      throw unavailable("groupAdd", error);
-    });
+    const args = [epochSeconds(now), this.times.groupTtlMs, channel];
+    await this.transport.run(shard, GROUP_ADD, [this.transport.keys.groupKey(group)], args, "groupAdd");
+    if (this.local.owns(channel)) this.ownMemberships.added(group, channel);
   }
 
   protected async _groupDiscard(group: string, channel: string): Promise<void> {
-    await this.shardOfGroup(group)
-      .client.zrem(this.keys.groupKey(group), channel)
-      .catch((error: unknown) => {
-        throw unavailable("groupDiscard", error);
-      });
+    const shard = this.transport.shardOfGroup(group);
+    const key = this.transport.keys.groupKey(group);
+    this.ownMemberships.removed(group, channel);
+    await this.transport.command(shard, "groupDiscard", shard.client.zrem(key, channel));
   }
 
   protected _groupSend(group: string, message: Message): Promise<void> {
     const body = this.codec.encodeBody(message);
-    const shard = this.shardOfGroup(group);
+    const shard = this.transport.shardOfGroup(group);
     const now = Date.now();
-    const groupKey = this.keys.groupKey(group);
-    const groupCutoff = seconds(now - this.groupExpiryMs);
+    const groupKey = this.transport.keys.groupKey(group);
     // One script does it all where the server can build every member itself.
-    if (this.singleRedis && !this.codec.encrypted && this.options.channelCapacity.length === 0) {
+    if (this.transport.single && !this.codec.encrypted && this.options.channelCapacity.length === 0) {
       this.receipts.flushShard(shard);
       shard.batchWrites();
-      return GROUP_SEND.run(
-        shard.client,
-        [groupKey],
-        [
-          this.prefix,
-          this.nextScore(now),
-          groupCutoff,
-          seconds(now - this.expiryMs),
-          timeHex(now - this.expiryMs),
-          this.ttlMs,
-          this.options.capacity,
-          newId(now).subarray(0, 8),
-          body,
-        ],
-      ).then(
-        () => undefined,
-        (error: unknown) => {
-          throw unavailable("groupSend", error);
-        },
-      );
+      const known = this.ownGroupMembers.get(group);
+      const args: ScriptArgument[] = [
+        this.prefix,
+        this.times.nextScore(now),
+        this.times.groupCutoff(now),
+        this.times.expiryCutoff(now),
+        this.times.expiryCutoffHex(now),
+        this.times.ttlMs,
+        this.options.capacity,
+        newId(now).subarray(0, 8),
+        body,
+        `.${this.instanceId}!`,
+        known?.digest ?? "",
+      ];
+      return this.transport.run(shard, GROUP_SEND, [groupKey], args, "groupSend").then((reply) => {
+        const [full, digest, ...named] = reply as [number, Buffer, ...Buffer[]];
+        this.diagnostics.counters.channelFull += full;
+        const channels = this.ownGroupMembers.update(group, digest.toString(), named, known);
+        if (channels.length === 0) return;
+        return this.local.groupToSelf(channels, this.codec.decodeBody(body), now + this.expiryMs);
+      });
     }
-    return this.groupSendInTwoSteps(shard, groupKey, groupCutoff, body);
-  }
-
-  /**
-   * groupSend where one script cannot do it (a ring of shards, Cluster, encryption, or capacity
-   * rules the server cannot evaluate): read the members, then one script per shard (per slot
-   * with Cluster) writes a member per channel, skipping full ones.
-   */
-  private async groupSendInTwoSteps(shard: Shard, groupKey: string, groupCutoff: string, body: Buffer) {
-    let members: Buffer[];
-    try {
-      members = (await GROUP_MEMBERS.run(shard.client, [groupKey], [groupCutoff])) as Buffer[];
-    } catch (error) {
-      throw unavailable("groupSend", error);
-    }
-    const now = Date.now();
-    const score = this.nextScore(now);
-    const batches = new Map<string, { shard: Shard; keys: string[]; args: (string | number | Buffer)[] }>();
-    for (const raw of members) {
-      const channel = raw.toString();
-      const local = channel.indexOf("!") !== -1;
-      const key = this.keys.channelKey(channel);
-      const target = local ? this.shardOfLocal(channel) : this.shardOfNamed(channel);
-      const batchId = this.keys.cluster ? `${target.index}:${keySlot(key)}` : String(target.index);
-      let batch = batches.get(batchId);
-      if (batch === undefined) {
-        batch = {
-          shard: target,
-          keys: [],
-          args: [score, seconds(now - this.expiryMs), timeHex(now - this.expiryMs), this.ttlMs],
-        };
-        batches.set(batchId, batch);
-      }
-      const id = newId(now);
-      if (local) batch.keys.push(key, this.keys.receiverKey(key), this.keys.heldKey(channel));
-      else batch.keys.push(key, key, key);
-      batch.args.push(
-        this.capacityFor(channel),
-        this.codec.member(id, body, [channel]),
-        local ? localPart(channel) : "",
-        id.toString("hex"),
-      );
-    }
-    try {
-      await Promise.all(
-        [...batches.values()].map((batch) => {
-          this.receipts.flushShard(batch.shard);
-          return DELIVER_MANY.run(batch.shard.client, batch.keys, batch.args);
-        }),
-      );
-    } catch (error) {
-      throw unavailable("groupSend", error);
-    }
+    return this.groupSendInTwoSteps(shard, groupKey, this.times.groupCutoff(now), body);
   }
 
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {
-    const local = channel.indexOf("!") !== -1;
-    const writes: Promise<unknown>[] = groups.map((group) =>
-      this.shardOfGroup(group).client.zrem(this.keys.groupKey(group), channel),
-    );
+    const transport = this.transport;
+    const local = isProcessLocal(channel);
+    this.ownMemberships.discarded(channel);
+    const writes: Promise<unknown>[] = groups.map((group) => {
+      const shard = transport.shardOfGroup(group);
+      return transport.command(shard, "discardChannel", shard.client.zrem(transport.keys.groupKey(group), channel));
+    });
     if (local) {
-      const entries = localPart(channel);
-      writes.push(
-        this.shardOfLocal(channel).client.zremrangebylex(this.keys.heldKey(channel), `[${entries}|`, `(${entries}}`),
-      );
+      const shard = transport.shardOfLocal(channel);
+      const localPart = localPartOf(channel);
+      const range = shard.client.zremrangebylex(transport.keys.heldKey(channel), `[${localPart}|`, `(${localPart}}`);
+      writes.push(transport.command(shard, "discardChannel", range));
     }
     try {
       await Promise.all(writes);
-    } catch (error) {
-      throw unavailable("discardChannel", error);
     } finally {
       // After the writes, so the rejected receives are not left unhandled while Redis answers.
       if (local) this.local.discard(channel, new ChannelDiscarded(channel), Date.now() + this.expiryMs);
@@ -349,185 +263,153 @@ export class RedisChannelLayer extends BaseChannelLayer {
   }
 
   protected async _flush(): Promise<void> {
-    this.flushedAt = Date.now();
+    this.times.flushing(Date.now());
     this.local.dropBuffered();
+    this.ownMemberships.clear();
     await this.receipts.flush();
-    try {
-      await Promise.all(this.shards.map((shard) => this.deleteKeys(shard)));
-      await Promise.all(this.shards.map((shard) => this.renewMarkers(shard)));
-    } catch (error) {
-      throw unavailable("flush", error);
-    }
+    await this.transport.deleteLayerKeys();
+    // The held sets are gone, and with them the reservations.
+    this.local.reservationsLost();
+    await Promise.all(this.transport.shards.map((shard) => this.processKeys.renew(shard)));
   }
 
   protected async _close(): Promise<void> {
-    clearInterval(this.markerTimer);
-    for (const undo of this.detach) undo();
-    await Promise.all([...this.processReceivers.values()].map((receiver) => receiver.stop()));
-    // Best effort: senders stop counting per channel for keys nobody receives from any more.
-    await Promise.all(
-      [...this.processKeys].map(([key, shard]) =>
-        shard.client.status === "ready" ? shard.client.del(this.keys.receiverKey(key)).catch(() => undefined) : null,
-      ),
-    );
-    await Promise.all(this.shards.map((shard) => shard.close()));
-    // Pending receives reject last, so that none is left unhandled while the connections close.
     const closed = new LayerClosed();
+    clearInterval(this.upkeepTimer);
+    await this.processKeys.stop();
+    await this.transport.close(closed);
+    this.receipts.clear();
+    // Pending receives reject last, so that none is left unhandled while the connections close.
     this.local.clear(closed);
     for (const receiver of this.namedReceivers.values()) receiver.stop(closed);
     this.namedReceivers.clear();
   }
 
   /**
-   * The score of the next message: the time in seconds, to the microsecond, and always above the
-   * last one, so messages from one instance keep their order (Redis orders equal scores by member,
-   * and members start with random bytes).
+   * Every 10 s and after each reconnect: if the shard's server changed (a restart, a failover),
+   * add this instance's memberships back; then renew its markers, sweep its held sets, and take
+   * its reservations again where Redis lost them (a restart, or someone else's flush).
    */
-  private nextScore(now: number): string {
-    const micros = Math.max(Math.round(now * 1000), this.lastScore + 1);
-    this.lastScore = micros;
-    return (micros / 1e6).toFixed(6);
+  private async upkeep(shard: Shard): Promise<void> {
+    if (this.closed) return;
+    if (await this.identity.changed(shard)) {
+      this.serverChanges++;
+      try {
+        const restored = await this.ownMemberships.restore(shard);
+        this.logger.info("Redis lost its data (a restart or a failover): memberships restored", {
+          shard: shard.index,
+          restored,
+        });
+      } catch (error) {
+        this.diagnostics.backgroundError(error, { where: "restoring memberships", shard: shard.index });
+      }
+    }
+    await this.processKeys.renew(shard);
+    try {
+      await this.local.reassert(shard, (channel) => this.transport.shardOfLocal(channel));
+    } catch (error) {
+      this.diagnostics.backgroundError(error, { where: "renewing reservations", shard: shard.index });
+    }
   }
 
-  private get ttlMs(): number {
-    return Math.max(1, Math.ceil(this.expiryMs));
-  }
-
-  /** channels_redis' shard of a process-local channel: by its non-local part, as its receiver reads. */
-  private shardOfLocal(channel: string): Shard {
-    const shards = this.shards;
-    return shards.length === 1
-      ? (shards[0] as Shard)
-      : (shards[consistentHash(nonLocalName(channel), shards.length)] as Shard);
-  }
-
-  private shardOfGroup(group: string): Shard {
-    const shards = this.shards;
-    return shards.length === 1 ? (shards[0] as Shard) : (shards[consistentHash(group, shards.length)] as Shard);
+  private receiveNamed(channel: string, signal: AbortSignal | undefined): Promise<Message> {
+    let receiver = this.namedReceivers.get(channel);
+    if (receiver === undefined) {
+      if (this.namedReceivers.size > NAMED_RECEIVERS_SWEEP_AT) {
+        for (const [name, idle] of this.namedReceivers) if (idle.idle) this.namedReceivers.delete(name);
+      }
+      const key = this.transport.keys.channelKey(channel);
+      receiver = new NamedChannelReceiver(key, this.transport.shards, this.codec, this.times, this.diagnostics);
+      this.namedReceivers.set(channel, receiver);
+    }
+    return receiver.receive(signal);
   }
 
   /**
-   * A named channel's host. channels_redis sends named channels round the ring and receives from
-   * every host in turn; we send each to the one host CRC32 picks for its name, so its order and
-   * capacity hold as on one Redis, and receive from every host, so what channels_redis senders
-   * spread round the ring arrives too.
+   * groupSend where one script cannot do it (a ring of shards, Cluster, encryption, or capacity
+   * rules the server cannot evaluate): read the members, then one script per shard (per slot
+   * with Cluster) writes a member per channel, skipping full ones; this instance's own members
+   * take the path of its sends to itself.
    */
-  private shardOfNamed(channel: string): Shard {
-    const shards = this.shards;
-    return shards.length === 1 ? (shards[0] as Shard) : (shards[consistentHash(channel, shards.length)] as Shard);
-  }
-
-  /** Marks a new process key as received with per-channel counting, and has its shard's loop watch it. */
-  private async watchProcessKey(processKey: string, shard: Shard): Promise<void> {
-    this.processKeys.set(processKey, shard);
-    await shard.client
-      .set(this.keys.receiverKey(processKey), "1", "PX", RECEIVER_MARKER_TTL_MS)
-      .catch((error: unknown) => {
-        this.processKeys.delete(processKey);
-        throw unavailable("newChannel", error);
-      });
-    let receiver = this.processReceivers.get(shard);
-    if (receiver === undefined) {
-      receiver = new ProcessKeyReceiver(
-        shard,
-        this.keys.wakeKey(this.instanceId),
-        (entries) => this.deliverLocal(entries),
-        (error) => {
-          this.lastError = error;
-        },
-      );
-      this.processReceivers.set(shard, receiver);
-    }
-    await receiver.watch(processKey).catch((error: unknown) => {
-      throw unavailable("newChannel", error);
-    });
-    if (this.markerTimer === undefined) {
-      this.markerTimer = setInterval(() => {
-        for (const each of this.shards) void this.renewMarkers(each);
-      }, RECEIVER_MARKER_TTL_MS / 3);
-      this.markerTimer.unref();
-    }
-  }
-
-  /** Renews the markers of this instance's process keys on `shard`, and drops expired entries from their held sets. */
-  private async renewMarkers(shard: Shard): Promise<void> {
-    const cutoff = timeHex(Date.now() - this.expiryMs);
-    const writes: Promise<unknown>[] = [];
-    for (const [key, owner] of this.processKeys) {
-      if (owner !== shard) continue;
-      writes.push(shard.client.set(this.keys.receiverKey(key), "1", "PX", RECEIVER_MARKER_TTL_MS));
-      writes.push(SWEEP_HELD.run(shard.client, [`${key}$held`], [cutoff]));
-    }
-    await Promise.all(writes).catch((error: unknown) => {
-      this.lastError = error;
-    });
-  }
-
-  private async deleteKeys(shard: Shard): Promise<void> {
-    if (!shard.isCluster) {
-      await DELETE_PREFIX.run(shard.client, [], [this.keys.pattern]);
-      return;
-    }
-    const cluster = shard.client as import("ioredis").Cluster;
-    await Promise.all(
-      cluster.nodes("master").map(async (node) => {
-        let cursor = "0";
-        do {
-          const [next, found] = await node.scan(cursor, "MATCH", this.keys.pattern, "COUNT", 1000);
-          cursor = next;
-          await Promise.all(found.map((key) => cluster.del(key)));
-        } while (cursor !== "0");
-      }),
-    );
-  }
-
-  /** Sorts what the receive loop popped into the local channels' mailboxes. */
-  private deliverLocal(entries: PoppedEntry[]): void {
+  private async groupSendInTwoSteps(shard: Shard, groupKey: string, groupCutoff: string, body: Buffer) {
+    const transport = this.transport;
+    const keys = transport.keys;
+    const members = (await transport.run(shard, GROUP_MEMBERS, [groupKey], [groupCutoff], "groupSend")) as Buffer[];
     const now = Date.now();
-    for (const [member, score] of entries) {
-      const sentAt = Number(score.toString()) * 1000;
-      const expiresAt = sentAt + this.expiryMs;
-      if (expiresAt <= now || sentAt < this.flushedAt) continue;
-      let decoded: ReturnType<WireCodec["decode"]>;
-      try {
-        decoded = this.codec.decode(member);
-      } catch (error) {
-        this.lastError = error;
+    const score = this.times.nextScore(now);
+    const batches = new Map<string, { shard: Shard; keys: string[]; args: ScriptArgument[] }>();
+    const own: string[] = [];
+    for (const raw of members) {
+      const channel = raw.toString();
+      const local = isProcessLocal(channel);
+      if (local && this.local.owns(channel)) {
+        own.push(channel);
         continue;
       }
-      const { channels, message } = decoded;
-      const id = decoded.id.toString("hex");
-      if (typeof channels === "string") {
-        this.deliverTo(channels, message, id, expiresAt, now);
-      } else if (channels !== undefined) {
-        const last = channels.length - 1;
-        channels.forEach((channel, i) => {
-          this.deliverTo(channel, i === last ? message : copyMessage(message), id, expiresAt, now);
-        });
+      const key = keys.channelKey(channel);
+      const target = local ? transport.shardOfLocal(channel) : transport.shardOfNamed(channel);
+      const batchId = keys.cluster ? `${target.index}:${keySlot(key)}` : String(target.index);
+      let batch = batches.get(batchId);
+      if (batch === undefined) {
+        const args = [score, this.times.expiryCutoff(now), this.times.expiryCutoffHex(now), this.times.ttlMs];
+        batch = { shard: target, keys: [], args };
+        batches.set(batchId, batch);
       }
+      const id = newId(now);
+      if (local) batch.keys.push(key, keys.receiverKey(key), keys.heldKey(channel));
+      else batch.keys.push(key, key, key);
+      batch.args.push(
+        this.capacityFor(channel),
+        this.codec.member(id, body, [channel]),
+        local ? localPartOf(channel) : "",
+        id.toString("hex"),
+      );
     }
-  }
-
-  private deliverTo(channel: string, message: Message, id: string, expiresAt: number, now: number): void {
-    if (!this.isOwnChannel(channel)) return;
-    this.local.deliver(channel, message, id, expiresAt, this.capacityFor(channel), now);
-  }
-
-  private decodeNamed(member: Buffer, score: Buffer): Message | undefined {
-    const sentAt = Number(score.toString()) * 1000;
-    if (sentAt + this.expiryMs <= coarseNow() || sentAt < this.flushedAt) return undefined;
-    try {
-      return this.codec.decode(member).message;
-    } catch (error) {
-      this.lastError = error;
-      return undefined;
-    }
+    const full = await Promise.all([
+      ...[...batches.values()].map((batch) => {
+        this.receipts.flushShard(batch.shard);
+        return transport.run(batch.shard, DELIVER_MANY, batch.keys, batch.args, "groupSend");
+      }),
+      own.length > 0 ? this.local.groupToSelf(own, this.codec.decodeBody(body), now + this.expiryMs) : undefined,
+    ]);
+    for (const count of full) if (typeof count === "number") this.diagnostics.counters.channelFull += count;
   }
 }
 
 function ignore(): void {}
 
-/** A time in ms as channels_redis' scores have it: seconds since the epoch, with a fraction. */
-function seconds(ms: number): string {
-  return (ms / 1000).toFixed(6);
+/** Groups' own members remembered at most; beyond it they are forgotten and sent again. */
+const OWN_GROUP_MEMBERS_LIMIT = 10_000;
+
+/**
+ * The sender's own members of each group it sends to, as the group-send script last listed
+ * them, under that list's digest: while the digest stays the same, the script sends only it.
+ */
+class OwnGroupMembers {
+  private readonly lists = new Map<string, OwnList>();
+
+  get(group: string): OwnList | undefined {
+    return this.lists.get(group);
+  }
+
+  /**
+   * The group's own members now: the list the script sent, or, when it sent only the digest,
+   * `known` (the list whose digest the groupSend passed).
+   */
+  update(group: string, digest: string, named: readonly Buffer[], known: OwnList | undefined): string[] {
+    if (digest === "") {
+      this.lists.delete(group);
+      return [];
+    }
+    if (named.length === 0 && known?.digest === digest) return known.channels;
+    if (this.lists.size >= OWN_GROUP_MEMBERS_LIMIT) this.lists.clear();
+    const channels = named.map((channel) => channel.toString());
+    this.lists.set(group, { digest, channels });
+    return channels;
+  }
+}
+
+interface OwnList {
+  digest: string;
+  channels: string[];
 }

@@ -1,16 +1,18 @@
 import {
   ChannelDiscarded,
   type ChannelLayerOptions,
+  type ChannelLayerStats,
   Extension,
-  InvalidOptions,
   LayerClosed,
   type Message,
 } from "@channel-layers/core";
 import { BaseChannelLayer, coarseNow, LocalMailboxes, MessageSerializer } from "@channel-layers/core/backend";
-import { consistentHash } from "./hash-ring.js";
-import { KeySpace } from "./key-space.js";
-import { GROUP_ADD, GROUP_MEMBERS, LuaScript, type RedisClient } from "./scripts.js";
-import { connectShards, type RedisHost, type Shard, unavailable } from "./shards.js";
+import { assertPrefix } from "./key-space.js";
+import { LuaScript } from "./lua-script.js";
+import { epochSeconds } from "./message-times.js";
+import { RedisTransport } from "./redis-transport.js";
+import { GROUP_ADD, GROUP_MEMBERS } from "./scripts.js";
+import type { RedisClient, RedisHost, Shard } from "./shards.js";
 
 /** Options of RedisPubSubChannelLayer: channels_redis' pub/sub layer's, camelCased. */
 export interface RedisPubSubChannelLayerOptions extends ChannelLayerOptions {
@@ -18,6 +20,12 @@ export interface RedisPubSubChannelLayerOptions extends ChannelLayerOptions {
   hosts?: readonly RedisHost[];
   /** Prepended to group keys. Default `"asgi"`. */
   prefix?: string;
+}
+
+/** stats(): the common counters and what this instance holds. */
+export interface RedisPubSubChannelLayerStats extends ChannelLayerStats {
+  /** Channels this instance is subscribed to. */
+  subscriptions: number;
 }
 
 /**
@@ -36,37 +44,38 @@ return #members
 
 /**
  * channels_redis' RedisPubSubChannelLayer for Node: every message is a Redis PUBLISH on the
- * channel's own name (plain msgpack, as channels_redis' pub/sub layer writes it), so the only
- * cost is one PUBLISH and the fan-out Redis does anyway: the lowest latency, and no persistence.
- *
- * What it cannot keep, and so does not list in `extensions`: a message reaches only the
- * instances subscribed to the channel when it is published (a process-local channel is
- * subscribed from newChannel() on, a named one from its first receive on, until discardChannel
- * or close), so a named channel does not hold messages for a later receiver ("buffered"), and
- * every subscribed instance gets a copy; there is no capacity (a subscribed channel's local
- * buffer keeps at most `capacity` messages and drops what comes beyond), and a message is lost if
- * Redis or the connection fails while it is on its way. Group memberships are kept in Redis
- * (`<prefix>:group:<name>`, with groupExpiry), so any instance can add any channel.
+ * channel's own name (plain msgpack, as channels_redis' pub/sub layer writes it): the lowest
+ * latency, and no persistence. What it cannot keep (capacity, expiry, buffering of a named channel
+ * before anyone subscribes) it leaves out of `extensions`; see docs/redis.md.
  */
 export class RedisPubSubChannelLayer extends BaseChannelLayer {
   readonly extensions = [Extension.groups, Extension.flush, Extension.groupExpiry] as const;
   readonly prefix: string;
-  private readonly shards: Shard[];
-  private readonly keys: KeySpace;
+  private readonly transport: RedisTransport;
   private readonly serializer: MessageSerializer;
-  private readonly mailboxes = new LocalMailboxes();
+  private readonly mailboxes = new LocalMailboxes(this.diagnostics.counters);
   /** Channel -> the subscription in progress or done, on its shard's subscriber connection. */
   private readonly subscriptions = new Map<string, Promise<void>>();
   private readonly subscribers = new Map<Shard, RedisClient>();
 
   constructor(options: RedisPubSubChannelLayerOptions = {}) {
-    super(options);
+    super(options, "redis-pubsub");
     const prefix = options.prefix ?? "asgi";
-    if (typeof prefix !== "string") throw new InvalidOptions("prefix must be a string");
+    assertPrefix(prefix);
     this.prefix = prefix;
-    this.serializer = new MessageSerializer({ maxMessageSize: this.options.maxMessageSize });
-    this.shards = connectShards(options.hosts);
-    this.keys = new KeySpace(prefix, this.shards[0]?.isCluster ?? false);
+    // The pub/sub wire never carries `__asgi_channel__`, so a peer's message holding it is refused.
+    this.serializer = new MessageSerializer({ maxMessageSize: this.options.maxMessageSize, allowChannelKey: false });
+    this.transport = new RedisTransport(options.hosts, this.prefix);
+  }
+
+  /** The common counters, and how many channels this instance is subscribed to. */
+  stats(): RedisPubSubChannelLayerStats {
+    return { ...this.commonStats(), subscriptions: this.subscriptions.size };
+  }
+
+  protected override async _open(): Promise<void> {
+    await this.transport.open();
+    this.transport.onReconnect((shard) => this.diagnostics.reconnected({ shard: shard.index }));
   }
 
   protected override async _newChannel(channel: string): Promise<void> {
@@ -77,67 +86,64 @@ export class RedisPubSubChannelLayer extends BaseChannelLayer {
     const payload = this.serializer.encode(message);
     const shard = this.shardOf(channel);
     shard.batchWrites();
-    return shard.client.publish(channel, payload).then(
-      () => undefined,
-      (error: unknown) => {
-        throw shard.unavailable("send", error);
-      },
-    );
+    return this.transport.command(shard, "send", shard.client.publish(channel, payload)).then(ignore);
   }
 
   protected _receive(channel: string, signal: AbortSignal | undefined): Promise<Message> {
     const taken = this.mailboxes.take(channel, signal);
     // Subscribed from now on; what is published before the subscription is in place is lost.
-    if (!this.subscriptions.has(channel)) this.subscribe(channel).catch(() => undefined);
+    if (!this.subscriptions.has(channel)) {
+      this.subscribe(channel).catch((error: unknown) => this.diagnostics.backgroundError(error, { channel }));
+    }
     if (signal !== undefined) taken.catch(ignore);
     return taken;
   }
 
   protected async _groupAdd(group: string, channel: string): Promise<void> {
-    await GROUP_ADD.run(
-      this.shardOf(group).client,
-      [this.keys.groupKey(group)],
-      [(Date.now() / 1000).toFixed(6), Math.max(1, Math.ceil(this.groupExpiryMs)), channel],
-    ).catch((error: unknown) => {
-      throw unavailable("groupAdd", error);
-    });
+    const shard = this.shardOf(group);
+    const args = [epochSeconds(Date.now()), Math.max(1, Math.ceil(this.groupExpiryMs)), channel];
+    await this.transport.run(shard, GROUP_ADD, [this.transport.keys.groupKey(group)], args, "groupAdd");
   }
 
   protected async _groupDiscard(group: string, channel: string): Promise<void> {
-    await this.shardOf(group)
-      .client.zrem(this.keys.groupKey(group), channel)
-      .catch((error: unknown) => {
-        throw unavailable("groupDiscard", error);
-      });
+    const shard = this.shardOf(group);
+    await this.transport.command(
+      shard,
+      "groupDiscard",
+      shard.client.zrem(this.transport.keys.groupKey(group), channel),
+    );
   }
 
   protected async _groupSend(group: string, message: Message): Promise<void> {
     const payload = this.serializer.encode(message);
     const shard = this.shardOf(group);
-    const cutoff = ((Date.now() - this.groupExpiryMs) / 1000).toFixed(6);
-    const groupKey = this.keys.groupKey(group);
-    try {
-      if (this.shards.length === 1 && !this.keys.cluster) {
-        shard.batchWrites();
-        await PUBLISH_TO_GROUP.run(shard.client, [groupKey], [cutoff, payload]);
-        return;
-      }
-      // Each member is subscribed to on its own host: read the members, publish on each's host.
-      const members = (await GROUP_MEMBERS.run(shard.client, [groupKey], [cutoff])) as Buffer[];
-      await Promise.all(members.map((member) => this.shardOf(member.toString()).client.publish(member, payload)));
-    } catch (error) {
-      throw unavailable("groupSend", error);
+    const cutoff = epochSeconds(Date.now() - this.groupExpiryMs);
+    const groupKey = this.transport.keys.groupKey(group);
+    if (this.transport.single) {
+      shard.batchWrites();
+      await this.transport.run(shard, PUBLISH_TO_GROUP, [groupKey], [cutoff, payload], "groupSend");
+      return;
     }
+    // Each member is subscribed to on its own host: read the members, publish on each's host.
+    const members = (await this.transport.run(shard, GROUP_MEMBERS, [groupKey], [cutoff], "groupSend")) as Buffer[];
+    await Promise.all(
+      members.map((member) => {
+        const host = this.shardOf(member.toString());
+        return this.transport.command(host, "groupSend", host.client.publish(member, payload));
+      }),
+    );
   }
 
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {
     try {
       await Promise.all([
-        ...groups.map((group) => this.shardOf(group).client.zrem(this.keys.groupKey(group), channel)),
+        ...groups.map((group) => {
+          const shard = this.shardOf(group);
+          const key = this.transport.keys.groupKey(group);
+          return this.transport.command(shard, "discardChannel", shard.client.zrem(key, channel));
+        }),
         this.unsubscribe(channel),
       ]);
-    } catch (error) {
-      throw unavailable("discardChannel", error);
     } finally {
       this.mailboxes.discard(channel, new ChannelDiscarded(channel));
     }
@@ -145,41 +151,20 @@ export class RedisPubSubChannelLayer extends BaseChannelLayer {
 
   protected async _flush(): Promise<void> {
     this.mailboxes.dropBuffered();
-    try {
-      await Promise.all(
-        this.shards.map(async (shard) => {
-          if (!shard.isCluster) {
-            await shard.client.eval(
-              "local keys = redis.call('KEYS', ARGV[1]) for i = 1, #keys, 5000 do redis.call('DEL', unpack(keys, i, math.min(i + 4999, #keys))) end return #keys",
-              0,
-              this.keys.pattern,
-            );
-            return;
-          }
-          const cluster = shard.client as import("ioredis").Cluster;
-          for (const node of cluster.nodes("master")) {
-            const found = await node.keys(this.keys.pattern);
-            await Promise.all(found.map((key) => cluster.del(key)));
-          }
-        }),
-      );
-    } catch (error) {
-      throw unavailable("flush", error);
-    }
+    await this.transport.deleteLayerKeys();
   }
 
   protected async _close(): Promise<void> {
-    for (const subscriber of this.subscribers.values()) subscriber.disconnect();
+    const closed = new LayerClosed();
     this.subscribers.clear();
     this.subscriptions.clear();
-    await Promise.all(this.shards.map((shard) => shard.close()));
-    this.mailboxes.clear(new LayerClosed());
+    await this.transport.close(closed);
+    this.mailboxes.clear(closed);
   }
 
   /** channels_redis' pub/sub shard of a channel or group: CRC32 of its name over the ring. */
   private shardOf(name: string): Shard {
-    const shards = this.shards;
-    return shards.length === 1 ? (shards[0] as Shard) : (shards[consistentHash(name, shards.length)] as Shard);
+    return this.transport.shardOfGroup(name);
   }
 
   private subscriber(shard: Shard): RedisClient {
@@ -195,15 +180,13 @@ export class RedisPubSubChannelLayer extends BaseChannelLayer {
   private subscribe(channel: string): Promise<void> {
     let subscribed = this.subscriptions.get(channel);
     if (subscribed === undefined) {
-      subscribed = this.subscriber(this.shardOf(channel))
-        .subscribe(channel)
-        .then(
-          () => undefined,
-          (error: unknown) => {
-            this.subscriptions.delete(channel);
-            throw unavailable("subscribe", error);
-          },
-        );
+      const shard = this.shardOf(channel);
+      subscribed = this.transport
+        .command(shard, "subscribe", this.subscriber(shard).subscribe(channel))
+        .then(ignore, (error: unknown) => {
+          this.subscriptions.delete(channel);
+          throw error;
+        });
       this.subscriptions.set(channel, subscribed);
     }
     return subscribed;
@@ -211,18 +194,19 @@ export class RedisPubSubChannelLayer extends BaseChannelLayer {
 
   private async unsubscribe(channel: string): Promise<void> {
     if (!this.subscriptions.delete(channel)) return;
-    await this.subscriber(this.shardOf(channel)).unsubscribe(channel);
+    const shard = this.shardOf(channel);
+    await this.transport.command(shard, "unsubscribe", this.subscriber(shard).unsubscribe(channel));
   }
 
+  /** A published message: decoded strictly (an undecodable one is counted and logged), then buffered. */
   private arrived(channel: string, payload: Buffer): void {
-    let message: Message;
-    try {
-      message = this.serializer.decode(payload);
-    } catch {
-      return;
-    }
+    const message = this.diagnostics.decodeOrDrop(this.serializer, payload, { channel });
+    if (message === undefined) return;
     const now = coarseNow();
-    this.mailboxes.open(channel, now).offer(message, now + this.expiryMs, this.capacityFor(channel), now);
+    const offered = this.mailboxes
+      .open(channel, now)
+      .offer(message, now + this.expiryMs, this.capacityFor(channel), now);
+    if (!offered) this.diagnostics.lost(1, { channel, reason: "the channel's buffer is full" });
   }
 }
 

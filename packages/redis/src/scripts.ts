@@ -1,32 +1,4 @@
-import { createHash } from "node:crypto";
-import type { Cluster, Redis } from "ioredis";
-
-/** A Redis or Cluster client: everything the layer sends goes through one of these. */
-export type RedisClient = Redis | Cluster;
-
-/** A Lua script run by EVALSHA, loaded with EVAL the first time a server does not know it. */
-export class LuaScript {
-  readonly sha: string;
-
-  constructor(
-    readonly name: string,
-    readonly source: string,
-  ) {
-    this.sha = createHash("sha1").update(source).digest("hex");
-  }
-
-  /** Runs the script; the reply as Redis gave it, strings as Buffers. */
-  run(
-    client: RedisClient,
-    keys: readonly (string | Buffer)[],
-    args: readonly (string | Buffer | number)[],
-  ): Promise<unknown> {
-    return client.callBuffer("EVALSHA", this.sha, keys.length, ...keys, ...args).catch((error: Error) => {
-      if (!error.message.startsWith("NOSCRIPT")) throw error;
-      return client.callBuffer("EVAL", this.source, keys.length, ...keys, ...args);
-    });
-  }
-}
+import { LuaScript } from "./lua-script.js";
 
 // Each script below is one round trip; the comment above each says what it guarantees.
 //
@@ -36,6 +8,11 @@ export class LuaScript {
 // message's 12-byte prefix, whose first 6 bytes are the send time in ms. So one channel's
 // entries are one lexical range, ordered by send time: ZLEXCOUNT counts what the channel holds,
 // ZREMRANGEBYLEX drops its expired entries, and '|' sorts after every character a name may have.
+// The receiving instance's own reservations sit in the same range as `<local part>|r<8 digits>`
+// ('r' sorts after every hex digit, so expiry never trims them): other senders count them as
+// held, and the instance hands its own sends to itself without a round trip while it holds
+// more reservations than such messages (see RESERVE). A held set is never shortened to a
+// message's expiry while it holds reservations (they last RESERVATION_TTL_MS, renewed).
 
 /**
  * Receipts riding along in a script: KEYS[first..] are held sets; ARGV[base..] holds how many
@@ -53,8 +30,15 @@ local function ack(first, base)
 end
 `;
 
+/** Pushes a key's expiry out to `ms` from now, never bringing it closer. */
+const EXTEND_FUNCTION = `
+local function extend(key, ms)
+  if redis.call('PTTL', key) < tonumber(ms) then redis.call('PEXPIRE', key, ms) end
+end
+`;
+
 /** Counts one channel's entries in a held set, dropping its expired ones first when it looks full. */
-const HELD_FUNCTION = `
+const HELD_FUNCTION = `${EXTEND_FUNCTION}
 local function held_count(held, channel, cap, cutoff)
   local n = redis.call('ZLEXCOUNT', held, '[' .. channel .. '|', '(' .. channel .. '}')
   if n >= cap then
@@ -82,7 +66,7 @@ local cap = tonumber(ARGV[5])
 if marker ~= target and redis.call('EXISTS', marker) == 1 then
   if held_count(held, ARGV[7], cap, ARGV[3]) >= cap then return 0 end
   redis.call('ZADD', held, 0, ARGV[7] .. '|' .. ARGV[8])
-  redis.call('PEXPIRE', held, ARGV[4])
+  extend(held, ARGV[4])
 else
   local n = redis.call('ZCARD', target)
   if n >= cap then
@@ -97,12 +81,10 @@ return 1
 );
 
 /**
- * Sends to a process-local channel of the sending instance itself, batched: they only count
- * against the channel's capacity (so other instances see them) and the sender hands them to the
- * channel's mailbox when the reply comes; they never need the process key. Admits the first
- * messages that fit, in order. KEYS: held set, then receipts riding along. ARGV: cutoff (hex ms),
- * ttl ms, capacity, local part, count k, k ids, then the receipts' block. Returns how many it
- * admitted.
+ * Counts k messages against a channel's capacity in its held set, admitting the first that fit.
+ * The layer no longer sends it (sends to itself use RESERVE); it stays for the benchmark's raw
+ * ioredis twins until they follow. KEYS: held set, then receipts riding along. ARGV: cutoff (hex
+ * ms), ttl ms, capacity, local part, count k, k ids, then the receipts' block.
  */
 export const COUNT_SELF = new LuaScript(
   "count-self",
@@ -166,7 +148,7 @@ for i = 1, #KEYS, 3 do
     room = held_count(held, ARGV[a + 2], cap, cutoffHex) < cap
     if room then
       redis.call('ZADD', held, 0, ARGV[a + 2] .. '|' .. ARGV[a + 3])
-      redis.call('PEXPIRE', held, ttl)
+      extend(held, ttl)
     end
   else
     local n = redis.call('ZCARD', target)
@@ -192,18 +174,23 @@ return full
  * writes each process key once, with one member whose __asgi_channel__ lists the channels of
  * that key that have room (channels_redis' format), and each named channel once. The member's
  * msgpack is the sender's body with the key spliced in, so the server never decodes a message.
+ * The sender's own channels (their names hold its `.<instance id>!`) are only returned, for the
+ * sender to hand over itself within its reservations, in the order of its other sends; when
+ * their digest equals the one the sender knows, only the digest comes back (it has the list).
  * Keys are derived as KeySpace does without Cluster. KEYS: group. ARGV: prefix, score, group
  * cutoff, expiry cutoff (seconds), expiry cutoff (hex ms), ttl ms, capacity, 8 bytes that start
- * every id (6 of send time in ms, 2 random), body. Returns how many members were full.
+ * every id (6 of send time in ms, 2 random), body, the sender's `.<instance id>!`, the digest
+ * of its own members it knows. Returns how many members were full, the digest of the sender's
+ * own members ("" for none), then those members unless the digest was the known one.
  */
 export const GROUP_SEND = new LuaScript(
   "group-send",
   `${HELD_FUNCTION}
 local prefix, now, cutoff, cutoffHex, ttl = ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6]
-local cap, nonce, body = tonumber(ARGV[7]), ARGV[8], ARGV[9]
+local cap, nonce, body, ownTag, knownDigest = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-if #members == 0 then return 0 end
+if #members == 0 then return {0, ''} end
 
 local function str(s)
   local n = #s
@@ -211,6 +198,31 @@ local function str(s)
   if n < 256 then return '\\217' .. string.char(n) .. s end
   return '\\218' .. struct.pack('>I2', n) .. s
 end
+local order, lists, own = {}, {}, {}
+for _, channel in ipairs(members) do
+  if ownTag and string.find(channel, ownTag, 1, true) then
+    own[#own + 1] = channel
+  else
+    local bang = string.find(channel, '!', 1, true)
+    local key = prefix .. (bang and string.sub(channel, 1, bang) or channel)
+    local list = lists[key]
+    if not list then
+      list = {}
+      lists[key] = list
+      order[#order + 1] = key
+    end
+    list[#list + 1] = channel
+  end
+end
+local reply = {0, ''}
+if #own > 0 then
+  reply[2] = redis.sha1hex(table.concat(own, ' '))
+  if reply[2] ~= knownDigest then
+    for _, channel in ipairs(own) do reply[#reply + 1] = channel end
+  end
+end
+if #order == 0 then return reply end
+
 local first, count, skip = string.byte(body, 1), 0, 1
 if first >= 128 and first <= 143 then count, skip = first - 128, 1
 elseif first == 222 then count, skip = struct.unpack('>I2', body, 2), 3
@@ -226,60 +238,51 @@ local function hex(bytes)
 end
 local nonceHex = hex(nonce)
 
-local order, lists = {}, {}
-for _, channel in ipairs(members) do
-  local bang = string.find(channel, '!', 1, true)
-  local key = prefix .. (bang and string.sub(channel, 1, bang) or channel)
-  local list = lists[key]
-  if not list then
-    list = {}
-    lists[key] = list
-    order[#order + 1] = key
+local full = 0
+-- The channels of process key \`key\` that have room, each counted in its held set under \`suffix\`.
+local function admit(key, list, suffix)
+  local accepted = {}
+  local held = key .. '$held'
+  local skipLocal = #key - #prefix + 1
+  local adds = {}
+  -- A small held set (receivers keeping up) is read once and counted here, rather than with
+  -- one ZLEXCOUNT per member; a channel that looks full is still trimmed and recounted.
+  local counts = nil
+  if redis.call('ZCARD', held) <= 2 * #list + 64 then
+    counts = {}
+    for _, entry in ipairs(redis.call('ZRANGE', held, 0, -1)) do
+      local bar = string.find(entry, '|', 1, true)
+      if bar then
+        local owner = string.sub(entry, 1, bar - 1)
+        counts[owner] = (counts[owner] or 0) + 1
+      end
+    end
   end
-  list[#list + 1] = channel
+  for _, channel in ipairs(list) do
+    local localPart = string.sub(channel, skipLocal)
+    local n = counts and (counts[localPart] or 0) or cap
+    if n >= cap then n = held_count(held, localPart, cap, cutoffHex) end
+    if n < cap then
+      accepted[#accepted + 1] = channel
+      adds[#adds + 1] = 0
+      adds[#adds + 1] = localPart .. suffix
+    else
+      full = full + 1
+    end
+  end
+  -- One ZADD for all of them (each channel's count only depends on its own entries).
+  for i = 1, #adds, 4000 do
+    redis.call('ZADD', held, unpack(adds, i, math.min(i + 3999, #adds)))
+  end
+  if #accepted > 0 then extend(held, ttl) end
+  return accepted
 end
 
-local full = 0
 for k, key in ipairs(order) do
   local list = lists[key]
   local accepted = list
-  local id = nonce .. struct.pack('>I4', k)
   if string.sub(key, -1) == '!' and redis.call('EXISTS', key .. '$receiver') == 1 then
-    accepted = {}
-    local held = key .. '$held'
-    local entry = '|' .. nonceHex .. string.format('%08x', k)
-    local skipLocal = #key - #prefix + 1
-    local adds = {}
-    -- A small held set (receivers keeping up) is read once and counted here, rather than with
-    -- one ZLEXCOUNT per member; a channel that looks full is still trimmed and recounted.
-    local counts = nil
-    if redis.call('ZCARD', held) <= 2 * #list + 64 then
-      counts = {}
-      for _, entry in ipairs(redis.call('ZRANGE', held, 0, -1)) do
-        local bar = string.find(entry, '|', 1, true)
-        if bar then
-          local owner = string.sub(entry, 1, bar - 1)
-          counts[owner] = (counts[owner] or 0) + 1
-        end
-      end
-    end
-    for _, channel in ipairs(list) do
-      local localPart = string.sub(channel, skipLocal)
-      local n = counts and (counts[localPart] or 0) or cap
-      if n >= cap then n = held_count(held, localPart, cap, cutoffHex) end
-      if n < cap then
-        accepted[#accepted + 1] = channel
-        adds[#adds + 1] = 0
-        adds[#adds + 1] = localPart .. entry
-      else
-        full = full + 1
-      end
-    end
-    -- One ZADD for all of them (each channel's count only depends on its own entries).
-    for i = 1, #adds, 4000 do
-      redis.call('ZADD', held, unpack(adds, i, math.min(i + 3999, #adds)))
-    end
-    if #accepted > 0 then redis.call('PEXPIRE', held, ttl) end
+    accepted = admit(key, list, '|' .. nonceHex .. string.format('%08x', k))
   else
     local n = redis.call('ZCARD', key)
     if n >= cap then
@@ -298,11 +301,53 @@ for k, key in ipairs(order) do
     elseif a < 65536 then parts[1] = '\\220' .. struct.pack('>I2', a)
     else parts[1] = '\\221' .. struct.pack('>I4', a) end
     for j = 1, a do parts[j + 1] = str(accepted[j]) end
-    redis.call('ZADD', key, now, id .. head .. table.concat(parts))
+    redis.call('ZADD', key, now, nonce .. struct.pack('>I4', k) .. head .. table.concat(parts))
     redis.call('PEXPIRE', key, ttl)
   end
 end
-return full
+reply[1] = full
+return reply
+`,
+);
+
+/**
+ * Sets the reservations of this instance's own channels (see the top of this file) to a target,
+ * as far as room allows: other senders' unexpired entries and the capacity bound it, so a
+ * reservation never lets a channel hold more than its capacity. Growing adds `<local part>|r<n>`
+ * entries, shrinking removes the highest. KEYS: held sets. ARGV: cutoff (hex ms), ttl ms, then per
+ * channel: its held set's index in KEYS, local part, capacity, target. Returns each channel's
+ * reservations now.
+ */
+export const RESERVE = new LuaScript(
+  "reserve",
+  `${EXTEND_FUNCTION}
+local cutoff, ttl = ARGV[1], ARGV[2]
+local granted = {}
+for i = 3, #ARGV, 4 do
+  local held, channel = KEYS[tonumber(ARGV[i])], ARGV[i + 1]
+  local cap, target = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  local first, reserved, after = '[' .. channel .. '|', channel .. '|r', '(' .. channel .. '|s'
+  local current = redis.call('ZLEXCOUNT', held, '[' .. reserved, after)
+  local others = redis.call('ZLEXCOUNT', held, first, '(' .. reserved)
+  if others + target > cap then
+    redis.call('ZREMRANGEBYLEX', held, first, '(' .. channel .. '|' .. cutoff)
+    others = redis.call('ZLEXCOUNT', held, first, '(' .. reserved)
+  end
+  local grant = math.max(0, math.min(target, cap - others))
+  if grant > current then
+    local adds = {}
+    for n = current, grant - 1 do
+      adds[#adds + 1] = 0
+      adds[#adds + 1] = reserved .. string.format('%08d', n)
+    end
+    for j = 1, #adds, 4000 do redis.call('ZADD', held, unpack(adds, j, math.min(j + 3999, #adds))) end
+  elseif grant < current then
+    redis.call('ZREMRANGEBYLEX', held, '[' .. reserved .. string.format('%08d', grant), after)
+  end
+  if grant > 0 then extend(held, ttl) end
+  granted[#granted + 1] = grant
+end
+return granted
 `,
 );
 
@@ -317,11 +362,13 @@ return #KEYS
 
 /**
  * Drops a held set's expired entries, whatever channel they are for (a channel that stopped
- * receiving without discardChannel leaves some). KEYS: held set. ARGV: cutoff (hex ms).
+ * receiving without discardChannel leaves some), and keeps a set that still holds entries (its
+ * owner's reservations among them) for at least ARGV[2] ms more. KEYS: held set. ARGV: cutoff
+ * (hex ms), ms to keep it.
  */
 export const SWEEP_HELD = new LuaScript(
   "sweep-held",
-  `
+  `${EXTEND_FUNCTION}
 local expired = {}
 for _, entry in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local bar = string.find(entry, '|', 1, true)
@@ -330,18 +377,38 @@ end
 for i = 1, #expired, 1000 do
   redis.call('ZREM', KEYS[1], unpack(expired, i, math.min(i + 999, #expired)))
 end
+if redis.call('EXISTS', KEYS[1]) == 1 then extend(KEYS[1], ARGV[2]) end
 return #expired
 `,
 );
 
-/** flush without Cluster: deletes every key matching ARGV[1], as channels_redis' flush does. */
-export const DELETE_PREFIX = new LuaScript(
-  "delete-prefix",
+/**
+ * flush without Cluster: deletes the keys under the prefix that have this layer's shapes
+ * (KeySpace's, and channels_redis' `$inflight` backups), so that with prefix `asgi` a key
+ * `asgi2:other` stays. KEYS: none. ARGV: the prefix's glob, the prefix. Returns how many it deleted.
+ */
+export const DELETE_LAYER_KEYS = new LuaScript(
+  "delete-layer-keys",
   `
-local keys = redis.call('KEYS', ARGV[1])
-for i = 1, #keys, 5000 do
-  redis.call('DEL', unpack(keys, i, math.min(i + 4999, #keys)))
+local name = '[%w%-_%.]+'
+local shapes = {
+  '^' .. name .. '$', '^' .. name .. '!$', '^' .. name .. '!?%$inflight$',
+  '^' .. name .. '!%$held$', '^' .. name .. '!%$receiver$', '^:group:' .. name .. '$', '^%$wake%.%x+$',
+}
+local skip = #ARGV[2]
+local ours = {}
+for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
+  local rest = string.sub(key, skip + 1)
+  for _, shape in ipairs(shapes) do
+    if string.find(rest, shape) then
+      ours[#ours + 1] = key
+      break
+    end
+  end
 end
-return #keys
+for i = 1, #ours, 5000 do
+  redis.call('DEL', unpack(ours, i, math.min(i + 4999, #ours)))
+end
+return #ours
 `,
 );

@@ -1,6 +1,6 @@
 import { randomFillSync } from "node:crypto";
 import { InvalidMessage, type Message } from "@channel-layers/core";
-import { MessageSerializer, RESERVED_CHANNEL_KEY } from "@channel-layers/core/backend";
+import { type LayerDiagnostics, MessageSerializer, RESERVED_CHANNEL_KEY } from "@channel-layers/core/backend";
 import type { MultiFernet } from "./fernet.js";
 
 /** channels_redis starts every sorted-set member with 12 random bytes, so equal messages stay distinct. */
@@ -28,11 +28,6 @@ export function newId(nowMs: number): Buffer {
   pool.copy(id, 6, poolOffset, poolOffset + 6);
   poolOffset += 6;
   return id;
-}
-
-/** A time in ms as the 12 hex digits that start an id's hex: held-set entries older than it sort below. */
-export function timeHex(nowMs: number): string {
-  return Math.max(0, Math.floor(nowMs)).toString(16).padStart(12, "0");
 }
 
 function encodeString(text: string): Buffer {
@@ -115,13 +110,14 @@ export interface DecodedMember {
  * process-local channel(s) it is for.
  */
 export class WireCodec {
-  readonly serializer: MessageSerializer;
+  private readonly serializer: MessageSerializer;
 
   constructor(
     maxMessageSize: number,
     private readonly crypter: MultiFernet | undefined,
     /** Tokens older than this many seconds are refused, as channels_redis does (expiry + 10). */
     private readonly tokenTtlSeconds: number,
+    private readonly diagnostics: LayerDiagnostics,
   ) {
     this.serializer = new MessageSerializer({ maxMessageSize });
   }
@@ -135,6 +131,11 @@ export class WireCodec {
     return this.serializer.encode(message);
   }
 
+  /** A fresh message from a body this instance encoded: what a receiver elsewhere would get. */
+  decodeBody(body: Buffer): Message {
+    return this.serializer.decode(body);
+  }
+
   /** A complete member: id, then the body (with its channel(s) added), encrypted if configured. */
   member(id: Buffer, body: Buffer, channel?: string | readonly string[]): Buffer {
     let payload = channel === undefined ? body : withChannel(body, channel);
@@ -142,16 +143,27 @@ export class WireCodec {
     return Buffer.concat([id, payload], ID_BYTES + payload.length);
   }
 
-  decode(member: Buffer): DecodedMember {
+  /**
+   * A member read from Redis, or undefined when it does not decode (a wrong key, an old token,
+   * not a valid message): then it is counted, published and logged as dropped, never delivered.
+   */
+  decode(member: Buffer, key: string): DecodedMember | undefined {
     let payload = member.subarray(ID_BYTES);
-    if (this.crypter) payload = this.crypter.decrypt(payload, this.tokenTtlSeconds);
-    const message = this.serializer.decode(payload) as Message & { [RESERVED_CHANNEL_KEY]?: unknown };
+    if (this.crypter) {
+      try {
+        payload = this.crypter.decrypt(payload, this.tokenTtlSeconds);
+      } catch (error) {
+        this.diagnostics.counters.droppedUndecodable++;
+        this.diagnostics.dropped("undecodable", { key }, error);
+        return undefined;
+      }
+    }
+    const message = this.diagnostics.decodeOrDrop(this.serializer, payload, { key }) as
+      | (Message & { [RESERVED_CHANNEL_KEY]?: string | string[] })
+      | undefined;
+    if (message === undefined) return undefined;
     const channels = message[RESERVED_CHANNEL_KEY];
     if (channels !== undefined) delete message[RESERVED_CHANNEL_KEY];
-    return {
-      id: member.subarray(0, ID_BYTES),
-      message,
-      channels: typeof channels === "string" || Array.isArray(channels) ? (channels as string | string[]) : undefined,
-    };
+    return { id: member.subarray(0, ID_BYTES), message, channels };
   }
 }

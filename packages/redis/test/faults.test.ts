@@ -108,4 +108,28 @@ describe("Redis killed and restarted under load", () => {
       await Promise.all([sender.close(), receiver.close()]);
     }
   });
+
+  it("closes at once while the connection waits to come back", { timeout: 60_000 }, async ({ skip }) => {
+    if (!redis) skip();
+    const server = redis as TestService;
+    const layer = new RedisChannelLayer({ hosts: [server.url], prefix: freshPrefix("faults-close") });
+    try {
+      const channel = await layer.newChannel();
+      const waiting = [layer.receive(channel), layer.receive("faults-close-named")].map((receive) =>
+        receive.catch((error: unknown) => error),
+      );
+      await server.kill();
+      await waitFor("a send to fail while Redis is down", async () =>
+        layer.send("faults-close-named", { type: "x" }).then(
+          () => false,
+          (error: { code?: string }) => error.code === "BACKEND_UNAVAILABLE",
+        ),
+      );
+      await layer.close();
+      for (const error of await Promise.all(waiting)) expect(error).toMatchObject({ code: "LAYER_CLOSED" });
+    } finally {
+      await layer.close();
+      await server.restart();
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import type { Message } from "@channel-layers/core";
 import { RedisChannelLayer, RedisPubSubChannelLayer } from "@channel-layers/redis";
-import { servicesRequired } from "@channel-layers/testing";
+import { servicesRequired, waitFor } from "@channel-layers/testing";
+import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { ChannelsRedisPeer, channelsRedisMissing } from "./python-peer.js";
 import { freshPrefix, useRedis } from "./redis-service.js";
@@ -127,6 +128,17 @@ describe.skipIf(missing !== undefined || !redis.url)("interop with channels_redi
     const python = new ChannelsRedisPeer(redis.url as string, prefix, [], "pubsub");
     try {
       const pythonChannel = await python.newChannel();
+      // channels_redis' new_channel() returns before Redis has the subscription; pub/sub keeps
+      // nothing for a channel nobody is subscribed to yet.
+      const admin = new Redis(redis.url as string);
+      try {
+        await waitFor("the Python subscription", async () => {
+          const [, subscribers] = (await admin.pubsub("NUMSUB", pythonChannel)) as [string, number];
+          return subscribers > 0;
+        });
+      } finally {
+        admin.disconnect();
+      }
       await node.send(pythonChannel, MESSAGE);
       expect(await python.receive(pythonChannel)).toEqual(MESSAGE);
       const nodeChannel = await node.newChannel();

@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { channelLayerConformance } from "@channel-layers/core/conformance";
-import { consistentHash, RedisChannelLayer } from "@channel-layers/redis";
+import { RedisChannelLayer } from "@channel-layers/redis";
 import type { TestService } from "@channel-layers/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consistentHash } from "../src/hash-ring.js";
 import { ChannelsRedisPeer, channelsRedisMissing, PYTHON } from "./python-peer.js";
 import { freshPrefix } from "./redis-service.js";
 import { startRing, throwawayRedisMissing } from "./throwaway-servers.js";

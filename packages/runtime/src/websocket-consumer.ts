@@ -190,11 +190,17 @@ export class WebsocketConsumer extends AsyncConsumer {
   async receive(_data: WebsocketData): Promise<void> {}
 
   /** Sends a text (string) or binary (bytes) frame; `close` then closes the socket (true or a code). */
-  async send(data: WebsocketData, close?: boolean | number): Promise<void> {
-    if (typeof data === "string") await this.sendEvent({ type: "websocket.send", text: data });
-    else if (data instanceof Uint8Array) await this.sendEvent({ type: "websocket.send", bytes: data });
-    else throw new ConsumerError("INVALID_EVENT", `send() takes a string or a Uint8Array; got ${typeof data}`);
-    if (close) await this.close(close === true ? undefined : close);
+  send(data: WebsocketData, close?: boolean | number): Promise<void> {
+    // Not async: a handler's `await this.send(...)` then waits on the connection's own promise.
+    let sent: Promise<void>;
+    if (typeof data === "string") sent = this.sendEvent({ type: "websocket.send", text: data });
+    else if (data instanceof Uint8Array) sent = this.sendEvent({ type: "websocket.send", bytes: data });
+    else {
+      return Promise.reject(
+        new ConsumerError("INVALID_EVENT", `send() takes a string or a Uint8Array; got ${typeof data}`),
+      );
+    }
+    return close ? sent.then(() => this.close(close === true ? undefined : close)) : sent;
   }
 
   /** Closes the socket from the server end (before accept: rejects the handshake with HTTP 403). */
@@ -250,12 +256,14 @@ export class JsonWebsocketConsumer extends WebsocketConsumer {
   static includePositions = false;
 
   /** Sends `content` as a JSON text frame; `close` then closes the socket (true or a code). */
-  async sendJson(content: unknown, close?: boolean | number): Promise<void> {
-    const consumerClass = this.constructor as typeof JsonWebsocketConsumer;
-    await this.send(
-      consumerClass.encodeJson(consumerClass.includePositions ? this.withPosition(content) : content),
-      close,
-    );
+  sendJson(content: unknown, close?: boolean | number): Promise<void> {
+    try {
+      const consumerClass = this.constructor as typeof JsonWebsocketConsumer;
+      const framed = consumerClass.includePositions ? this.withPosition(content) : content;
+      return this.send(consumerClass.encodeJson(framed), close);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private withPosition(content: unknown): unknown {

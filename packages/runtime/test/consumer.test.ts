@@ -1,9 +1,11 @@
+import { getEventListeners } from "node:events";
 import type { Message } from "@channel-layers/core";
 import type { InMemoryChannelLayer } from "@channel-layers/memory";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { AsyncConsumer, ConsumerError, handlerName, StopConsumer, WebsocketConsumer } from "../src/index.js";
 import { WebsocketCommunicator } from "../src/testing/index.js";
 import { layersClosedAfterEach } from "./fixtures/layers.js";
+import { until } from "./fixtures/servers.js";
 
 const newLayer = layersClosedAfterEach();
 
@@ -128,6 +130,56 @@ describe("AsyncConsumer dispatch", () => {
     expect(signal?.aborted).toBe(false);
     await communicator.disconnect();
     expect(signal?.aborted).toBe(true);
+  });
+
+  it("waits on its channel without an abort listener per message, and that wait ends with the consumer", async () => {
+    const layer = newLayer();
+    let signal: AbortSignal | undefined;
+    class Watched extends Recorder {
+      override async connect() {
+        signal = this.signal;
+        await this.accept();
+      }
+    }
+    const { communicator, channel } = await connected(layer, Watched);
+    for (let n = 0; n < 3; n++) {
+      await layer.send(channel, { type: "chat.message", text: `m${n}` });
+      expect(await communicator.receiveFrom()).toBe(`{"message":"m${n}"}`);
+    }
+    // Node keeps every listener an AbortSignal has; one per receive was the largest cost of a delivery.
+    expect(getEventListeners(signal as AbortSignal, "abort")).toHaveLength(0);
+    // The consumer takes its next receive a few ticks after its handler's frame went out.
+    await until(() => layer.stats().channels === 1, "the consumer to wait on its channel again");
+    await communicator.sendTo("stop");
+    await communicator.wait();
+    // discardChannel rejected the receive still waiting: nothing is left waiting in the layer.
+    expect(layer.stats()).toMatchObject({ channels: 0 });
+  });
+
+  it("does not handle a layer message that arrives after stop() while a handler still runs", async () => {
+    const layer = newLayer();
+    let release: (() => void) | undefined;
+    const handled: string[] = [];
+    class Slow extends Recorder {
+      override async receive(data: string | Uint8Array) {
+        if (data !== "slow-stop") return super.receive(data);
+        this.stop();
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      }
+      override async chat_message(message: Message) {
+        handled.push(String(message.text));
+      }
+    }
+    const { communicator, channel } = await connected(layer, Slow);
+    await communicator.sendTo("slow-stop");
+    await vi.waitFor(() => expect(release).not.toBe(undefined), { timeout: 10_000 });
+    await layer.send(channel, { type: "chat.message", text: "late" });
+    release?.();
+    await communicator.wait();
+    expect(handled).toEqual([]);
+    expect(layer.stats()).toMatchObject({ channels: 0 });
   });
 
   it("runs without a layer when its class says channelLayer = null, and groupAdd then says what is missing", async () => {

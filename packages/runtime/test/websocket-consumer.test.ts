@@ -150,6 +150,33 @@ describe("WebsocketConsumer", () => {
     await client.sendTo("x");
     await expect(client.wait()).rejects.toMatchObject({ code: "INVALID_EVENT" });
   });
+
+  it("returns a rejected promise, never a synchronous throw, from send(), sendJson() and dispatch()", async () => {
+    const outcomes: string[] = [];
+    class Failing extends JsonWebsocketConsumer {
+      static override channelLayer = null;
+      static override encodeJson(): string {
+        throw new Error("cannot encode");
+      }
+      override async receiveJson() {
+        // Each call must hand back a promise to catch; a synchronous throw would skip `.catch`.
+        for (const call of [
+          () => this.send(5 as unknown as string),
+          () => this.sendJson({ any: "thing" }),
+          () => this.dispatch({ type: "no.such.handler" }),
+        ]) {
+          await call().catch((error: { code?: string; message: string }) => outcomes.push(error.code ?? error.message));
+        }
+        await this.send("done");
+      }
+    }
+    const client = new WebsocketCommunicator(Failing, "/");
+    await client.connect();
+    await client.sendTo("{}");
+    expect(await client.receiveFrom()).toBe("done");
+    expect(outcomes).toEqual(["INVALID_EVENT", "cannot encode", "NO_HANDLER"]);
+    await client.disconnect();
+  });
 });
 
 describe("JsonWebsocketConsumer", () => {

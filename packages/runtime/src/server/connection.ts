@@ -7,6 +7,7 @@ import { ConsumerError } from "../errors.js";
 import type { DropReason, RuntimeContext } from "../runtime-context.js";
 import { CloseCode } from "../websocket-consumer.js";
 import type { DisconnectReason, RejectReason } from "./events.js";
+import type { FrameTarget, FrameWriter } from "./frame-writer.js";
 import { heartbeatReply } from "./heartbeat.js";
 import { InboundQueue } from "./inbound-queue.js";
 import type { ResolvedServerOptions } from "./options.js";
@@ -30,6 +31,8 @@ export interface ConnectionHost {
   forget(connection: Connection): void;
   readonly counters: ServerCounters;
   readonly context: RuntimeContext;
+  /** Frames text once per turn for all connections and batches a socket's frames within a turn. */
+  readonly frameWriter: FrameWriter;
   /** The handshake completed: counted, and told to onConnect. */
   connected(connection: Connection): void;
   /** An accepted socket closed: counted, and told to onDisconnect. */
@@ -66,6 +69,7 @@ export class Connection {
   private state: State = "handshake";
   private readonly inbound: InboundQueue;
   private ws: WebSocket | undefined;
+  private frameTarget: FrameTarget | undefined;
   private paused = false;
   private disconnectDelivered = false;
   private applicationDone = false;
@@ -277,7 +281,8 @@ export class Connection {
       return;
     }
     this.host.counters.messagesOut++;
-    ws.send(typeof text === "string" ? text : (bytes as Uint8Array));
+    if (typeof text === "string") this.host.frameWriter.sendText(this.frameTarget as FrameTarget, text);
+    else ws.send(bytes as Uint8Array);
   }
 
   private accept(event: Message): void {
@@ -308,6 +313,7 @@ export class Connection {
 
   private opened(ws: WebSocket): void {
     this.ws = ws;
+    this.frameTarget = this.host.frameWriter.target(ws);
     this.state = "open";
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       if (isBinary) {

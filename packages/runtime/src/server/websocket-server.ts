@@ -10,6 +10,7 @@ import { getChannelLayer } from "../settings/registry.js";
 import { DEFAULT_SHUTDOWN_SIGNALS, joinShutdown } from "../shutdown/coordinator.js";
 import { Connection, type ConnectionHost } from "./connection.js";
 import type { DisconnectReason, RejectReason } from "./events.js";
+import { FrameWriter } from "./frame-writer.js";
 import {
   type ResolvedServerOptions,
   resolveServerOptions,
@@ -33,6 +34,7 @@ interface PendingUpgrade {
 export class WebsocketServer implements ConnectionHost {
   readonly options: ResolvedServerOptions;
   readonly counters = new ServerCounters();
+  readonly frameWriter = new FrameWriter();
   readonly context: RuntimeContext;
   /** The layer consumers get; undefined when the server was given null. */
   readonly channelLayer: ChannelLayer | undefined;
