@@ -15,6 +15,8 @@ export interface LayerNames {
   readonly membershipTable: string;
   /** `"schema"."<prefix>_history"`: the kept messages of groups with a groupHistory rule. */
   readonly historyTable: string;
+  /** `"<prefix>_history_by_expiry"`: the index a cleanup finds lapsed kept messages by. */
+  readonly historyByExpiryIndex: string;
   /** `"schema"."<prefix>_history_group"`: per history group, its last offset and message count (its lock orders sends). */
   readonly historyGroupTable: string;
   /** `"schema"."<prefix>_history_offset"`: the sequence every history offset comes from (never reissued). */
@@ -23,7 +25,7 @@ export interface LayerNames {
   readonly presenceTable: string;
   /** `"schema"."<prefix>_presence_instance"`: one row per instance with tracks, with when it lapses. */
   readonly presenceInstanceTable: string;
-  /** `"schema"."<prefix>_presence_by_instance"`: the index a sweep finds a lapsed instance's tracks by. */
+  /** `"<prefix>_presence_by_instance"`: the index a sweep finds a lapsed instance's tracks by. */
   readonly presenceByInstanceIndex: string;
   /**
    * NOTIFY channel for named channels, shared by every instance on the prefix; an instance's own
@@ -42,6 +44,7 @@ export function layerNames(schema: string, prefix: string): LayerNames {
     messageTable: table("message"),
     membershipTable: table("membership"),
     historyTable: table("history"),
+    historyByExpiryIndex: quoteIdentifier(`${prefix}_history_by_expiry`),
     historyGroupTable: table("history_group"),
     historyOffsetSequence: table("history_offset"),
     presenceTable: table("presence"),

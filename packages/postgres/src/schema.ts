@@ -79,6 +79,8 @@ function historyTables(names: LayerNames): string[] {
        payload bytea NOT NULL,
        PRIMARY KEY (group_name, position)
      )`,
+    // So a cleanup reads only what lapsed, not every group's history ('infinity' without maxAgeMs).
+    `CREATE INDEX IF NOT EXISTS ${names.historyByExpiryIndex} ON ${names.historyTable} (expires_at)`,
   ];
 }
 
