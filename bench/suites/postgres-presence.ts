@@ -74,6 +74,18 @@ async function withPair(work: (pair: Pair) => Promise<Measurement>, options?: Po
   }
 }
 
+/** The fastest of three runs, each on fresh instances: the machine is shared, and a single run mostly measures the neighbours. */
+async function bestOfThree(work: (pair: Pair) => Promise<Measurement>): Promise<Measurement> {
+  let best: Measurement | undefined;
+  for (let run = 0; run < 3; run++) {
+    const measurement = await withPair(work);
+    if (best === undefined || measurement.operations / measurement.seconds > best.operations / best.seconds) {
+      best = measurement;
+    }
+  }
+  return best as Measurement;
+}
+
 /** `sends` groupSends to `group` from `senders` concurrent loops on a, `members` channels of b draining. */
 async function groupSends(p: Pair, group: string, sends: number, members: number, senders = 1): Promise<Measurement> {
   const channels = await Promise.all(Array.from({ length: members }, () => p.b.newChannel()));
@@ -213,21 +225,25 @@ const suite: BenchSuite = {
       [PLAIN, "plain-"],
     ] as const) {
       cases.push(
-        { scenario: "groupSend, 1 member", subject, run: () => withPair((p) => groupSends(p, `${prefix}1`, sends, 1)) },
+        {
+          scenario: "groupSend, 1 member",
+          subject,
+          run: () => bestOfThree((p) => groupSends(p, `${prefix}1`, sends, 1)),
+        },
         {
           scenario: "groupSend, 100 members",
           subject,
-          run: () => withPair((p) => groupSends(p, `${prefix}100`, wide, 100)),
+          run: () => bestOfThree((p) => groupSends(p, `${prefix}100`, wide, 100)),
         },
         {
           scenario: "groupSend, 8 senders, 1 group",
           subject,
-          run: () => withPair((p) => groupSends(p, `${prefix}8`, sends, 1, 8)),
+          run: () => bestOfThree((p) => groupSends(p, `${prefix}8`, sends, 1, 8)),
         },
       );
     }
     cases.push(
-      { scenario: "presenceTrack + untrack", subject: OURS, run: () => withPair((p) => tracks(p, sends / 2)) },
+      { scenario: "presenceTrack + untrack", subject: OURS, run: () => bestOfThree((p) => tracks(p, sends / 2)) },
       { scenario: "statements per call", subject: OURS, run: () => withPair(roundTrips) },
       {
         scenario: `${members.toLocaleString("en-US")} tracked members`,
