@@ -3,7 +3,7 @@ import { presenceTestControl } from "@channel-layers/core/backend";
 import { PostgresChannelLayer, type PostgresChannelLayerOptions } from "@channel-layers/postgres";
 import { startService } from "@channel-layers/testing";
 import pg from "pg";
-import { type BenchCase, type BenchSuite, type Measurement, measure, OURS } from "../src/harness.js";
+import { type BenchCase, type BenchSuite, type Measurement, measure, OURS, percentile } from "../src/harness.js";
 
 /**
  * pnpm bench postgres-presence: what presence and group history cost on PostgresChannelLayer.
@@ -103,6 +103,43 @@ async function groupSends(p: Pair, group: string, sends: number, members: number
     await Promise.all(receiving);
     return sends;
   });
+}
+
+/**
+ * `count` groupSends to a history group and `count` to a plain one, interleaved (alternating which
+ * goes first), each to one member of b that receives it: p50 and p99 of each, in ms. Interleaving
+ * gives both the same load, which on a shared machine drifts more than the difference measured.
+ */
+async function interleaved(p: Pair, count: number): Promise<Measurement> {
+  const member = await p.b.newChannel();
+  await p.b.groupAdd("h-latency", member);
+  await p.b.groupAdd("plain-latency", member);
+  const times: Record<string, number[]> = { history: [], plain: [] };
+  const timed = async (kind: string, group: string, n: number) => {
+    const started = performance.now();
+    const receiving = p.b.receive(member);
+    await p.a.groupSend(group, message(n));
+    await receiving;
+    times[kind]?.push(performance.now() - started);
+  };
+  const result = await measure(async () => {
+    for (let n = 0; n < count; n++) {
+      const order: [string, string][] = [
+        ["history", "h-latency"],
+        ["plain", "plain-latency"],
+      ];
+      if (n % 2 === 1) order.reverse();
+      for (const [kind, group] of order) await timed(kind, group, n);
+    }
+    return count * 2;
+  });
+  const extra: Record<string, number> = {};
+  for (const [kind, list] of Object.entries(times)) {
+    list.sort((x, y) => x - y);
+    extra[`${kind}P50ms`] = percentile(list, 50);
+    extra[`${kind}P99ms`] = percentile(list, 99);
+  }
+  return { ...result, extra };
 }
 
 /** `count` tracks (each with its join diff to one watcher on b), then as many untracks. */
@@ -220,29 +257,25 @@ const suite: BenchSuite = {
     const wide = Math.round(200 * scale);
     const members = quick ? 1000 : 10_000;
     const cases: BenchCase[] = [];
-    for (const [subject, prefix] of [
-      [OURS, "h-"],
-      [PLAIN, "plain-"],
-    ] as const) {
+    // Both subjects of a scenario one after the other, so a change of load on the shared machine
+    // between them is as short as it can be.
+    const scenarios: [string, (p: Pair, prefix: string) => Promise<Measurement>][] = [
+      ["groupSend, 1 member", (p, prefix) => groupSends(p, `${prefix}1`, sends, 1)],
+      ["groupSend, 100 members", (p, prefix) => groupSends(p, `${prefix}100`, wide, 100)],
+      ["groupSend, 8 senders, 1 group", (p, prefix) => groupSends(p, `${prefix}8`, sends, 1, 8)],
+    ];
+    for (const [scenario, work] of scenarios) {
       cases.push(
-        {
-          scenario: "groupSend, 1 member",
-          subject,
-          run: () => bestOfThree((p) => groupSends(p, `${prefix}1`, sends, 1)),
-        },
-        {
-          scenario: "groupSend, 100 members",
-          subject,
-          run: () => bestOfThree((p) => groupSends(p, `${prefix}100`, wide, 100)),
-        },
-        {
-          scenario: "groupSend, 8 senders, 1 group",
-          subject,
-          run: () => bestOfThree((p) => groupSends(p, `${prefix}8`, sends, 1, 8)),
-        },
+        { scenario, subject: OURS, run: () => bestOfThree((p) => work(p, "h-")) },
+        { scenario, subject: PLAIN, run: () => bestOfThree((p) => work(p, "plain-")) },
       );
     }
     cases.push(
+      {
+        scenario: "groupSend + receive, history and plain interleaved",
+        subject: OURS,
+        run: () => withPair((p) => interleaved(p, sends / 2)),
+      },
       { scenario: "presenceTrack + untrack", subject: OURS, run: () => bestOfThree((p) => tracks(p, sends / 2)) },
       { scenario: "statements per call", subject: OURS, run: () => withPair(roundTrips) },
       {

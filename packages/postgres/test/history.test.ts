@@ -174,4 +174,15 @@ describe.runIf(database)("group history on PostgreSQL", () => {
     const after = received[4]?.__offset__ as HistoryOffset;
     expect(await layer.groupHistory("short-lived", { after })).toEqual({ messages: [], complete: false });
   });
+
+  it("rejects a history message over maxMessageSize with MESSAGE_TOO_LARGE, keeping and delivering nothing", async () => {
+    const [layer] = (await instances(1, { maxMessageSize: 1000 })) as [PostgresChannelLayer];
+    const member = await layer.newChannel();
+    await layer.groupAdd("room-large", member);
+    const refused = await layer.groupSend("room-large", { type: "large", text: "x".repeat(1000) }).catch((e) => e);
+    expect(refused).toMatchObject({ code: "MESSAGE_TOO_LARGE" });
+    expect(await receiveOrNothing(layer, member, SILENCE_MS)).toBeUndefined();
+    const kept = await db.query<{ count: number }>(`SELECT count(*)::int AS count FROM ${layer.names.historyTable}`);
+    expect(kept.rows[0]?.count).toBe(0);
+  });
 });
