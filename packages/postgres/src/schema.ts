@@ -133,7 +133,7 @@ function versionFourRelations(names: LayerNames): string[] {
 }
 
 /**
- * Creates the schema (if missing) and the layer's two tables, or brings older ones up to date.
+ * Creates the schema (if missing) and the layer's tables, or brings older ones up to date.
  * Safe from several processes at once: the work runs under a transaction-scoped advisory lock per
  * schema, after a check that needs no lock.
  */
