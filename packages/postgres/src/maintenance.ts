@@ -14,7 +14,7 @@ export interface MaintenanceOptions {
 
 /**
  * Keeps the tables small without a cron job: whichever call comes due starts the work in the
- * background. Expired rows go every cleanupIntervalMs; the message table is vacuumed every
+ * background. Expired rows (messages, memberships, kept history) go every cleanupIntervalMs; the message table is vacuumed every
  * `vacuumThreshold` messages received, since autovacuum comes too rarely for a queue table
  * (docs/postgres.md, "Keeping the tables small"). Failures are reported and tried next time.
  */
@@ -62,16 +62,24 @@ export class Maintenance {
 
   private cleanup(now: number): void {
     this.nextCleanupAt = now + this.options.cleanupIntervalMs;
-    const work = this.transport
-      .query<{ messages: number; memberships: number }>(this.transport.statements.cleanup, [CLEANUP_BATCH])
-      .then(
-        (result) => {
-          const removed = result.rows[0];
-          if (removed && Math.max(removed.messages, removed.memberships) >= CLEANUP_BATCH) this.nextCleanupAt = 0;
-        },
-        (error: unknown) => this.transport.diagnostics.backgroundError(error, { work: "cleanup" }),
-      );
-    this.track(work);
+    this.track(this.cleanupNow());
+  }
+
+  /** Expired messages, lapsed memberships, and lapsed history (kept messages, forgotten groups). */
+  private async cleanupNow(): Promise<void> {
+    const { transport } = this;
+    try {
+      const queues = await transport.query<{ messages: number; memberships: number }>(transport.statements.cleanup, [
+        CLEANUP_BATCH,
+      ]);
+      const history = await transport.query<{ messages: number; groups: number }>(transport.statements.historyCleanup, [
+        CLEANUP_BATCH,
+      ]);
+      const removed = [queues.rows[0]?.messages, queues.rows[0]?.memberships, history.rows[0]?.messages];
+      if (Math.max(...removed.map((count) => count ?? 0)) >= CLEANUP_BATCH) this.nextCleanupAt = 0;
+    } catch (error) {
+      transport.diagnostics.backgroundError(error, { work: "cleanup" });
+    }
   }
 
   private vacuum(now: number): void {

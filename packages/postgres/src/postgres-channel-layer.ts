@@ -3,17 +3,23 @@ import {
   ChannelFull,
   type ChannelLayerStats,
   Extension,
+  type GroupHistory,
+  type GroupHistoryRule,
+  type HistoryOffset,
   LayerClosed,
   type Message,
 } from "@channel-layers/core";
-import { BaseChannelLayer, instanceIdOf, MessageSerializer } from "@channel-layers/core/backend";
+import { BaseChannelLayer, instanceIdOf, MessageSerializer, type PresenceEntry } from "@channel-layers/core/backend";
 import pg from "pg";
+import { encodeHistoryMessage, readHistory } from "./group-history.js";
 import { type LayerNames, layerNames, notifyChannelOf } from "./layer-names.js";
 import { NotificationListener } from "./listener.js";
 import { Maintenance } from "./maintenance.js";
 import { type PostgresChannelLayerOptions, type ResolvedPostgresOptions, resolvePostgresOptions } from "./options.js";
+import { PostgresPresence } from "./presence-store.js";
 import { Receivers } from "./receivers.js";
 import { checkTables, installTables } from "./schema.js";
+import type { PreparedStatement } from "./statements.js";
 import { describeTarget, PostgresTransport, type Queryable } from "./transport.js";
 import { WakeUps } from "./wake-ups.js";
 
@@ -47,6 +53,8 @@ export class PostgresChannelLayer extends BaseChannelLayer {
     Extension.expiry,
     Extension.groupExpiry,
     Extension.buffered,
+    Extension.presence,
+    Extension.history,
   ] as const;
   /** The tables and NOTIFY channels this layer uses. */
   readonly names: LayerNames;
@@ -57,6 +65,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
   private readonly wakeUps: WakeUps;
   private readonly receivers: Receivers;
   private readonly listener: NotificationListener;
+  private readonly presences: PostgresPresence;
   /** Sends and groupSends on the pool under way: while any is, the next one batches its NOTIFY. */
   private sendsInFlight = 0;
   /** The caller's client while withClient() hands a call to the base's send or groupSend. */
@@ -81,6 +90,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
       target: describeTarget(options.connectionString, options.pool),
     });
     const backoff = { initialMs: settings.retryDelayMs, maxMs: settings.maxRetryDelayMs };
+    this.presences = new PostgresPresence(this.transport);
     this.maintenance = new Maintenance(this.transport, settings);
     this.wakeUps = new WakeUps(this.transport, backoff);
     this.receivers = new Receivers(this.transport, this.maintenance, this.diagnostics.counters, {
@@ -177,7 +187,59 @@ export class PostgresChannelLayer extends BaseChannelLayer {
   }
 
   protected _groupSend(group: string, message: Message): Promise<void> {
-    return this.groupSendOn(this.transactionClient ?? this.transport.pool, group, message);
+    const { transport } = this;
+    const values = [group, transport.encode(message), this.expiryMs, this.names.notifyBase];
+    const { groupSend: loud, groupSendQuiet: quiet } = transport.statements;
+    return this.groupSendOn(this.transactionClient ?? transport.pool, { loud, quiet }, values);
+  }
+
+  /**
+   * One statement, as a groupSend: it locks the group's history row, takes the next offset,
+   * writes it into the message, keeps it (trimmed to the rule) and inserts the members' rows
+   * (docs/postgres.md, "Group history"). In withClient's transaction, the lock is held until it ends.
+   */
+  protected override _groupSendWithHistory(group: string, message: Message, rule: GroupHistoryRule): Promise<void> {
+    const db = this.transactionClient ?? this.transport.pool;
+    const { payload, offsetAt } = encodeHistoryMessage(this.transport, message, group);
+    const values = [
+      group,
+      payload,
+      this.expiryMs,
+      this.names.notifyBase,
+      offsetAt,
+      rule.maxLength,
+      rule.maxAgeMs ?? null,
+    ];
+    const { groupSendHistory: loud, groupSendHistoryQuiet: quiet } = this.transport.statements;
+    return this.groupSendOn(db, { loud, quiet }, values);
+  }
+
+  protected override _groupHistory(group: string, after: HistoryOffset, rule: GroupHistoryRule): Promise<GroupHistory> {
+    return readHistory(this.transport, group, after, rule);
+  }
+
+  protected override _presenceTrack(
+    entry: PresenceEntry,
+    replaced: PresenceEntry | undefined,
+    ttlMs: number,
+  ): Promise<void> {
+    return this.presences.track(entry, replaced, ttlMs);
+  }
+
+  protected override _presenceUntrack(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {
+    return this.presences.untrack(entries);
+  }
+
+  protected override _presenceList(group: string): Promise<PresenceEntry[]> {
+    return this.presences.list(group);
+  }
+
+  protected override _presenceRefresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
+    return this.presences.refresh(this.instanceId, entries, ttlMs);
+  }
+
+  protected override _presenceSweep(): Promise<PresenceEntry[]> {
+    return this.presences.sweep();
   }
 
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {
@@ -199,6 +261,10 @@ export class PostgresChannelLayer extends BaseChannelLayer {
 
   protected async _close(): Promise<void> {
     try {
+      // The base has untracked this instance's presences by now.
+      await this.presences
+        .release(this.instanceId)
+        .catch((error: unknown) => this.diagnostics.backgroundError(error, { work: "presence release" }));
       await this.receivers.stop();
       await this.wakeUps.close();
       await this.listener.close();
@@ -270,25 +336,26 @@ export class PostgresChannelLayer extends BaseChannelLayer {
     }
   }
 
-  private async groupSendOn(db: Queryable, group: string, message: Message): Promise<void> {
+  /**
+   * Runs a groupSend statement (plain or history) on `db`: alone, the one that NOTIFYs itself
+   * (`loud`); next to other sends, `quiet`, whose wake-ups go out with theirs, as sendOn's do.
+   */
+  private async groupSendOn(
+    db: Queryable,
+    { loud, quiet }: { loud: PreparedStatement; quiet: PreparedStatement },
+    values: unknown[],
+  ): Promise<void> {
     const { transport } = this;
-    const payload = transport.encode(message);
     const batched = db === transport.pool && (this.sendsInFlight > 0 || this.wakeUps.busy);
-    const values = [group, payload, this.expiryMs, this.names.notifyBase];
     this.sendsInFlight++;
     try {
       if (!batched) {
-        const sent = await transport.run<{ skipped: number }>(
-          transport.statements.groupSend,
-          "send to a group",
-          values,
-          db,
-        );
+        const sent = await transport.run<{ skipped: number }>(loud, "send to a group", values, db);
         this.diagnostics.counters.channelFull += sent.rows[0]?.skipped ?? 0;
         return;
       }
       const sent = await transport.run<{ skipped: number; targets: string[] | null; payloads: string[] | null }>(
-        transport.statements.groupSendQuiet,
+        quiet,
         "send to a group",
         values,
         db,

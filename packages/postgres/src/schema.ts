@@ -4,10 +4,11 @@ import type pg from "pg";
 import { type LayerNames, quoteIdentifier } from "./layer-names.js";
 
 /**
- * Written as the message table's comment, for a later version to know what to migrate. 3: the
- * membership table records each member's instance id; 2: channel columns in collation "C".
+ * Written as the message table's comment, for a later version to know what to migrate. 4: the
+ * history and presence tables; 3: the membership table records each member's instance id; 2:
+ * channel columns in collation "C".
  */
-export const SCHEMA_VERSION = "channel-layers 3";
+export const SCHEMA_VERSION = "channel-layers 4";
 
 /**
  * A queue table is all churn: vacuum after a fixed number of dead rows (not 20% of a table that is
@@ -46,26 +47,93 @@ function createStatements(names: LayerNames): string[] {
      )`,
     // Version 2 tables lack it; their process-local members are woken through the shared channel until filled in.
     `ALTER TABLE ${names.membershipTable} ADD COLUMN IF NOT EXISTS instance_id text COLLATE "C"`,
+    ...historyTables(names),
+    ...presenceTables(names),
     `COMMENT ON TABLE ${names.messageTable} IS '${SCHEMA_VERSION}'`,
+  ];
+}
+
+/**
+ * Group histories (version 4). A history group's row is locked by each of its sends, which so
+ * number its messages one at a time: `sent_count` is the newest one's position (contiguous per
+ * group, the primary key of the kept ones), `last_offset` and `prev_offset` are the offsets of the
+ * newest and the one before, from a sequence no flush or restart resets. A kept message's `prev_offset`
+ * lets a read tell whether anything between a caller's offset and the oldest kept one is missing.
+ */
+function historyTables(names: LayerNames): string[] {
+  return [
+    `CREATE SEQUENCE IF NOT EXISTS ${names.historyOffsetSequence} AS bigint MAXVALUE ${Number.MAX_SAFE_INTEGER}`,
+    `CREATE TABLE IF NOT EXISTS ${names.historyGroupTable} (
+       group_name text COLLATE "C" NOT NULL PRIMARY KEY,
+       last_offset bigint NOT NULL,
+       prev_offset bigint,
+       sent_count bigint NOT NULL,
+       expires_at timestamptz NOT NULL
+     )`,
+    `CREATE TABLE IF NOT EXISTS ${names.historyTable} (
+       group_name text COLLATE "C" NOT NULL,
+       position bigint NOT NULL,
+       history_offset bigint NOT NULL,
+       prev_offset bigint,
+       expires_at timestamptz NOT NULL,
+       payload bytea NOT NULL,
+       PRIMARY KEY (group_name, position)
+     )`,
+    // So a cleanup reads only what lapsed, not every group's history ('infinity' without maxAgeMs).
+    `CREATE INDEX IF NOT EXISTS ${names.historyByExpiryIndex} ON ${names.historyTable} (expires_at)`,
+  ];
+}
+
+/**
+ * Presence (version 4): a row per track, its key and meta in `entry` (MessagePack: keys may hold
+ * any character, NUL included, which text cannot), and a row per instance whose `expires_at` its
+ * heartbeat extends; a sweep removes a lapsed instance's row with its tracks.
+ */
+function presenceTables(names: LayerNames): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${names.presenceTable} (
+       group_name text COLLATE "C" NOT NULL,
+       ref text COLLATE "C" NOT NULL,
+       channel text COLLATE "C" NOT NULL,
+       instance_id text COLLATE "C" NOT NULL,
+       entry bytea NOT NULL,
+       PRIMARY KEY (group_name, ref)
+     )`,
+    `CREATE INDEX IF NOT EXISTS ${names.presenceByInstanceIndex} ON ${names.presenceTable} (instance_id)`,
+    `CREATE TABLE IF NOT EXISTS ${names.presenceInstanceTable} (
+       instance_id text COLLATE "C" NOT NULL PRIMARY KEY,
+       expires_at timestamptz NOT NULL
+     )`,
   ];
 }
 
 /** Advisory lock key (two int4) for migrations in one schema: they are serialised, never raced. */
 const MIGRATION_LOCK_CLASS = 0x636c6179; // "clay"
 
-/** Whether both tables exist in the shape this version uses. */
+/** Whether every table exists in the shape this version uses. */
 async function tablesReady(db: Queryable, names: LayerNames): Promise<boolean> {
   const result = await db.query<{ ready: boolean }>(
     `SELECT to_regclass($1) IS NOT NULL AND EXISTS (
        SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2) AND attname = 'instance_id' AND NOT attisdropped
-     ) AS ready`,
-    [names.messageTable, names.membershipTable],
+     ) AND (SELECT bool_and(to_regclass(name) IS NOT NULL) FROM unnest($3::text[]) AS name) AS ready`,
+    [names.messageTable, names.membershipTable, versionFourRelations(names)],
   );
   return result.rows[0]?.ready === true;
 }
 
+/** What version 4 added: the history and presence relations. */
+function versionFourRelations(names: LayerNames): string[] {
+  return [
+    names.historyOffsetSequence,
+    names.historyGroupTable,
+    names.historyTable,
+    names.presenceTable,
+    names.presenceInstanceTable,
+  ];
+}
+
 /**
- * Creates the schema (if missing) and the layer's two tables, or brings older ones up to date.
+ * Creates the schema (if missing) and the layer's tables, or brings older ones up to date.
  * Safe from several processes at once: the work runs under a transaction-scoped advisory lock per
  * schema, after a check that needs no lock.
  */
@@ -127,11 +195,14 @@ async function fillInstanceIds(client: pg.ClientBase, names: LayerNames): Promis
 export async function checkTables(pool: pg.Pool, names: LayerNames): Promise<void> {
   if (await tablesReady(pool, names)) return;
   throw new BackendUnavailable(
-    `The channel layer's tables ${names.messageTable} and ${names.membershipTable} are missing or older than this version: run migrate() (or leave the migrate option on)`,
+    `The channel layer's tables (${names.messageTable}, ${names.membershipTable} and their history and presence tables) are missing or older than this version: run migrate() (or leave the migrate option on)`,
   );
 }
 
-/** Drops the layer's two tables (and so all of its messages and groups); its schema stays. */
+/** Drops the layer's tables and sequence (and so all of its messages, groups, histories and presences); its schema stays. */
 export async function dropTables(db: Queryable, names: LayerNames): Promise<void> {
-  await db.query(`DROP TABLE IF EXISTS ${names.messageTable}, ${names.membershipTable}`);
+  await db.query(
+    `DROP TABLE IF EXISTS ${names.messageTable}, ${names.membershipTable}, ${names.historyTable}, ${names.historyGroupTable}, ${names.presenceTable}, ${names.presenceInstanceTable}`,
+  );
+  await db.query(`DROP SEQUENCE IF EXISTS ${names.historyOffsetSequence}`);
 }

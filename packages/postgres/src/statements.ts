@@ -1,10 +1,7 @@
+import { groupSendCtes, groupSendEndings } from "./group-send-statements.js";
+import { type HistoryStatements, historyStatements } from "./history-statements.js";
 import type { LayerNames } from "./layer-names.js";
-
-/**
- * A NOTIFY payload must stay under 8,000 bytes. A wake-up lists the channels it is for, space
- * separated; a longer list is sent as "" and means "every channel you wait on".
- */
-export const MAX_NOTIFY_LIST_BYTES = 7900;
+import { type PresenceStatements, presenceStatements } from "./presence-statements.js";
 
 /** A statement pg prepares once per connection (by `name`) and then only binds and runs. */
 export interface PreparedStatement {
@@ -12,8 +9,11 @@ export interface PreparedStatement {
   readonly text: string;
 }
 
+/** Builds a statement named after the layer's NOTIFY base (so two layers on one connection never share a name). */
+export type StatementMaker = (role: string, text: string) => PreparedStatement;
+
 /** Every statement a layer runs, built once per (schema, prefix). */
-export interface Statements {
+export interface Statements extends HistoryStatements, PresenceStatements {
   send: PreparedStatement;
   sendQuiet: PreparedStatement;
   groupSend: PreparedStatement;
@@ -59,60 +59,22 @@ function sendCtes(message: string): string {
   )`;
 }
 
-/**
- * A groupSend ($1 group, $2 payload, $3 expiry ms, $4 notify base) up to CTE `wakes`: an insert
- * per unexpired member below the capacity recorded at groupAdd, then one (target, payload) per
- * NOTIFY channel to wake, from the instance id groupAdd stored (null: a named channel). Each
- * member is counted by a probe of its own rows, not a join with an aggregate, so the plan never
- * depends on the planner's guess of the table's size.
- */
-function groupSendCtes(message: string, membership: string): string {
-  return `WITH members AS (
-    SELECT channel, capacity, instance_id FROM ${membership}
-    WHERE group_name = $1::text AND expires_at > statement_timestamp()
-  ), sent AS (
-    INSERT INTO ${message} (channel, expires_at, payload)
-    SELECT m.channel, statement_timestamp() + $3::float8 * interval '1 millisecond', $2::bytea
-    FROM members m
-    WHERE (SELECT count(*) FROM (
-             SELECT 1 FROM ${message} h
-             WHERE h.channel = m.channel AND h.expires_at > statement_timestamp()
-             ORDER BY h.id LIMIT m.capacity
-           ) unexpired) < m.capacity
-    RETURNING channel
-  ), wakes AS (
-    SELECT target, CASE WHEN sum(octet_length(channel) + 1) <= ${MAX_NOTIFY_LIST_BYTES} THEN string_agg(channel, ' ') ELSE '' END AS payload
-    FROM (
-      SELECT CASE WHEN m.instance_id IS NULL THEN $4::text ELSE $4::text || '_' || m.instance_id END AS target, s.channel
-      FROM sent s JOIN members m USING (channel)
-    ) targeted
-    GROUP BY target
-  ), skipped AS (
-    SELECT ((SELECT count(*) FROM members) - (SELECT count(*) FROM sent))::int AS n
-  )`;
-}
-
 export function buildStatements(names: LayerNames): Statements {
   const { messageTable: message, membershipTable: membership, notifyBase } = names;
   const statement = (role: string, text: string): PreparedStatement => ({ name: `${notifyBase}_${role}`, text });
+  const plainGroupSend = groupSendEndings(groupSendCtes(message, membership));
   return {
+    ...historyStatements(names, statement),
+    ...presenceStatements(names, statement),
     // $1 channel, $2 payload, $3 expiry ms, $4 capacity, $5 NOTIFY channel: check, insert and
     // NOTIFY in one round trip; no row back means the channel was full (the transaction lives on).
     send: statement("send", `${sendCtes(message)} SELECT pg_notify($5::text, channel) FROM sent`),
     sendQuiet: statement("send_quiet", `${sendCtes(message)} SELECT channel FROM sent`),
     // $1 group, $2 payload, $3 expiry ms, $4 notify base: the whole group in one statement, one
     // NOTIFY per instance that owns members and one for the named ones; `skipped`: full members.
-    groupSend: statement(
-      "group_send",
-      `${groupSendCtes(message, membership)}
-       SELECT (SELECT count(pg_notify(target, payload)) FROM wakes)::int AS wakes, (SELECT n FROM skipped) AS skipped`,
-    ),
+    groupSend: statement("group_send", plainGroupSend.loud),
     // The same, returning the wake-ups (targets[i], payloads[i]) for WakeUps to send.
-    groupSendQuiet: statement(
-      "group_send_quiet",
-      `${groupSendCtes(message, membership)}
-       SELECT (SELECT n FROM skipped) AS skipped, array_agg(target) AS targets, array_agg(payload) AS payloads FROM wakes`,
-    ),
+    groupSendQuiet: statement("group_send_quiet", plainGroupSend.quiet),
     // $1 NOTIFY channels, $2 payloads: the wake-ups of many sends in one transaction.
     notify: statement(
       "notify",
@@ -238,7 +200,14 @@ export function buildStatements(names: LayerNames): Statements {
        )
        DELETE FROM ${message} WHERE channel = $1::text AND $3::boolean`,
     ),
-    flush: statement("flush", `WITH messages AS (DELETE FROM ${message}) DELETE FROM ${membership}`),
+    // Histories and presences too; the offset sequence stays, so no offset is ever reissued.
+    flush: statement(
+      "flush",
+      `WITH messages AS (DELETE FROM ${message}), histories AS (DELETE FROM ${names.historyTable}),
+            history_groups AS (DELETE FROM ${names.historyGroupTable}), presences AS (DELETE FROM ${names.presenceTable}),
+            presence_instances AS (DELETE FROM ${names.presenceInstanceTable})
+       DELETE FROM ${membership}`,
+    ),
     // $1 batch size: expired messages and lapsed memberships, skipping rows others have locked,
     // so any number of instances can run it at once.
     cleanup: statement(

@@ -1,4 +1,4 @@
-import type { ChannelLayerError, Message } from "@channel-layers/core";
+import type { ChannelLayerError, LogDetails, Message } from "@channel-layers/core";
 import { instanceIdOf, type LayerDiagnostics, type MessageSerializer, redactUrl } from "@channel-layers/core/backend";
 import type pg from "pg";
 import { backendUnavailable } from "./errors.js";
@@ -81,9 +81,16 @@ export class PostgresTransport {
     return this.serializer.encode(message);
   }
 
-  /** A payload from the table as a message, or undefined once it is counted and logged as undecodable. */
-  decode(payload: Buffer, channel: string): Message | undefined {
-    return this.diagnostics.decodeOrDrop(this.serializer, payload, { channel });
+  /**
+   * A payload from a table as a message, or undefined once it is counted and logged as
+   * undecodable; `where` names the row (a channel's message, a group's history, a presence).
+   */
+  decode(payload: Buffer, where: string | LogDetails): Message | undefined {
+    return this.diagnostics.decodeOrDrop(
+      this.serializer,
+      payload,
+      typeof where === "string" ? { channel: where } : where,
+    );
   }
 
   /** A statement's query config, with a reply timeout (pg's `query_timeout`, missing from @types/pg). */

@@ -1,5 +1,5 @@
 import { Backoff, type BackoffOptions } from "@channel-layers/core/backend";
-import { MAX_NOTIFY_LIST_BYTES } from "./statements.js";
+import { MAX_NOTIFY_LIST_BYTES } from "./group-send-statements.js";
 import type { PostgresTransport } from "./transport.js";
 
 /**

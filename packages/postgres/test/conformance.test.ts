@@ -24,15 +24,17 @@ if (database) {
       new PostgresChannelLayer({ connectionString: "postgres://postgres@127.0.0.1:1/test", prefix: randomPrefix() }),
   });
 
-  it("leaves no table behind for the prefixes the suite used", async () => {
-    const { rows } = await database.query<{ table_name: string }>(
-      "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
+  it("leaves no table or sequence behind for the prefixes the suite used", async () => {
+    const { rows } = await database.query<{ relname: string }>(
+      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind IN ('r', 'S')`,
       [database.schema],
     );
-    const left = rows
-      .map((row) => row.table_name)
-      .filter((table) => [...prefixes].some((p) => table.startsWith(`${p}_`)));
-    expect(left, `tables left in ${database.schema} after the suite, of ${prefixes.size} prefixes`).toEqual([]);
+    const left = rows.map((row) => row.relname).filter((name) => [...prefixes].some((p) => name.startsWith(`${p}_`)));
+    expect(
+      left,
+      `tables and sequences left in ${database.schema} after the suite, of ${prefixes.size} prefixes`,
+    ).toEqual([]);
   });
 } else {
   it.skip("PostgresChannelLayer conformance: no PostgreSQL server (set DATABASE_URL)", () => undefined);
