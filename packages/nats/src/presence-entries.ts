@@ -167,7 +167,7 @@ export class PresenceEntries {
     const { js, subjects } = this.transport;
     let seq: number;
     try {
-      seq = await js.publish(subjects.presenceClock, new Uint8Array(0));
+      seq = await js.publish(subjects.presenceClock(this.transport.instanceId), new Uint8Array(0));
     } catch (error) {
       if (error instanceof NoStream) return undefined;
       throw unavailable("read the server's clock", error);

@@ -102,9 +102,12 @@ export class SubjectMap {
     return `${this.root}.p.e.>`;
   }
 
-  /** Where a presence sweep stores a tick, to read the server's clock from its timestamp. */
-  get presenceClock(): string {
-    return `${this.root}.p.t`;
+  /**
+   * Where an instance's presence sweep stores a tick, to read the server's clock from its
+   * timestamp: one subject per instance, so concurrent sweeps do not replace each other's tick.
+   */
+  presenceClock(instanceId: string): string {
+    return `${this.root}.p.t.${instanceId}`;
   }
 
   /** A history group's messages in the stream of its rule (`tag` names the rule: historyTag). */
