@@ -19,8 +19,10 @@ export const ApiCode = {
   streamNotFound: 10059,
   /** No message matched a get. */
   noMessage: 10037,
-  /** A message delete found no message at that sequence (someone else deleted it first). */
+  /** A message delete found no message at that sequence inside the stream (someone else deleted it first). */
   sequenceNotFound: 10043,
+  /** A message delete failed; "no message found" when the sequence is below the stream's first (deleted first). */
+  messageDeleteFailed: 10057,
   consumerNotFound: 10014,
   /** A stream of that name exists with another configuration. */
   streamNameInUse: 10058,
@@ -185,8 +187,9 @@ export class JetStreamCalls {
   async deleteMessage(stream: string, seq: number): Promise<boolean> {
     const answer = await this.api(`STREAM.MSG.DELETE.${stream}`, { seq, no_erase: true }, `delete message ${seq}`);
     if (answer.error === undefined) return answer.success === true;
-    const code = answer.error.err_code;
+    const { err_code: code, description } = answer.error;
     if (code === ApiCode.sequenceNotFound || code === ApiCode.streamNotFound) return false;
+    if (code === ApiCode.messageDeleteFailed && description === "no message found") return false;
     throw new BackendUnavailable(`JetStream could not delete message ${seq} of ${stream}: ${answer.error.description}`);
   }
 

@@ -243,6 +243,9 @@ export class NatsChannelLayer extends BaseChannelLayer {
   /** Tells every other instance of the prefix to flush, and empties every stream of the prefix. */
   protected async _flush(): Promise<void> {
     this.forgetFlushed();
+    // The base forgot this instance's tracks. Another instance's keep refreshing: those the purge
+    // removed fail their revision check and are tracked again, those made after it are kept.
+    this.presences.clear();
     const notice = new FrameWriter(1 + FrameWriter.stringSize(this.instanceId)).u8(FrameKind.flush);
     this.transport.publish(this.transport.subjects.control, notice.string(this.instanceId).bytes);
     await this.durable.purgePrefix();
@@ -269,7 +272,6 @@ export class NatsChannelLayer extends BaseChannelLayer {
   /** Forgets what flush() clears, on this instance: on its own flush and on another instance's notice. */
   private forgetFlushed(): void {
     this.own.flush();
-    this.presences.clear();
     this.endpoint.flush();
     this.remote.forgetAnswers();
   }

@@ -47,6 +47,8 @@ interface ReadEntry {
 export class PresenceEntries {
   private readonly stream = new StreamsOnce();
   private readonly own = new Map<string, OwnEntry>();
+  /** ref -> sequence of what the last refresh wrote, until the next sweep: a paused refresh writes nothing. */
+  private refreshedSinceSweep: Map<string, number> | undefined;
 
   constructor(private readonly transport: NatsTransport) {}
 
@@ -63,9 +65,22 @@ export class PresenceEntries {
     if (replaced !== undefined) await this.remove(replaced);
   }
 
+  /**
+   * Removes the entries; returns those this call removed. When only some removals fail, the others'
+   * leaves must still go out, so the failures are reported and left to lapse (a sweep removes them).
+   */
   async untrack(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {
-    const removed = await Promise.all(entries.map((entry) => this.remove(entry)));
-    return entries.filter((_, i) => removed[i]);
+    const outcomes = await Promise.allSettled(entries.map((entry) => this.remove(entry)));
+    const removed = entries.filter((_, i) => {
+      const outcome = outcomes[i];
+      return outcome?.status === "fulfilled" && outcome.value;
+    });
+    const failed = outcomes.filter((outcome) => outcome.status === "rejected");
+    if (failed.length === entries.length && failed[0] !== undefined) throw failed[0].reason;
+    for (const failure of failed) {
+      this.transport.diagnostics.backgroundError(failure.reason, { during: "presence untrack" });
+    }
+    return removed;
   }
 
   async list(group: string): Promise<PresenceEntry[]> {
@@ -82,9 +97,11 @@ export class PresenceEntries {
   /** Rewrites each entry if it is still the one this instance wrote; returns those that are gone. */
   async refresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
     const gone: PresenceEntry[] = [];
+    const refreshed = new Map<string, number>();
+    this.refreshedSinceSweep = refreshed;
     for (let start = 0; start < entries.length; start += REFRESH_BATCH) {
       const batch = entries.slice(start, start + REFRESH_BATCH);
-      const alive = await Promise.all(batch.map((entry) => this.refreshOne(entry, ttlMs)));
+      const alive = await Promise.all(batch.map((entry) => this.refreshOne(entry, ttlMs, refreshed)));
       for (let i = 0; i < batch.length; i++) if (!alive[i]) gone.push(batch[i] as PresenceEntry);
     }
     return gone;
@@ -98,19 +115,33 @@ export class PresenceEntries {
     const { js, subjects } = this.transport;
     const stream = subjects.presenceStream;
     const next = (seq: number) => js.directGet(stream, { seq, next_by_subj: subjects.presenceEntries });
+    // Entries the refresh just before this sweep wrote (the heartbeat refreshes, then sweeps) are
+    // alive whatever the clocks say: this process may have stalled between that write and the tick.
+    const refreshed = this.refreshedSinceSweep;
+    this.refreshedSinceSweep = undefined;
     let cursor = await next(1);
     if (cursor === undefined) return [];
     const now = await this.serverNow();
     const removed: PresenceEntry[] = [];
-    while (cursor !== undefined && now !== undefined) {
-      const { entry, ttlMs } = this.decode(cursor.data, cursor.seq);
-      if (cursor.storedAt + (ttlMs ?? fallbackTtlMs) > now) break;
-      const [deleted, following]: [boolean, StoredMessage | undefined] = await Promise.all([
-        js.deleteMessage(stream, cursor.seq),
-        next(cursor.seq + 1),
-      ]);
-      if (deleted && entry !== undefined) removed.push(entry);
-      cursor = following;
+    try {
+      while (cursor !== undefined && now !== undefined) {
+        const { entry, ttlMs } = this.decode(cursor.data, cursor.seq);
+        if (cursor.storedAt + (ttlMs ?? fallbackTtlMs) > now) break;
+        if (entry !== undefined && refreshed?.get(entry.ref) === cursor.seq) {
+          cursor = await next(cursor.seq + 1);
+          continue;
+        }
+        const [deleted, following]: [boolean, StoredMessage | undefined] = await Promise.all([
+          js.deleteMessage(stream, cursor.seq),
+          next(cursor.seq + 1),
+        ]);
+        if (deleted && entry !== undefined) removed.push(entry);
+        cursor = following;
+      }
+    } catch (error) {
+      // What this call removed so far is gone for everyone else: its leaves must still go out.
+      if (removed.length === 0) throw error;
+      this.transport.diagnostics.backgroundError(error, { during: "presence sweep", removed: removed.length });
     }
     return removed;
   }
@@ -120,7 +151,7 @@ export class PresenceEntries {
     this.own.clear();
   }
 
-  private async refreshOne(entry: PresenceEntry, ttlMs: number): Promise<boolean> {
+  private async refreshOne(entry: PresenceEntry, ttlMs: number, refreshed: Map<string, number>): Promise<boolean> {
     const known = this.own.get(entry.ref);
     if (known === undefined) return false;
     const payload = known.ttlMs === ttlMs ? known.payload : this.encode(entry, ttlMs);
@@ -128,6 +159,7 @@ export class PresenceEntries {
       const seq = await this.transport.js.publish(this.subjectOf(entry), payload, known.seq);
       // Untracked meanwhile: its purge came after this write and removed it, so nothing to keep.
       if (this.own.get(entry.ref) === known) this.own.set(entry.ref, { seq, ttlMs, payload });
+      refreshed.set(entry.ref, seq);
       return true;
     } catch (error) {
       if (error instanceof NoStream) return false;

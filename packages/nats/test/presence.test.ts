@@ -1,5 +1,5 @@
 import type { PresenceList } from "@channel-layers/core";
-import { presenceTestControl } from "@channel-layers/core/backend";
+import { type PresenceEntry, presenceTestControl } from "@channel-layers/core/backend";
 import { expectNothing, receiveWithin } from "@channel-layers/core/conformance";
 import { deletePrefixStreams, type NatsChannelLayer, type NatsChannelLayerOptions } from "@channel-layers/nats";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -88,6 +88,32 @@ describe.runIf(server)("presence on NATS", () => {
     }
     expect(removed.length, "no entry was removed twice").toBe(refs.size);
     expect(new Set(removed)).toEqual(refs);
+  });
+
+  it("never sweeps what its own refresh just wrote, however long it stalled before the sweep; a paused refresh is swept", async () => {
+    const [layer] = instances(1) as [NatsChannelLayer];
+    // The transport half, called as the heartbeat calls it (this layer runs no heartbeat of its own).
+    type Half = {
+      _presenceTrack(entry: PresenceEntry, replaced: undefined, ttlMs: number): Promise<void>;
+      _presenceRefresh(entries: PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]>;
+      _presenceSweep(): Promise<PresenceEntry[]>;
+    };
+    const half = layer as unknown as Half;
+    const entry: PresenceEntry = {
+      group: "stalled",
+      key: "rita",
+      channel: await layer.newChannel(),
+      ref: "0123456789abcdef0123",
+      meta: {},
+      instance: "stalled-instance",
+    };
+    await half._presenceTrack(entry, undefined, 200);
+    expect(await half._presenceRefresh([entry], 200)).toEqual([]);
+    // The stall is the subject here: longer than the entry's life, between the refresh and the sweep.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await half._presenceSweep(), "refreshed just before this sweep").toEqual([]);
+    expect(await half._presenceSweep(), "no refresh since the last sweep").toEqual([entry]);
+    expect(await half._presenceRefresh([entry], 200), "a refresh never re-creates it").toEqual([entry]);
   });
 
   it("tracks its entries again, with joins, when its stream was deleted under it", async () => {
