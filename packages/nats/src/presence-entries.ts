@@ -23,13 +23,6 @@ const REFRESH_BATCH = 512;
 /** The message type of an encoded entry (only this layer reads it). */
 const ENTRY_TYPE = "presence.entry";
 
-/** One of this instance's entries: the sequence of its last write, which its refresh expects, and its bytes. */
-interface OwnEntry {
-  seq: number;
-  ttlMs: number;
-  payload: Uint8Array;
-}
-
 /** A stored entry read back: the entry (undefined when its bytes are not one) and how long it lives. */
 interface ReadEntry {
   entry: PresenceEntry | undefined;
@@ -46,7 +39,8 @@ interface ReadEntry {
  */
 export class PresenceEntries {
   private readonly stream = new StreamsOnce();
-  private readonly own = new Map<string, OwnEntry>();
+  /** ref -> the sequence of this instance's last write of its entry, which the next refresh expects. */
+  private readonly own = new Map<string, number>();
   /** ref -> sequence of what the last refresh wrote, until the next sweep: a paused refresh writes nothing. */
   private refreshedSinceSweep: Map<string, number> | undefined;
 
@@ -58,9 +52,8 @@ export class PresenceEntries {
   }
 
   async track(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): Promise<void> {
-    const payload = this.encode(entry, ttlMs);
-    const seq = await this.write(entry, payload);
-    this.own.set(entry.ref, { seq, ttlMs, payload });
+    const seq = await this.write(entry, this.encode(entry, ttlMs));
+    this.own.set(entry.ref, seq);
     // After the new entry is in, so a failure leaves the old one rather than neither.
     if (replaced !== undefined) await this.remove(replaced);
   }
@@ -154,11 +147,10 @@ export class PresenceEntries {
   private async refreshOne(entry: PresenceEntry, ttlMs: number, refreshed: Map<string, number>): Promise<boolean> {
     const known = this.own.get(entry.ref);
     if (known === undefined) return false;
-    const payload = known.ttlMs === ttlMs ? known.payload : this.encode(entry, ttlMs);
     try {
-      const seq = await this.transport.js.publish(this.subjectOf(entry), payload, known.seq);
+      const seq = await this.transport.js.publish(this.subjectOf(entry), this.encode(entry, ttlMs), known);
       // Untracked meanwhile: its purge came after this write and removed it, so nothing to keep.
-      if (this.own.get(entry.ref) === known) this.own.set(entry.ref, { seq, ttlMs, payload });
+      if (this.own.get(entry.ref) === known) this.own.set(entry.ref, seq);
       refreshed.set(entry.ref, seq);
       return true;
     } catch (error) {
@@ -213,7 +205,16 @@ export class PresenceEntries {
 
   private encode(entry: PresenceEntry, ttlMs: number): Uint8Array {
     const { group, key, channel, ref, instance, meta } = entry;
-    return this.transport.serializer.encode({ type: ENTRY_TYPE, group, key, channel, ref, instance, meta, ttlMs });
+    return this.transport.serializer.encode({
+      type: ENTRY_TYPE,
+      group,
+      key,
+      channel,
+      ref,
+      instance,
+      meta,
+      ttlMs,
+    });
   }
 
   private decode(data: Uint8Array, seq: number): ReadEntry {
