@@ -16,6 +16,16 @@ type Half = {
   _presenceSweep(): Promise<PresenceEntry[]>;
 };
 
+/** What the layer's subjects carry, by their second token (docs/nats.md, "Subjects and streams"). */
+const KINDS: Record<string, string> = {
+  g: "group publish",
+  h: "history store",
+  p: "presence write",
+  m: "member record",
+  i: "instance frame",
+  ctl: "control",
+};
+
 /** Counts what reaches the server from a layer: requests (a reply subject) and one-way publishes. */
 class WireCounter {
   requests: Record<string, number> = {};
@@ -65,17 +75,8 @@ class WireCounter {
 
   private kindOf(subject: string): string {
     if (subject.startsWith("$JS.API.")) return subject.split(".").slice(2, 4).join(".");
-    const kind = subject.slice(this.root.length + 1).split(".")[0];
-    return (
-      {
-        g: "group publish",
-        h: "history store",
-        p: "presence write",
-        m: "member record",
-        i: "instance frame",
-        ctl: "control",
-      }[kind ?? ""] ?? kind
-    );
+    const kind = subject.slice(this.root.length + 1).split(".")[0] ?? "";
+    return KINDS[kind] ?? kind;
   }
 }
 
