@@ -182,6 +182,32 @@ try {
     `JetStream storage per 1,000 kept history messages ({ type, message: "hello, world", n }): ${kib((await history()).state.bytes - historyBefore)}`,
   );
 
+  // A dead process's 10,000 entries, lapsed at once, removed by one sweep of another instance
+  // (on a prefix of their own, so no live entry stands before them).
+  const deadOptions = { ...options, prefix: `${prefix}dead` };
+  const deadLayer = new NatsChannelLayer({ ...deadOptions, connection: await connect({ servers: server.url }) });
+  const sweeper = new NatsChannelLayer({ ...deadOptions, connection: await connect({ servers: server.url }) });
+  const deadChannel = await deadLayer.newChannel();
+  await sweeper.newChannel(); // opens it
+  const dead = Array.from({ length: 10_000 }, (_, n) => ({
+    ...(entries[0] as PresenceEntry),
+    channel: deadChannel,
+    key: `gone-${n}`,
+    ref: randomBytes(10).toString("hex"),
+  }));
+  for (let n = 0; n < dead.length; n += 500) {
+    await Promise.all(
+      dead.slice(n, n + 500).map((entry) => (deadLayer as unknown as Half)._presenceTrack(entry, undefined, 1)),
+    );
+  }
+  const sweepStarted = process.hrtime.bigint();
+  const swept = await (sweeper as unknown as Half)._presenceSweep();
+  const sweepMs = Number(process.hrtime.bigint() - sweepStarted) / 1e6;
+  console.log(
+    `One sweep removing a dead process's ${swept.length.toLocaleString("en-US")} lapsed entries: ${sweepMs.toFixed(0)} ms`,
+  );
+  await Promise.all([sweeper.close(), deadLayer.close()]);
+
   console.log("Latency, one call at a time (ms per call):");
   await timed("groupSend, group without history", 2000, (n) => layer.groupSend("plain_room", { type: "m", n }));
   await timed("groupSend, group with history", 2000, (n) => layer.groupSend("chat_room", { type: "m", n }));

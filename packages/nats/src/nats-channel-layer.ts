@@ -227,7 +227,7 @@ export class NatsChannelLayer extends BaseChannelLayer {
   }
 
   protected override _presenceSweep(): Promise<PresenceEntry[]> {
-    return this.presences.sweep(this.options.presenceTimeoutMs);
+    return this.presences.sweep(this.options.presenceTimeoutMs, this.options.presenceHeartbeatMs);
   }
 
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {

@@ -1,14 +1,6 @@
 import type { Message } from "@channel-layers/core";
 import type { PresenceEntry } from "@channel-layers/core/backend";
-import {
-  ApiCode,
-  duplicateWindowFor,
-  NoStream,
-  nanos,
-  type StoredMessage,
-  StreamPublishError,
-  unavailable,
-} from "./jetstream.js";
+import { ApiCode, duplicateWindowFor, NoStream, nanos, StreamPublishError, unavailable } from "./jetstream.js";
 import { StreamsOnce } from "./streams-once.js";
 import { readSubject } from "./subject-reader.js";
 import type { NatsTransport } from "./transport.js";
@@ -20,6 +12,8 @@ import type { NatsTransport } from "./transport.js";
 const ABANDONED_AFTER_MS = 24 * 3600_000;
 /** Refreshes in flight at once, so a large instance does not queue more than the server answers in time. */
 const REFRESH_BATCH = 512;
+/** A sweep's deletes in flight at once. */
+const DELETES_IN_FLIGHT = 256;
 /** The message type of an encoded entry (only this layer reads it). */
 const ENTRY_TYPE = "presence.entry";
 
@@ -101,10 +95,11 @@ export class PresenceEntries {
   }
 
   /**
-   * Removes every lapsed entry, of any instance, oldest first; returns those this call removed.
-   * `fallbackTtlMs` is the life of an entry whose bytes say none (not written by this layer).
+   * Removes lapsed entries, of any instance, oldest first, for at most `budgetMs` (the rest waits
+   * for the next heartbeat, so a long sweep never holds up this instance's own refreshes); returns
+   * those this call removed. `fallbackTtlMs` is the life of an entry whose bytes say none.
    */
-  async sweep(fallbackTtlMs: number): Promise<PresenceEntry[]> {
+  async sweep(fallbackTtlMs: number, budgetMs: number): Promise<PresenceEntry[]> {
     const { js, subjects } = this.transport;
     const stream = subjects.presenceStream;
     const next = (seq: number) => js.directGet(stream, { seq, next_by_subj: subjects.presenceEntries });
@@ -112,29 +107,35 @@ export class PresenceEntries {
     // alive whatever the clocks say: this process may have stalled between that write and the tick.
     const refreshed = this.refreshedSinceSweep;
     this.refreshedSinceSweep = undefined;
+    const started = Date.now();
     let cursor = await next(1);
     if (cursor === undefined) return [];
     const now = await this.serverNow();
-    const removed: PresenceEntry[] = [];
+    // Deletes run while the scan reads on; each resolves with its entry when this call removed it.
+    const deletions: Promise<PresenceEntry | undefined>[] = [];
+    let failure: unknown;
     try {
-      while (cursor !== undefined && now !== undefined) {
+      while (cursor !== undefined && now !== undefined && Date.now() - started < budgetMs) {
         const { entry, ttlMs } = this.decode(cursor.data, cursor.seq);
         if (cursor.storedAt + (ttlMs ?? fallbackTtlMs) > now) break;
-        if (entry !== undefined && refreshed?.get(entry.ref) === cursor.seq) {
-          cursor = await next(cursor.seq + 1);
-          continue;
+        if (entry === undefined || refreshed?.get(entry.ref) !== cursor.seq) {
+          deletions.push(js.deleteMessage(stream, cursor.seq).then((deleted) => (deleted ? entry : undefined)));
+          if (deletions.length % DELETES_IN_FLIGHT === 0) await Promise.allSettled(deletions.slice(-DELETES_IN_FLIGHT));
         }
-        const [deleted, following]: [boolean, StoredMessage | undefined] = await Promise.all([
-          js.deleteMessage(stream, cursor.seq),
-          next(cursor.seq + 1),
-        ]);
-        if (deleted && entry !== undefined) removed.push(entry);
-        cursor = following;
+        cursor = await next(cursor.seq + 1);
       }
     } catch (error) {
-      // What this call removed so far is gone for everyone else: its leaves must still go out.
-      if (removed.length === 0) throw error;
-      this.transport.diagnostics.backgroundError(error, { during: "presence sweep", removed: removed.length });
+      failure = error;
+    }
+    const removed: PresenceEntry[] = [];
+    for (const outcome of await Promise.allSettled(deletions)) {
+      if (outcome.status === "fulfilled" && outcome.value !== undefined) removed.push(outcome.value);
+      else if (outcome.status === "rejected") failure ??= outcome.reason;
+    }
+    if (failure !== undefined) {
+      // What this call removed is gone for everyone else: its leaves must still go out.
+      if (removed.length === 0) throw failure;
+      this.transport.diagnostics.backgroundError(failure, { during: "presence sweep", removed: removed.length });
     }
     return removed;
   }
