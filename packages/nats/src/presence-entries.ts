@@ -73,12 +73,13 @@ export class PresenceEntries {
   async list(group: string): Promise<PresenceEntry[]> {
     const { subjects } = this.transport;
     const read = await readSubject(this.transport, subjects.presenceStream, subjects.presenceGroup(group));
-    const entries: PresenceEntry[] = [];
+    // A refresh during the read moves an entry to the end of the stream, where the read may meet it again.
+    const entries = new Map<string, PresenceEntry>();
     for (const message of read?.messages ?? []) {
       const { entry } = this.decode(message.data, message.seq);
-      if (entry !== undefined) entries.push(entry);
+      if (entry !== undefined) entries.set(entry.ref, entry);
     }
-    return entries;
+    return [...entries.values()];
   }
 
   /** Rewrites each entry if it is still the one this instance wrote; returns those that are gone. */

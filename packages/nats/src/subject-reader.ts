@@ -5,6 +5,9 @@ import { parseAckSubject } from "./delivery-info.js";
 import { nanos } from "./jetstream.js";
 import type { NatsTransport } from "./transport.js";
 
+/** A read with nothing more to deliver ends after this long without a message (see below). */
+const IDLE_HEARTBEAT_MS = 100;
+
 /** One message a read delivered. */
 export interface ReadMessage {
   seq: number;
@@ -35,15 +38,21 @@ export async function readSubject(
   const messages: ReadMessage[] = [];
   let finished: (() => void) | undefined;
   let last = false;
+  const finish = () => {
+    last = true;
+    finished?.();
+  };
   // Subscribed before the consumer exists: the server may deliver before it answers the creation.
   const subscription = transport.subscribe(inbox, (msg: Msg) => {
-    if (msg.reply === undefined || !msg.reply.startsWith("$JS.ACK.")) return;
+    if (msg.reply === undefined || !msg.reply.startsWith("$JS.ACK.")) {
+      // An idle heartbeat: nothing more to deliver, though the consumer's pending count may not
+      // say 0 (2.9 does not always count messages the stream removed meanwhile).
+      if (msg.headers?.code === 100) finish();
+      return;
+    }
     const info = parseAckSubject(msg.reply);
     messages.push({ seq: info.streamSequence, storedAt: info.storedAt, data: msg.data });
-    if (info.pending === 0) {
-      last = true;
-      finished?.();
-    }
+    if (info.pending === 0) finish();
   });
   const { settings } = transport;
   let consumer: Awaited<ReturnType<typeof transport.js.createEphemeralConsumer>>;
@@ -55,6 +64,7 @@ export async function readSubject(
         ? { deliver_policy: DeliverPolicy.All }
         : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }),
       ack_policy: AckPolicy.None,
+      idle_heartbeat: nanos(IDLE_HEARTBEAT_MS),
       mem_storage: true,
       // Removed by the server should this instance die before deleting it.
       inactive_threshold: nanos(Math.max(10_000, settings.requestTimeoutMs * 2)),

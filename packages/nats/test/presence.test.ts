@@ -116,6 +116,30 @@ describe.runIf(server)("presence on NATS", () => {
     expect(await half._presenceRefresh([entry], 200), "a refresh never re-creates it").toEqual([entry]);
   });
 
+  it("lists each entry once while refreshes move entries to the end of the stream under the read", async () => {
+    const [layer] = instances(1) as [NatsChannelLayer];
+    type Half = {
+      _presenceTrack(entry: PresenceEntry, replaced: undefined, ttlMs: number): Promise<void>;
+      _presenceRefresh(entries: PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]>;
+      _presenceList(group: string): Promise<PresenceEntry[]>;
+    };
+    const half = layer as unknown as Half;
+    const channel = await layer.newChannel();
+    const entries = Array.from({ length: 300 }, (_, n) => ({
+      group: "moving",
+      key: `k${n}`,
+      channel,
+      ref: `ref${String(n).padStart(17, "0")}`,
+      meta: {},
+      instance: "refreshing",
+    }));
+    await Promise.all(entries.map((entry) => half._presenceTrack(entry, undefined, 60_000)));
+    for (let round = 0; round < 10; round++) {
+      const [listed] = await Promise.all([half._presenceList("moving"), half._presenceRefresh(entries, 60_000)]);
+      expect(listed.map((entry) => entry.ref).sort(), `round ${round}`).toEqual(entries.map((entry) => entry.ref));
+    }
+  });
+
   it("tracks its entries again, with joins, when its stream was deleted under it", async () => {
     const [layer] = instances(1) as [NatsChannelLayer];
     const [channel, watcher] = [await layer.newChannel(), await layer.newChannel()];
