@@ -213,7 +213,16 @@ export class RemoteSends {
     let ledger = this.ledgers.get(owner);
     if (ledger === undefined) {
       if (this.ledgers.size >= WINDOW_LIMIT) this.forgetSettledOwners();
-      ledger = { sent: 0, answeredSent: 0, lost: 0, refused: 0, pending: 0, stalled: false, subject, countTimer: undefined };
+      ledger = {
+        sent: 0,
+        answeredSent: 0,
+        lost: 0,
+        refused: 0,
+        pending: 0,
+        stalled: false,
+        subject,
+        countTimer: undefined,
+      };
       this.ledgers.set(owner, ledger);
     }
     return ledger;
