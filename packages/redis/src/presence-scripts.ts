@@ -83,7 +83,7 @@ return gone
 
 /**
  * Removes up to ARGV[2] lapsed entries of any instance. Returns how many lapsed members it found
- * (the limit: call again), then group and entry of each it removed. KEYS: deadlines. ARGV:
+ * (the limit: call again), then group, ref and entry of each it removed. KEYS: deadlines. ARGV:
  * presence prefix, limit.
  */
 export const PRESENCE_SWEEP = new LuaScript(
@@ -100,6 +100,7 @@ for _, member in ipairs(due) do
   if entry then
     redis.call('HDEL', prefix .. group, ref)
     removed[#removed + 1] = group
+    removed[#removed + 1] = ref
     removed[#removed + 1] = entry
   end
 end

@@ -9,8 +9,8 @@ import type { WireCodec } from "./wire-codec.js";
 const CHUNK = 500;
 /** Lapsed entries one sweep script removes at most; the sweep calls it again while it finds that many. */
 const SWEEP_LIMIT = 1000;
-/** The `type` of an encoded entry (the serializer encodes messages). */
-const ENTRY_TYPE = "presence.entry";
+/** The `type` of an encoded entry (the serializer encodes messages); short, as every byte is kept per member. */
+const ENTRY_TYPE = "p";
 
 /**
  * Presence entries in Redis (presence-scripts.ts): a hash per group and a sorted set of deadlines
@@ -55,8 +55,8 @@ export class RedisPresence {
     const key = this.transport.keys.presenceKey(group);
     const stored = await this.transport.command(shard, "presenceList", shard.client.hgetallBuffer(key));
     const entries: PresenceEntry[] = [];
-    for (const payload of Object.values(stored)) {
-      const entry = this.decode(group, payload, key);
+    for (const [ref, payload] of Object.entries(stored)) {
+      const entry = this.decode(group, ref, payload, key);
       if (entry !== undefined) entries.push(entry);
     }
     return entries;
@@ -89,9 +89,9 @@ export class RedisPresence {
             args,
             "presence sweep",
           )) as [number, ...Buffer[]];
-          for (let i = 1; i < reply.length; i += 2) {
-            const group = (reply[i] as Buffer).toString();
-            const entry = this.decode(group, reply[i + 1] as Buffer, keys.presenceKey(group));
+          for (let i = 1; i < reply.length; i += 3) {
+            const [group, ref] = [(reply[i] as Buffer).toString(), (reply[i + 1] as Buffer).toString()];
+            const entry = this.decode(group, ref, reply[i + 2] as Buffer, keys.presenceKey(group));
             if (entry !== undefined) removed.push(entry);
           }
           if (reply[0] < SWEEP_LIMIT) return removed;
@@ -152,18 +152,19 @@ export class RedisPresence {
     return (await Promise.all(calls)).flat();
   }
 
+  /** An entry as its group's hash keeps it under its ref: key, channel, meta and instance, with one-letter names. */
   private encode(entry: PresenceEntry): Buffer {
-    const { key, channel, ref, meta, instance } = entry;
-    return this.codec.seal(this.codec.encodeBody({ type: ENTRY_TYPE, key, channel, ref, meta, instance }));
+    const { key, channel, meta, instance } = entry;
+    return this.codec.seal(this.codec.encodeBody({ type: ENTRY_TYPE, k: key, c: channel, m: meta, i: instance }));
   }
 
   /** An entry read back, or undefined when it is not one (dropped and counted as undecodable by unseal). */
-  private decode(group: string, payload: Buffer, redisKey: string): PresenceEntry | undefined {
+  private decode(group: string, ref: string, payload: Buffer, redisKey: string): PresenceEntry | undefined {
     const decoded = this.codec.unseal(payload, redisKey);
     if (decoded === undefined || decoded.type !== ENTRY_TYPE) return undefined;
-    const { key, channel, ref, meta, instance } = decoded;
-    if (typeof key !== "string" || typeof channel !== "string" || typeof ref !== "string") return undefined;
-    if (typeof instance !== "string" || typeof meta !== "object" || meta === null) return undefined;
+    const { k: key, c: channel, m: meta, i: instance } = decoded;
+    if (typeof key !== "string" || typeof channel !== "string" || typeof instance !== "string") return undefined;
+    if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return undefined;
     return { group, key, channel, ref, meta: meta as PresenceMeta, instance };
   }
 }
