@@ -75,7 +75,8 @@ const EXTENSIONS: readonly string[] = Object.freeze([...ALL_EXTENSIONS, Extensio
  * channels_redis' RedisChannelLayer for Node, wire-compatible with it (same keys, member format,
  * shard choice and Fernet encryption), so Django Channels and Node processes on one Redis and
  * prefix are one layer. Every operation that needs Redis is one round trip; what an instance sends
- * its own channels usually needs none (reservations). How it works: docs/redis.md.
+ * its own channels usually needs none (reservations). Presence and group history live in keys of
+ * their own (a hash and a deadline set; a stream per group). How it works: docs/redis.md.
  */
 export class RedisChannelLayer extends BaseChannelLayer {
   readonly extensions = EXTENSIONS;
