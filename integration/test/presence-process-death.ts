@@ -16,9 +16,7 @@ const INTEGRATION = fileURLToPath(new URL("..", import.meta.url));
 /** What both processes make their layer from. */
 export type ProcessLayerSource =
   /** A setting for createChannelLayer (URL or { backend, url, options }); the timings are added to it. */
-  | { setting: ChannelLayerSetting }
-  /** A module exporting `createLayer(options)`; the timings are passed in `options`. */
-  | { module: string; options?: Record<string, unknown> };
+  { setting: ChannelLayerSetting };
 
 export interface ProcessDeathOptions {
   layer: ProcessLayerSource;
@@ -128,7 +126,6 @@ class LayerProcess {
 }
 
 function withTimings(source: ProcessLayerSource, timings: Record<string, number>): unknown {
-  if ("module" in source) return { module: source.module, options: { ...source.options, ...timings } };
   const { setting } = source;
   if (typeof setting === "string") {
     const query = new URLSearchParams(

@@ -5,9 +5,10 @@ import { assertPrefix, SubjectMap } from "./subjects.js";
 
 /**
  * Deletes every JetStream stream a prefix uses (its named channels, the group memberships of named
- * channels, the bodies of large durable messages): the teardown of a deployment or a test. Layers
- * still open on the prefix recreate what they need on their next call. Resolves with how many
- * streams it deleted; rejects with BACKEND_UNAVAILABLE when it cannot list them.
+ * channels, the bodies of large durable messages, presence entries, group histories): the teardown
+ * of a deployment or a test; history offsets start over after it. Layers still open on the prefix
+ * recreate what they need on their next call. Resolves with how many streams it deleted; rejects
+ * with BACKEND_UNAVAILABLE when it cannot list them.
  */
 export async function deletePrefixStreams(connection: NatsConnection, prefix: string): Promise<number> {
   assertPrefix(prefix);

@@ -6,6 +6,8 @@ export interface DeliveryInfo {
   streamSequence: number;
   /** When the stream stored it, ms epoch. */
   storedAt: number;
+  /** Messages the consumer has yet to deliver after this one. */
+  pending: number;
 }
 
 /**
@@ -19,6 +21,7 @@ export function parseAckSubject(reply: string): DeliveryInfo {
     delivered: Number(tokens[at]),
     streamSequence: Number(tokens[at + 1]),
     storedAt: Number(tokens[at + 3]) / 1e6,
+    pending: Number(tokens[at + 4]),
   };
 }
 

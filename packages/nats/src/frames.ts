@@ -26,6 +26,11 @@ export const FrameKind = {
   count: 10,
   /** To an instance: several of the frames above in one NATS message, each with its reply subject. */
   batch: 11,
+  /**
+   * In a history stream, and as the stream republishes it on the group's subject: a message of a
+   * group that keeps history; its offset comes from the stream sequence in the republish headers.
+   */
+  history: 12,
 } as const;
 
 export const FrameFlag = {

@@ -19,6 +19,10 @@ export const ApiCode = {
   streamNotFound: 10059,
   /** No message matched a get. */
   noMessage: 10037,
+  /** A message delete found no message at that sequence inside the stream (someone else deleted it first). */
+  sequenceNotFound: 10043,
+  /** A message delete failed; "no message found" when the sequence is below the stream's first (deleted first). */
+  messageDeleteFailed: 10057,
   consumerNotFound: 10014,
   /** A stream of that name exists with another configuration. */
   streamNameInUse: 10058,
@@ -54,6 +58,15 @@ export class StreamPublishError extends Error {
     super(`JetStream refused the message: ${description} (${code})`);
     this.name = "StreamPublishError";
   }
+}
+
+/** A stored message as a direct get returns it. */
+export interface StoredMessage {
+  seq: number;
+  subject: string;
+  /** When the stream stored it, by the server's clock (ms epoch). */
+  storedAt: number;
+  data: Uint8Array;
 }
 
 /** No stream listens on the subject (nobody answered the publish). */
@@ -146,6 +159,74 @@ export class JetStreamCalls {
   }
 
   /**
+   * A direct get (`{ seq }`, or `{ seq, next_by_subj }` for the first message on a subject at or
+   * after seq): undefined when there is no such message, or no such stream (nobody answers).
+   */
+  async directGet(stream: string, request: { seq: number; next_by_subj?: string }): Promise<StoredMessage | undefined> {
+    let reply: Awaited<ReturnType<Requests["request"]>>;
+    try {
+      reply = await this.requests.request(`$JS.API.DIRECT.GET.${stream}`, Buffer.from(JSON.stringify(request)));
+    } catch (error) {
+      if (error instanceof NoResponders) return undefined;
+      throw unavailable(`read stream ${stream}`, error);
+    }
+    const headers = reply.headers;
+    if (headers === undefined || headers.code >= 400) return undefined;
+    return {
+      seq: Number(headers.get("Nats-Sequence")),
+      subject: headers.get("Nats-Subject"),
+      storedAt: Date.parse(headers.get("Nats-Time-Stamp")),
+      data: reply.data,
+    };
+  }
+
+  /**
+   * Deletes the message at `seq`; false when it was not there. The server removes a message once,
+   * so of several instances deleting one sequence exactly one gets true.
+   */
+  async deleteMessage(stream: string, seq: number): Promise<boolean> {
+    const answer = await this.api(`STREAM.MSG.DELETE.${stream}`, { seq, no_erase: true }, `delete message ${seq}`);
+    if (answer.error === undefined) return answer.success === true;
+    const { err_code: code, description } = answer.error;
+    if (code === ApiCode.sequenceNotFound || code === ApiCode.streamNotFound) return false;
+    if (code === ApiCode.messageDeleteFailed && description === "no message found") return false;
+    throw new BackendUnavailable(`JetStream could not delete message ${seq} of ${stream}: ${answer.error.description}`);
+  }
+
+  /** Removes every message on `subject`; resolves with how many this call removed (0 when another did first). */
+  async purgeSubject(stream: string, subject: string): Promise<number> {
+    const answer = await this.api(`STREAM.PURGE.${stream}`, { filter: subject }, `purge ${subject}`);
+    if (answer.error === undefined) return typeof answer.purged === "number" ? answer.purged : 0;
+    if (answer.error.err_code === ApiCode.streamNotFound) return 0;
+    throw new BackendUnavailable(`JetStream could not purge ${subject}: ${answer.error.description}`);
+  }
+
+  /**
+   * Creates an ephemeral consumer; undefined when the stream does not exist. Its answer says when
+   * the server made it (the server's clock) and how many messages it has to deliver.
+   */
+  async createEphemeralConsumer(
+    stream: string,
+    config: Partial<ConsumerConfig>,
+  ): Promise<{ name: string; createdAt: number; pending: number } | undefined> {
+    const answer = await this.api(`CONSUMER.CREATE.${stream}`, { stream_name: stream, config }, `read ${stream}`);
+    if (answer.error?.err_code === ApiCode.streamNotFound) return undefined;
+    if (answer.error !== undefined) {
+      throw new BackendUnavailable(`JetStream could not read ${stream}: ${answer.error.description}`);
+    }
+    return {
+      name: String(answer.name),
+      createdAt: Date.parse(String(answer.created)),
+      pending: Number(answer.num_pending ?? 0),
+    };
+  }
+
+  /** Deletes a consumer without waiting for the answer (its inactive_threshold removes it anyway). */
+  dropConsumer(stream: string, name: string): void {
+    this.requests.request(`$JS.API.CONSUMER.DELETE.${stream}.${name}`, new Uint8Array(0)).catch(() => undefined);
+  }
+
+  /**
    * Creates a stream, or leaves it be when it exists: with the same configuration the server says
    * so; with another one (another instance's options), the first creator's configuration stays.
    */
@@ -212,6 +293,20 @@ export class JetStreamCalls {
     } catch (error) {
       if (error instanceof JetStreamApiError && error.code === ApiCode.streamNotFound) return;
       throw unavailable(`delete stream ${stream}`, error);
+    }
+  }
+
+  /** One JetStream API request on the shared inbox; its JSON answer (with `error` when refused). */
+  private async api(
+    call: string,
+    body: unknown,
+    doing: string,
+  ): Promise<{ error?: { err_code: number; description: string }; [field: string]: unknown }> {
+    try {
+      const reply = await this.requests.request(`$JS.API.${call}`, Buffer.from(JSON.stringify(body)));
+      return JSON.parse(decoder.decode(reply.data)) as { error?: { err_code: number; description: string } };
+    } catch (error) {
+      throw unavailable(doing, error);
     }
   }
 

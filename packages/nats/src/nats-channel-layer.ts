@@ -1,17 +1,31 @@
-import { ChannelDiscarded, ChannelFull, type ChannelLayerStats, LayerClosed, type Message } from "@channel-layers/core";
+import {
+  ChannelDiscarded,
+  ChannelFull,
+  type ChannelLayerStats,
+  Extension,
+  type GroupHistory,
+  type GroupHistoryRule,
+  type HistoryOffset,
+  LayerClosed,
+  type Message,
+} from "@channel-layers/core";
 import {
   ALL_EXTENSIONS,
   BaseChannelLayer,
   instanceIdOf,
   isProcessLocal,
   MessageSerializer,
+  type PresenceEntry,
+  stampHistory,
 } from "@channel-layers/core/backend";
 import { DurableChannels } from "./durable-channels.js";
 import { FrameKind, FrameReader, FrameWriter } from "./frames.js";
+import { GroupHistories } from "./group-histories.js";
 import { InstanceEndpoint } from "./instance-endpoint.js";
 import { NamedMemberships } from "./named-memberships.js";
 import { type NatsChannelLayerOptions, type ResolvedNatsOptions, resolveNatsOptions } from "./options.js";
 import { type Limits, OwnChannels } from "./own-channels.js";
+import { PresenceEntries } from "./presence-entries.js";
 import { RemoteChannels } from "./remote-channels.js";
 import { SubjectMap } from "./subjects.js";
 import { NatsTransport } from "./transport.js";
@@ -39,9 +53,12 @@ export interface NatsChannelLayerStats extends ChannelLayerStats {
   expiredOnArrival: number;
   /** Durable messages redelivered after a server crash lost their acknowledgement, dropped as already received here. */
   duplicatesDropped: number;
+  /** This instance's presence entries in JetStream (refreshed every presenceHeartbeatMs). */
+  presenceEntries: number;
 }
 
 const RESOLVED = Promise.resolve();
+const EXTENSIONS: readonly string[] = Object.freeze([...ALL_EXTENSIONS, Extension.presence, Extension.history]);
 
 /**
  * A channel layer on NATS. Process-local channels (newChannel's) ride core NATS to the instance
@@ -50,7 +67,7 @@ const RESOLVED = Promise.resolve();
  * docs/nats.md for the design and what each kind of channel guarantees.
  */
 export class NatsChannelLayer extends BaseChannelLayer {
-  readonly extensions = ALL_EXTENSIONS;
+  readonly extensions = EXTENSIONS;
   /** The namespace of every subject and stream this layer uses. */
   readonly prefix: string;
   private readonly settings: ResolvedNatsOptions;
@@ -65,6 +82,10 @@ export class NatsChannelLayer extends BaseChannelLayer {
   private readonly durable: DurableChannels;
   /** Group memberships of named channels, which no instance owns: a JetStream record per group. */
   private readonly namedMembers: NamedMemberships;
+  /** Presence entries: a JetStream stream per prefix, a subject per track. */
+  private readonly presences: PresenceEntries;
+  /** Group histories: a JetStream stream per rule, a subject per group, republished to members. */
+  private readonly histories: GroupHistories;
   /** Sends to `!` names no layer made: nobody can ever receive on them. */
   private unowned = 0;
 
@@ -86,6 +107,8 @@ export class NatsChannelLayer extends BaseChannelLayer {
     this.endpoint = new InstanceEndpoint(this.transport, this.own);
     this.durable = new DurableChannels(this.transport, limits);
     this.namedMembers = new NamedMemberships(this.transport, limits.groupExpiryMs);
+    this.presences = new PresenceEntries(this.transport);
+    this.histories = new GroupHistories(this.transport);
   }
 
   stats(): NatsChannelLayerStats {
@@ -101,6 +124,7 @@ export class NatsChannelLayer extends BaseChannelLayer {
       incompleteTransfers: this.own.incompleteTransfers + this.endpoint.incompleteTransfers,
       expiredOnArrival: this.durable.expired,
       duplicatesDropped: this.durable.duplicatesDropped,
+      presenceEntries: this.presences.ownCount,
     };
   }
 
@@ -158,6 +182,54 @@ export class NatsChannelLayer extends BaseChannelLayer {
     if (named.length > 0) await this.durable.publishToMembers(named, body);
   }
 
+  /**
+   * Stored in the group's history stream, which numbers it and republishes it to every instance
+   * with members (this one too), in stream order; named members get their copies from here. The
+   * named-member read runs beside the store, so this costs no more round trips than a plain groupSend.
+   */
+  protected override async _groupSendWithHistory(
+    group: string,
+    message: Message,
+    rule: GroupHistoryRule,
+  ): Promise<void> {
+    const body = this.transport.serializer.encode(message);
+    const [offset, named] = await Promise.all([
+      this.histories.append(group, body, rule),
+      this.namedMembers.members(group),
+    ]);
+    if (named.length === 0) return;
+    const stamped = this.transport.serializer.encode(stampHistory(message, group, offset));
+    await this.durable.publishToMembers(named, stamped);
+  }
+
+  protected override _groupHistory(group: string, after: HistoryOffset, rule: GroupHistoryRule): Promise<GroupHistory> {
+    return this.histories.read(group, after, rule);
+  }
+
+  protected override _presenceTrack(
+    entry: PresenceEntry,
+    replaced: PresenceEntry | undefined,
+    ttlMs: number,
+  ): Promise<void> {
+    return this.presences.track(entry, replaced, ttlMs);
+  }
+
+  protected override _presenceUntrack(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {
+    return this.presences.untrack(entries);
+  }
+
+  protected override _presenceList(group: string): Promise<PresenceEntry[]> {
+    return this.presences.list(group);
+  }
+
+  protected override _presenceRefresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
+    return this.presences.refresh(entries, ttlMs);
+  }
+
+  protected override _presenceSweep(): Promise<PresenceEntry[]> {
+    return this.presences.sweep(this.options.presenceTimeoutMs, this.options.presenceHeartbeatMs);
+  }
+
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {
     const owner = instanceIdOf(channel);
     if (owner === this.instanceId) return this.own.discard(channel, new ChannelDiscarded(channel));
@@ -171,6 +243,9 @@ export class NatsChannelLayer extends BaseChannelLayer {
   /** Tells every other instance of the prefix to flush, and empties every stream of the prefix. */
   protected async _flush(): Promise<void> {
     this.forgetFlushed();
+    // The base forgot this instance's tracks. Another instance's keep refreshing: those the purge
+    // removed fail their revision check and are tracked again, those made after it are kept.
+    this.presences.clear();
     const notice = new FrameWriter(1 + FrameWriter.stringSize(this.instanceId)).u8(FrameKind.flush);
     this.transport.publish(this.transport.subjects.control, notice.string(this.instanceId).bytes);
     await this.durable.purgePrefix();
@@ -185,6 +260,7 @@ export class NatsChannelLayer extends BaseChannelLayer {
     await this.transport.close(closed);
     this.durable.close(closed);
     this.own.close(closed);
+    this.presences.clear();
   }
 
   /** The server may have forgotten pull requests, and owners' answers are stale: ask again. */

@@ -1,8 +1,9 @@
 import type { Message } from "@channel-layers/core";
-import { coarseNow, copyMessage, LocalGroups, LocalMailboxes } from "@channel-layers/core/backend";
+import { coarseNow, copyMessage, LocalGroups, LocalMailboxes, stampHistory } from "@channel-layers/core/backend";
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import { ChunkAssembler, chunkedFieldsSize, publishChunks } from "./chunks.js";
 import { FrameFlag, FrameKind, FrameReader, FrameWriter } from "./frames.js";
+import { historyOffset } from "./group-histories.js";
 import { unavailable } from "./jetstream.js";
 import type { NatsTransport } from "./transport.js";
 
@@ -209,6 +210,10 @@ export class OwnChannels {
         if (!key.startsWith(this.transport.instanceId)) this.chunks.add(key, reader.rest());
         return;
       }
+      if (kind === FrameKind.history) {
+        this.historyArrived(group, msg, reader.rest());
+        return;
+      }
       if (kind !== FrameKind.group) throw new RangeError(`Frame kind ${kind} on a group subject`);
       const flags = reader.u8();
       if (reader.string() === this.transport.instanceId) return;
@@ -220,5 +225,21 @@ export class OwnChannels {
     if (body === undefined) return;
     const message = this.transport.decode(body, { group });
     if (message !== undefined) this.fanOut(group, message);
+  }
+
+  /**
+   * A history group's message as its stream republished it, the sender's own included (it was
+   * not delivered when sent): stamped with the offset its stream sequence makes.
+   */
+  private historyArrived(group: string, msg: Msg, body: Uint8Array): void {
+    const seq = Number(msg.headers?.get("Nats-Sequence"));
+    const tag = this.transport.subjects.historyTagOf(msg.headers?.get("Nats-Subject") ?? "");
+    if (!Number.isSafeInteger(seq) || seq <= 0 || tag === undefined) {
+      this.transport.dropUnreadable({ group }, new RangeError("A history frame without its stream's headers"));
+      return;
+    }
+    const offset = historyOffset(tag, seq);
+    const message = this.transport.decode(body, { group, offset });
+    if (message !== undefined) this.fanOut(group, stampHistory(message, group, offset));
   }
 }

@@ -26,6 +26,10 @@ interface Ledger {
   answeredSent: number;
   /** Of those, how many the owner said it never got (reported to the layer's diagnostics as they are found). */
   lost: number;
+  /** Of those, how many rejected to their caller unanswered (an outage): not lost, the caller knows. */
+  refused: number;
+  /** Of those, how many wait for their own answer: not counted as lost until it comes. */
+  pending: number;
   /** A request went unanswered since the last answer: what was sent since is unconfirmed. */
   stalled: boolean;
   /** The owner's subject. */
@@ -101,9 +105,16 @@ export class RemoteSends {
     }
     window.askedAt = number;
     const sent = ledger.sent;
+    ledger.pending++;
     const answered = this.transport.request(subject, frame, { batchable: true }).then(
-      (reply) => this.answered(channel, window, number, ledger, sent, reply),
-      (error: unknown) => this.unanswered(window, ledger, error, runAhead),
+      (reply) => {
+        ledger.pending--;
+        this.answered(channel, window, number, ledger, sent, reply);
+      },
+      (error: unknown) => {
+        ledger.pending--;
+        this.unanswered(window, ledger, error, runAhead);
+      },
     );
     if (!runAhead) return answered;
     answered.catch(() => undefined);
@@ -141,9 +152,13 @@ export class RemoteSends {
     // message that was ever going to arrive: the difference is what went missing.
     ledger.answeredSent = sent;
     ledger.stalled = false;
-    if (sent - received > ledger.lost) {
-      this.transport.diagnostics.lost(sent - received - ledger.lost, { owner: ledger.subject });
-      ledger.lost = sent - received;
+    // The owner counts every frame that reached it, refused ones too. Sends still waiting for
+    // their answer may yet be rejected, so they count once answered; a send rejected unanswered
+    // that arrived anyway (a timeout after delivery) makes this count one short.
+    const missing = sent - ledger.refused - ledger.pending - received;
+    if (missing > ledger.lost) {
+      this.transport.diagnostics.lost(missing - ledger.lost, { owner: ledger.subject });
+      ledger.lost = missing;
     }
   }
 
@@ -179,7 +194,9 @@ export class RemoteSends {
       return;
     }
     ledger.stalled = true;
-    if (!ranAhead) throw error;
+    if (ranAhead) return;
+    ledger.refused++;
+    throw error;
   }
 
   private windowOf(channel: string): Window {
@@ -196,7 +213,16 @@ export class RemoteSends {
     let ledger = this.ledgers.get(owner);
     if (ledger === undefined) {
       if (this.ledgers.size >= WINDOW_LIMIT) this.forgetSettledOwners();
-      ledger = { sent: 0, answeredSent: 0, lost: 0, stalled: false, subject, countTimer: undefined };
+      ledger = {
+        sent: 0,
+        answeredSent: 0,
+        lost: 0,
+        refused: 0,
+        pending: 0,
+        stalled: false,
+        subject,
+        countTimer: undefined,
+      };
       this.ledgers.set(owner, ledger);
     }
     return ledger;

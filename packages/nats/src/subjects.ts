@@ -31,6 +31,14 @@ function digest(...parts: string[]): string {
 }
 
 /**
+ * A short name for a history rule, in its stream's subjects and in every offset of its groups: a
+ * group whose rule changes moves to another stream, whose sequences are another count.
+ */
+export function historyTag(maxLength: number, maxAgeMs: number | undefined): string {
+  return digest("history rule", String(maxLength), String(maxAgeMs ?? "")).slice(0, 8);
+}
+
+/**
  * Every subject (`<prefix>.<kind>.<token>`, so `<prefix>.>` covers exactly this prefix) and stream
  * name one prefix uses; stream names are hashes, as they may not hold `.` and become file names.
  */
@@ -79,6 +87,52 @@ export class SubjectMap {
     return `${this.root}.b.${id}`;
   }
 
+  /** One presence entry (the one message on this subject); `ref` is the track's random hex. */
+  presenceEntry(group: string, ref: string): string {
+    return `${this.root}.p.e.${encodeToken(group)}.${encodeToken(ref)}`;
+  }
+
+  /** Every presence entry of `group`. */
+  presenceGroup(group: string): string {
+    return `${this.root}.p.e.${encodeToken(group)}.*`;
+  }
+
+  /** Every presence entry of the prefix. */
+  get presenceEntries(): string {
+    return `${this.root}.p.e.>`;
+  }
+
+  /**
+   * Where an instance's presence sweep stores a tick, to read the server's clock from its
+   * timestamp: one subject per instance, so concurrent sweeps do not replace each other's tick.
+   */
+  presenceClock(instanceId: string): string {
+    return `${this.root}.p.t.${instanceId}`;
+  }
+
+  /** A history group's messages in the stream of its rule (`tag` names the rule: historyTag). */
+  history(tag: string, group: string): string {
+    return `${this.root}.h.${tag}.${encodeToken(group)}`;
+  }
+
+  /** The subjects of one rule's history stream. */
+  historySubjects(tag: string): string {
+    return `${this.root}.h.${tag}.*`;
+  }
+
+  /** Where the server republishes a history message: the group's own subject, which members' instances hear. */
+  get historyRepublish(): string {
+    return `${this.root}.g.{{wildcard(1)}}`;
+  }
+
+  /** The rule tag of a history subject (`<prefix>.h.<tag>.<group>`), or undefined for another subject. */
+  historyTagOf(subject: string): string | undefined {
+    const head = `${this.root}.h.`;
+    if (!subject.startsWith(head)) return undefined;
+    const end = subject.indexOf(".", head.length);
+    return end < 0 ? undefined : subject.slice(head.length, end);
+  }
+
   channelStream(channel: string): string {
     return `chl_q_${digest(this.prefix, "channel", channel)}`;
   }
@@ -89,5 +143,14 @@ export class SubjectMap {
 
   get blobStream(): string {
     return `chl_b_${digest(this.prefix, "blobs")}`;
+  }
+
+  get presenceStream(): string {
+    return `chl_p_${digest(this.prefix, "presence")}`;
+  }
+
+  /** The history stream of groups keeping `tag`'s rule (one stream per distinct rule, as limits are per stream). */
+  historyStream(tag: string): string {
+    return `chl_h_${digest(this.prefix, "history", tag)}`;
   }
 }

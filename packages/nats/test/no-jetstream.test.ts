@@ -19,7 +19,8 @@ describe.runIf(server)("on a NATS server without JetStream", () => {
   /** Two instances on one fresh prefix, closed when the test ends. */
   function pair(): [NatsChannelLayer, NatsChannelLayer] {
     const prefix = randomPrefix("no-js");
-    const layers: [NatsChannelLayer, NatsChannelLayer] = [live.layer({ prefix }), live.layer({ prefix })];
+    const options = { prefix, groupHistory: { "kept-*": { maxLength: 10 } } };
+    const layers: [NatsChannelLayer, NatsChannelLayer] = [live.layer(options), live.layer(options)];
     onTestFinished(() => Promise.all(layers.map((layer) => layer.close())).then(() => undefined));
     return layers;
   }
@@ -41,6 +42,10 @@ describe.runIf(server)("on a NATS server without JetStream", () => {
       ["groupDiscard of a named channel", () => layer.groupDiscard("workers", "jobs")],
       ["groupSend", () => layer.groupSend("room", { type: "hello" })],
       ["flush", () => layer.flush()],
+      ["presenceTrack", () => layer.presenceTrack("room", local, "alice")],
+      ["presenceList", () => layer.presenceList("room")],
+      ["groupSend to a history group", () => layer.groupSend("kept-room", { type: "hello" })],
+      ["groupHistory", () => layer.groupHistory("kept-room", { after: 0 })],
     ];
     for (const [label, call] of calls) {
       const error = await call().then(

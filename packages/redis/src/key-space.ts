@@ -8,7 +8,9 @@ const PREFIX = /^[a-zA-Z\d\-_.:]+$/;
 /** A channel or group name as it appears in a key. */
 const NAME = "[a-zA-Z\\d\\-_.]+";
 /** What follows the prefix in a key of this layer on Cluster (see KeySpace): what flush deletes. */
-const CLUSTER_KEY = new RegExp(`^(\\{${NAME}\\}(${NAME}!(\\$held|\\$receiver)?|\\$wake)?|:group:\\{${NAME}\\})$`);
+const CLUSTER_KEY = new RegExp(
+  `^(\\{${NAME}\\}(${NAME}!(\\$held|\\$receiver)?|\\$wake)?|:(group|history):\\{${NAME}\\}|:presence:\\{[^}]+\\}(${NAME}|\\$deadlines))$`,
+);
 
 /** Throws InvalidOptions unless `prefix` can start this layer's keys without meeting others'. */
 export function assertPrefix(prefix: unknown): asserts prefix is string {
@@ -22,8 +24,11 @@ export function assertPrefix(prefix: unknown): asserts prefix is string {
  * Redis key names. Without Cluster they are exactly channels_redis': a channel's sorted set at
  * prefix + name, a process's local channels at prefix + the part up to `!`, groups at
  * `prefix:group:name`. Beside them sit the keys only this package uses: `<process key>$receiver`
- * and `<process key>$held` (see docs/redis.md). With Cluster every key gets a hash tag, so each
- * script touches one slot.
+ * and `<process key>$held` (see docs/redis.md), a group's history stream `prefix:history:name`,
+ * and presence: `prefix:presence:name` (a hash of the group's entries) and one sorted set of
+ * every entry's deadline, `prefix:presence:$deadlines`. With Cluster every key gets a hash tag, so
+ * each script touches one slot: a group's history shares its group's slot, and all presence keys
+ * share one slot (the sweep reads every group's entries in one script).
  */
 export class KeySpace {
   constructor(
@@ -64,6 +69,26 @@ export class KeySpace {
 
   groupKey(group: string): string {
     return this.cluster ? `${this.prefix}:group:{${group}}` : `${this.prefix}:group:${group}`;
+  }
+
+  /** The group's history: a stream on the group's shard (and slot). */
+  historyKey(group: string): string {
+    return this.cluster ? `${this.prefix}:history:{${group}}` : `${this.prefix}:history:${group}`;
+  }
+
+  /** What a group's presence hash key starts with; the name follows (scripts derive keys from it). */
+  get presencePrefix(): string {
+    return this.cluster ? `${this.prefix}:presence:{${this.prefix}}` : `${this.prefix}:presence:`;
+  }
+
+  /** The group's presence entries: a hash of ref -> entry. */
+  presenceKey(group: string): string {
+    return this.presencePrefix + group;
+  }
+
+  /** Every presence entry's deadline on a shard: a sorted set of `<group> <ref>` scored in ms. */
+  get presenceDeadlinesKey(): string {
+    return `${this.presencePrefix}$deadlines`;
   }
 
   /** A glob matching every key that starts with the prefix (a valid prefix has no glob characters). */

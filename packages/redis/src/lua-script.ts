@@ -24,3 +24,14 @@ export class LuaScript {
     });
   }
 }
+
+/**
+ * `now_ms()`: the Redis server's clock in ms, so deadlines and ages do not depend on the skew
+ * between the machines of the layer's instances (Redis 7 replicates a script's effects, so TIME is allowed).
+ */
+export const SERVER_NOW_FUNCTION = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;

@@ -3,12 +3,16 @@ import {
   ChannelFull,
   type ChannelLayerOptions,
   type ChannelLayerStats,
+  Extension,
+  type GroupHistory,
+  type GroupHistoryRule,
+  type HistoryOffset,
   LayerClosed,
   type Message,
 } from "@channel-layers/core";
-import { ALL_EXTENSIONS, BaseChannelLayer, isProcessLocal } from "@channel-layers/core/backend";
-import { keySlot } from "./cluster-slot.js";
+import { ALL_EXTENSIONS, BaseChannelLayer, isProcessLocal, type PresenceEntry } from "@channel-layers/core/backend";
 import { MultiFernet } from "./fernet.js";
+import { GroupSends } from "./group-sends.js";
 import { assertPrefix, localPartOf } from "./key-space.js";
 import { LocalChannels } from "./local-channels.js";
 import { epochSeconds, MessageTimes } from "./message-times.js";
@@ -16,9 +20,11 @@ import { NamedChannelReceiver } from "./named-channel-receiver.js";
 import { OwnMemberships } from "./own-memberships.js";
 import { ProcessKeys } from "./process-keys.js";
 import { Receipts } from "./receipts.js";
+import { RedisHistory, withoutPosition } from "./redis-history.js";
+import { RedisPresence } from "./redis-presence.js";
 import { RedisTransport, type ScriptArgument } from "./redis-transport.js";
 import { Reservations } from "./reservations.js";
-import { DELIVER_MANY, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from "./scripts.js";
+import { GROUP_ADD, SEND } from "./scripts.js";
 import { ServerIdentity } from "./server-identity.js";
 import type { RedisHost, Shard } from "./shards.js";
 import { newId, WireCodec } from "./wire-codec.js";
@@ -54,21 +60,26 @@ export interface RedisChannelLayerStats extends ChannelLayerStats {
   ownMemberships: number;
   /** Times a shard's server was found changed (a restart, a failover) and this instance's keys were put back. */
   serverChanges: number;
+  /** Presence entries this instance tracks in Redis, which it restores when Redis lost them. */
+  presenceEntries: number;
 }
 
 /** Named channels' receivers kept at most before idle ones are forgotten. */
 const NAMED_RECEIVERS_SWEEP_AT = 1000;
 /** How often the layer renews its markers and checks that no server lost its keys (docs/redis.md). */
 const UPKEEP_INTERVAL_MS = 10_000;
+/** Channels' extensions, presence and history; RedisPubSubChannelLayer has neither. */
+const EXTENSIONS: readonly string[] = Object.freeze([...ALL_EXTENSIONS, Extension.presence, Extension.history]);
 
 /**
  * channels_redis' RedisChannelLayer for Node, wire-compatible with it (same keys, member format,
  * shard choice and Fernet encryption), so Django Channels and Node processes on one Redis and
  * prefix are one layer. Every operation that needs Redis is one round trip; what an instance sends
- * its own channels usually needs none (reservations). How it works: docs/redis.md.
+ * its own channels usually needs none (reservations). Presence and group history live in keys of
+ * their own (a hash and a deadline set; a stream per group). How it works: docs/redis.md.
  */
 export class RedisChannelLayer extends BaseChannelLayer {
-  readonly extensions = ALL_EXTENSIONS;
+  readonly extensions = EXTENSIONS;
   readonly prefix: string;
   private readonly transport: RedisTransport;
   private readonly times: MessageTimes;
@@ -77,7 +88,9 @@ export class RedisChannelLayer extends BaseChannelLayer {
   private readonly local: LocalChannels;
   private readonly processKeys: ProcessKeys;
   private readonly namedReceivers = new Map<string, NamedChannelReceiver>();
-  private readonly ownGroupMembers = new OwnGroupMembers();
+  private readonly groupSends: GroupSends;
+  private readonly histories: RedisHistory;
+  private readonly presences: RedisPresence;
   private readonly ownMemberships: OwnMemberships;
   private readonly identity: ServerIdentity;
   private upkeepTimer: NodeJS.Timeout | undefined;
@@ -107,6 +120,24 @@ export class RedisChannelLayer extends BaseChannelLayer {
     );
     this.ownMemberships = new OwnMemberships(this.transport, this.times);
     this.identity = new ServerIdentity(this.diagnostics);
+    this.histories = new RedisHistory(this.transport, this.codec, this.groupExpiryMs);
+    this.presences = new RedisPresence(this.transport, this.codec, this.instanceId, this.options.presenceTimeoutMs);
+    this.groupSends = new GroupSends(
+      this.transport,
+      this.times,
+      this.codec,
+      this.receipts,
+      this.local,
+      this.histories,
+      this.diagnostics,
+      {
+        prefix: this.prefix,
+        instanceId: this.instanceId,
+        capacity: this.options.capacity,
+        capacityRules: this.options.channelCapacity.length > 0,
+        capacityFor,
+      },
+    );
   }
 
   /** The common counters, and how many keys, channels and receivers this instance holds. */
@@ -118,6 +149,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
       namedChannels: this.namedReceivers.size,
       ownMemberships: this.ownMemberships.count,
       serverChanges: this.serverChanges,
+      presenceEntries: this.presences.size,
     };
   }
 
@@ -207,37 +239,35 @@ export class RedisChannelLayer extends BaseChannelLayer {
   }
 
   protected _groupSend(group: string, message: Message): Promise<void> {
-    const body = this.codec.encodeBody(message);
-    const shard = this.transport.shardOfGroup(group);
-    const now = Date.now();
-    const groupKey = this.transport.keys.groupKey(group);
-    // One script does it all where the server can build every member itself.
-    if (this.transport.single && !this.codec.encrypted && this.options.channelCapacity.length === 0) {
-      this.receipts.flushShard(shard);
-      shard.batchWrites();
-      const known = this.ownGroupMembers.get(group);
-      const args: ScriptArgument[] = [
-        this.prefix,
-        this.times.nextScore(now),
-        this.times.groupCutoff(now),
-        this.times.expiryCutoff(now),
-        this.times.expiryCutoffHex(now),
-        this.times.ttlMs,
-        this.options.capacity,
-        newId(now).subarray(0, 8),
-        body,
-        `.${this.instanceId}!`,
-        known?.digest ?? "",
-      ];
-      return this.transport.run(shard, GROUP_SEND, [groupKey], args, "groupSend").then((reply) => {
-        const [full, digest, ...named] = reply as [number, Buffer, ...Buffer[]];
-        this.diagnostics.counters.channelFull += full;
-        const channels = this.ownGroupMembers.update(group, digest.toString(), named, known);
-        if (channels.length === 0) return;
-        return this.local.groupToSelf(channels, this.codec.decodeBody(body), now + this.expiryMs);
-      });
-    }
-    return this.groupSendInTwoSteps(shard, groupKey, this.times.groupCutoff(now), body);
+    return this.groupSends.send(group, message, undefined);
+  }
+
+  protected override _groupSendWithHistory(group: string, message: Message, rule: GroupHistoryRule): Promise<void> {
+    return this.groupSends.send(group, withoutPosition(message), rule);
+  }
+
+  protected override _groupHistory(group: string, after: HistoryOffset, rule: GroupHistoryRule): Promise<GroupHistory> {
+    return this.histories.read(group, after, rule);
+  }
+
+  protected override _presenceTrack(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number) {
+    return this.presences.track(entry, replaced, ttlMs);
+  }
+
+  protected override _presenceUntrack(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {
+    return this.presences.untrack(entries);
+  }
+
+  protected override _presenceList(group: string): Promise<PresenceEntry[]> {
+    return this.presences.list(group);
+  }
+
+  protected override _presenceRefresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
+    return this.presences.refresh(entries, ttlMs);
+  }
+
+  protected override _presenceSweep(): Promise<PresenceEntry[]> {
+    return this.presences.sweep();
   }
 
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {
@@ -266,6 +296,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
     this.times.flushing(Date.now());
     this.local.dropBuffered();
     this.ownMemberships.clear();
+    this.presences.clear();
     await this.receipts.flush();
     await this.transport.deleteLayerKeys();
     // The held sets are gone, and with them the reservations.
@@ -287,7 +318,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
 
   /**
    * Every 10 s and after each reconnect: if the shard's server changed (a restart, a failover),
-   * add this instance's memberships back; then renew its markers, sweep its held sets, and take
+   * add this instance's memberships and presence entries back; then renew its markers, sweep its held sets, and take
    * its reservations again where Redis lost them (a restart, or someone else's flush).
    */
   private async upkeep(shard: Shard): Promise<void> {
@@ -295,10 +326,14 @@ export class RedisChannelLayer extends BaseChannelLayer {
     if (await this.identity.changed(shard)) {
       this.serverChanges++;
       try {
-        const restored = await this.ownMemberships.restore(shard);
-        this.logger.info("Redis lost its data (a restart or a failover): memberships restored", {
+        const [restored, presences] = await Promise.all([
+          this.ownMemberships.restore(shard),
+          this.presences.restore(shard),
+        ]);
+        this.logger.info("Redis lost its data (a restart or a failover): memberships and presences restored", {
           shard: shard.index,
           restored,
+          presences,
         });
       } catch (error) {
         this.diagnostics.backgroundError(error, { where: "restoring memberships", shard: shard.index });
@@ -324,92 +359,6 @@ export class RedisChannelLayer extends BaseChannelLayer {
     }
     return receiver.receive(signal);
   }
-
-  /**
-   * groupSend where one script cannot do it (a ring of shards, Cluster, encryption, or capacity
-   * rules the server cannot evaluate): read the members, then one script per shard (per slot
-   * with Cluster) writes a member per channel, skipping full ones; this instance's own members
-   * take the path of its sends to itself.
-   */
-  private async groupSendInTwoSteps(shard: Shard, groupKey: string, groupCutoff: string, body: Buffer) {
-    const transport = this.transport;
-    const keys = transport.keys;
-    const members = (await transport.run(shard, GROUP_MEMBERS, [groupKey], [groupCutoff], "groupSend")) as Buffer[];
-    const now = Date.now();
-    const score = this.times.nextScore(now);
-    const batches = new Map<string, { shard: Shard; keys: string[]; args: ScriptArgument[] }>();
-    const own: string[] = [];
-    for (const raw of members) {
-      const channel = raw.toString();
-      const local = isProcessLocal(channel);
-      if (local && this.local.owns(channel)) {
-        own.push(channel);
-        continue;
-      }
-      const key = keys.channelKey(channel);
-      const target = local ? transport.shardOfLocal(channel) : transport.shardOfNamed(channel);
-      const batchId = keys.cluster ? `${target.index}:${keySlot(key)}` : String(target.index);
-      let batch = batches.get(batchId);
-      if (batch === undefined) {
-        const args = [score, this.times.expiryCutoff(now), this.times.expiryCutoffHex(now), this.times.ttlMs];
-        batch = { shard: target, keys: [], args };
-        batches.set(batchId, batch);
-      }
-      const id = newId(now);
-      if (local) batch.keys.push(key, keys.receiverKey(key), keys.heldKey(channel));
-      else batch.keys.push(key, key, key);
-      batch.args.push(
-        this.capacityFor(channel),
-        this.codec.member(id, body, [channel]),
-        local ? localPartOf(channel) : "",
-        id.toString("hex"),
-      );
-    }
-    const full = await Promise.all([
-      ...[...batches.values()].map((batch) => {
-        this.receipts.flushShard(batch.shard);
-        return transport.run(batch.shard, DELIVER_MANY, batch.keys, batch.args, "groupSend");
-      }),
-      own.length > 0 ? this.local.groupToSelf(own, this.codec.decodeBody(body), now + this.expiryMs) : undefined,
-    ]);
-    for (const count of full) if (typeof count === "number") this.diagnostics.counters.channelFull += count;
-  }
 }
 
 function ignore(): void {}
-
-/** Groups' own members remembered at most; beyond it they are forgotten and sent again. */
-const OWN_GROUP_MEMBERS_LIMIT = 10_000;
-
-/**
- * The sender's own members of each group it sends to, as the group-send script last listed
- * them, under that list's digest: while the digest stays the same, the script sends only it.
- */
-class OwnGroupMembers {
-  private readonly lists = new Map<string, OwnList>();
-
-  get(group: string): OwnList | undefined {
-    return this.lists.get(group);
-  }
-
-  /**
-   * The group's own members now: the list the script sent, or, when it sent only the digest,
-   * `known` (the list whose digest the groupSend passed).
-   */
-  update(group: string, digest: string, named: readonly Buffer[], known: OwnList | undefined): string[] {
-    if (digest === "") {
-      this.lists.delete(group);
-      return [];
-    }
-    if (named.length === 0 && known?.digest === digest) return known.channels;
-    if (this.lists.size >= OWN_GROUP_MEMBERS_LIMIT) this.lists.clear();
-    const channels = named.map((channel) => channel.toString());
-    this.lists.set(group, { digest, channels });
-    return channels;
-  }
-}
-
-interface OwnList {
-  digest: string;
-  channels: string[];
-}

@@ -1,3 +1,4 @@
+import { APPEND_HISTORY_FUNCTION } from "./history-scripts.js";
 import { LuaScript } from "./lua-script.js";
 
 // Each script below is one round trip; the comment above each says what it guarantees.
@@ -182,15 +183,25 @@ return full
  * every id (6 of send time in ms, 2 random), body, the sender's `.<instance id>!`, the digest
  * of its own members it knows. Returns how many members were full, the digest of the sender's
  * own members ("" for none), then those members unless the digest was the known one.
+ * A history group passes its stream as KEYS[2] and ARGV group, maxLength, maxAgeMs ("" for none)
+ * and the stream's ttl (ms): the message is appended (history-scripts.ts) before it is written
+ * anywhere, the members get __group__ and __offset__ spliced in too, and the offset comes last in
+ * the reply. So offsets follow the order in which members on other instances receive them.
  */
 export const GROUP_SEND = new LuaScript(
   "group-send",
-  `${HELD_FUNCTION}
+  `${HELD_FUNCTION}${APPEND_HISTORY_FUNCTION}
 local prefix, now, cutoff, cutoffHex, ttl = ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6]
 local cap, nonce, body, ownTag, knownDigest = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local offset = nil
+if KEYS[2] then offset = append_history(KEYS[2], body, ARGV[13], ARGV[14], ARGV[15]) end
+local function finish(reply)
+  if offset then reply[#reply + 1] = offset end
+  return reply
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-if #members == 0 then return {0, ''} end
+if #members == 0 then return finish({0, ''}) end
 
 local function str(s)
   local n = #s
@@ -221,18 +232,19 @@ if #own > 0 then
     for _, channel in ipairs(own) do reply[#reply + 1] = channel end
   end
 end
-if #order == 0 then return reply end
+if #order == 0 then return finish(reply) end
 
 local first, count, skip = string.byte(body, 1), 0, 1
 if first >= 128 and first <= 143 then count, skip = first - 128, 1
 elseif first == 222 then count, skip = struct.unpack('>I2', body, 2), 3
 else count, skip = struct.unpack('>I4', body, 2), 5 end
-count = count + 1
+count = count + (offset and 3 or 1)
 local header
 if count < 16 then header = string.char(128 + count)
 elseif count < 65536 then header = '\\222' .. struct.pack('>I2', count)
 else header = '\\223' .. struct.pack('>I4', count) end
-local head = header .. string.sub(body, skip + 1) .. str('__asgi_channel__')
+local position = offset and (str('__group__') .. str(ARGV[12]) .. str('__offset__') .. str(offset)) or ''
+local head = header .. string.sub(body, skip + 1) .. position .. str('__asgi_channel__')
 local function hex(bytes)
   return (string.gsub(bytes, '.', function(c) return string.format('%02x', string.byte(c)) end))
 end
@@ -306,7 +318,7 @@ for k, key in ipairs(order) do
   end
 end
 reply[1] = full
-return reply
+return finish(reply)
 `,
 );
 
@@ -384,8 +396,9 @@ return #expired
 
 /**
  * flush without Cluster: deletes the keys under the prefix that have this layer's shapes
- * (KeySpace's, and channels_redis' `$inflight` backups), so that with prefix `asgi` a key
- * `asgi2:other` stays. KEYS: none. ARGV: the prefix's glob, the prefix. Returns how many it deleted.
+ * (KeySpace's, histories and presence included, and channels_redis' `$inflight` backups), so
+ * that with prefix `asgi` a key `asgi2:other` stays. KEYS: none. ARGV: the prefix's glob, the
+ * prefix. Returns how many it deleted.
  */
 export const DELETE_LAYER_KEYS = new LuaScript(
   "delete-layer-keys",
@@ -394,6 +407,7 @@ local name = '[%w%-_%.]+'
 local shapes = {
   '^' .. name .. '$', '^' .. name .. '!$', '^' .. name .. '!?%$inflight$',
   '^' .. name .. '!%$held$', '^' .. name .. '!%$receiver$', '^:group:' .. name .. '$', '^%$wake%.%x+$',
+  '^:history:' .. name .. '$', '^:presence:' .. name .. '$', '^:presence:%$deadlines$',
 }
 local skip = #ARGV[2]
 local ours = {}

@@ -1,5 +1,5 @@
 import { randomFillSync } from "node:crypto";
-import { InvalidMessage, type Message } from "@channel-layers/core";
+import { HISTORY_GROUP_KEY, HISTORY_OFFSET_KEY, InvalidMessage, type Message } from "@channel-layers/core";
 import { type LayerDiagnostics, MessageSerializer, RESERVED_CHANNEL_KEY } from "@channel-layers/core/backend";
 import type { MultiFernet } from "./fernet.js";
 
@@ -8,6 +8,8 @@ export const ID_BYTES = 12;
 
 /** The msgpack encoding of the `__asgi_channel__` key (a 16-byte fixstr). */
 const CHANNEL_KEY_BYTES = Buffer.concat([Buffer.from([0xa0 | 16]), Buffer.from(RESERVED_CHANNEL_KEY, "latin1")]);
+const GROUP_KEY_BYTES = encodeString(HISTORY_GROUP_KEY);
+const OFFSET_KEY_BYTES = encodeString(HISTORY_OFFSET_KEY);
 
 const POOL_SIZE = 4096;
 const pool = Buffer.alloc(POOL_SIZE);
@@ -60,11 +62,11 @@ function encodeChannels(channel: string | readonly string[]): Buffer {
 }
 
 /**
- * Adds `__asgi_channel__` to an encoded msgpack map without decoding it: bump the map's entry
- * count, append the key and the channel (a string for send, a list for groupSend, as
- * channels_redis writes them). The Lua group-send script does the same on the server.
+ * Appends `added` keys (their encoded keys and values in `tail`) to an encoded msgpack map without
+ * decoding it: bump the map's entry count, append. The Lua group-send script does the same on the
+ * server.
  */
-export function withChannel(body: Buffer, channel: string | readonly string[]): Buffer {
+function appendToMap(body: Buffer, added: number, tail: readonly Buffer[]): Buffer {
   const first = body[0] as number;
   let count: number;
   let headerLength: number;
@@ -80,7 +82,7 @@ export function withChannel(body: Buffer, channel: string | readonly string[]): 
   } else {
     throw new InvalidMessage("An encoded message must be a msgpack map");
   }
-  const next = count + 1;
+  const next = count + added;
   let header: Buffer;
   if (next < 16) header = Buffer.from([0x80 | next]);
   else if (next < 0x10000) {
@@ -92,7 +94,20 @@ export function withChannel(body: Buffer, channel: string | readonly string[]): 
     header[0] = 0xdf;
     header.writeUInt32BE(next, 1);
   }
-  return Buffer.concat([header, body.subarray(headerLength), CHANNEL_KEY_BYTES, encodeChannels(channel)]);
+  return Buffer.concat([header, body.subarray(headerLength), ...tail]);
+}
+
+/**
+ * Adds `__asgi_channel__` to an encoded message: the channel for send, a list for groupSend, as
+ * channels_redis writes them.
+ */
+export function withChannel(body: Buffer, channel: string | readonly string[]): Buffer {
+  return appendToMap(body, 1, [CHANNEL_KEY_BYTES, encodeChannels(channel)]);
+}
+
+/** Adds `__group__` and `__offset__` (a history group's message) to an encoded message that has neither. */
+export function withHistoryPosition(body: Buffer, group: string, offset: string): Buffer {
+  return appendToMap(body, 2, [GROUP_KEY_BYTES, encodeString(group), OFFSET_KEY_BYTES, encodeString(offset)]);
 }
 
 /** A member read back from Redis. */
@@ -141,6 +156,29 @@ export class WireCodec {
     let payload = channel === undefined ? body : withChannel(body, channel);
     if (this.crypter) payload = this.crypter.encrypt(payload);
     return Buffer.concat([id, payload], ID_BYTES + payload.length);
+  }
+
+  /**
+   * What a history or presence entry keeps of an encoded message or entry: the bytes, encrypted
+   * when keys are set. Unlike a member it is not refused for its age when read back.
+   */
+  seal(body: Buffer): Buffer {
+    return this.crypter ? this.crypter.encrypt(body) : body;
+  }
+
+  /** A sealed entry read back, or undefined (counted, published and logged as dropped) when it does not decode. */
+  unseal(payload: Buffer, key: string): Message | undefined {
+    let body = payload;
+    if (this.crypter) {
+      try {
+        body = this.crypter.decrypt(payload);
+      } catch (error) {
+        this.diagnostics.counters.droppedUndecodable++;
+        this.diagnostics.dropped("undecodable", { key }, error);
+        return undefined;
+      }
+    }
+    return this.diagnostics.decodeOrDrop(this.serializer, body, { key });
   }
 
   /**

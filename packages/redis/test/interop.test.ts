@@ -1,5 +1,5 @@
 import type { Message } from "@channel-layers/core";
-import { RedisChannelLayer, RedisPubSubChannelLayer } from "@channel-layers/redis";
+import { RedisChannelLayer, type RedisChannelLayerOptions, RedisPubSubChannelLayer } from "@channel-layers/redis";
 import { servicesRequired, waitFor } from "@channel-layers/testing";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
@@ -44,9 +44,14 @@ describe.skipIf(missing !== undefined || !redis.url).each([
     await Promise.all(opened.splice(0).map((each) => each.close()));
   });
 
-  function pair() {
+  function pair(options: RedisChannelLayerOptions = {}) {
     const prefix = freshPrefix("interop");
-    const node = new RedisChannelLayer({ hosts: [redis.url as string], prefix, symmetricEncryptionKeys: keys });
+    const node = new RedisChannelLayer({
+      ...options,
+      hosts: [redis.url as string],
+      prefix,
+      symmetricEncryptionKeys: keys,
+    });
     const python = new ChannelsRedisPeer(redis.url as string, prefix, keys);
     opened.push(node, python);
     return { node, python };
@@ -95,6 +100,31 @@ describe.skipIf(missing !== undefined || !redis.url).each([
       expect(plain(await node.receive("interop-named-member", { signal }))).toEqual({ ...MESSAGE, type });
       expect(await python.receive(pythonChannel)).toEqual({ ...MESSAGE, type });
     }
+  });
+
+  it("delivers a history group's messages to a Python member as normal messages, with __group__ and __offset__", async () => {
+    const { node, python } = pair({ groupHistory: { "interop-history": { maxLength: 10 } } });
+    const [nodeChannel, pythonChannel] = [await node.newChannel(), await python.newChannel()];
+    await python.groupAdd("interop-history", pythonChannel);
+    await node.groupAdd("interop-history", nodeChannel);
+    await node.groupSend("interop-history", MESSAGE);
+    const atNode = await node.receive(nodeChannel, { signal: AbortSignal.timeout(5000) });
+    expect(plain(atNode)).toEqual({ ...MESSAGE, __group__: "interop-history", __offset__: atNode.__offset__ });
+    expect(await python.receive(pythonChannel)).toEqual({
+      ...MESSAGE,
+      __group__: "interop-history",
+      __offset__: atNode.__offset__,
+    });
+    const history = await node.groupHistory("interop-history", { after: "0-1" });
+    expect(history.messages.map((entry) => plain(entry.message))).toEqual([plain(atNode)]);
+    // channels_redis knows nothing of histories: its group_send is delivered as it always was, and not kept.
+    await python.groupSend("interop-history", { type: "from.python" });
+    expect(await node.receive(nodeChannel, { signal: AbortSignal.timeout(5000) })).toEqual({ type: "from.python" });
+    expect(await python.receive(pythonChannel)).toEqual({ type: "from.python" });
+    expect(await node.groupHistory("interop-history", { after: atNode.__offset__ as string })).toEqual({
+      messages: [],
+      complete: true,
+    });
   });
 
   it("keeps capacity per channel for Node receivers, whoever sends", async () => {

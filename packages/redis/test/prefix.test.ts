@@ -2,6 +2,7 @@ import { RedisChannelLayer, RedisPubSubChannelLayer } from "@channel-layers/redi
 import { startService, type TestService } from "@channel-layers/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keySlot } from "../src/cluster-slot.js";
 import { KeySpace } from "../src/key-space.js";
 
 // The prefix is validated as the PostgreSQL and NATS layers validate theirs, and flush deletes only
@@ -36,9 +37,20 @@ describe("on Cluster, flush", () => {
     const processKey = keys.channelKey(channel);
     const ours = [keys.channelKey("jobs"), processKey, `${processKey}$held`, keys.receiverKey(processKey)];
     ours.push(keys.groupKey("room"), keys.wakeKey("0123456789abcdef"));
+    ours.push(keys.historyKey("room"), keys.presenceKey("room"), keys.presenceDeadlinesKey);
     for (const key of ours) expect(keys.isClusterKey(key), key).toBe(true);
     for (const key of ["asgi2:{x}", "asgi:other", "asgi{a b}", "asgi:group:room", "asgi{x}y", "other{jobs}"]) {
       expect(keys.isClusterKey(key), key).toBe(false);
+    }
+  });
+});
+
+describe("on Cluster, the keys of one script", () => {
+  it("share a slot: a group's history its group's, and every presence key one slot", () => {
+    const keys = new KeySpace("asgi:", true);
+    for (const group of ["room", "lobby", "a.b-c_d"]) {
+      expect(keySlot(keys.historyKey(group)), group).toBe(keySlot(keys.groupKey(group)));
+      expect(keySlot(keys.presenceKey(group)), group).toBe(keySlot(keys.presenceDeadlinesKey));
     }
   });
 });
@@ -59,16 +71,21 @@ describe("flush", () => {
     if (!redis) skip();
     const url = (redis as TestService).url;
     const others = ["asgi2:other", "asgi:other", "asgi:group:", "asgi", "asgix:group:room", "unrelated"];
+    others.push("asgi:history:", "asgi:presence:a b", "asgi:presence:$other");
     for (const key of others) await admin.set(key, "not the layer's");
-    const [layer, peer] = [new RedisChannelLayer({ hosts: [url] }), new RedisChannelLayer({ hosts: [url] })];
+    const options = { hosts: [url], groupHistory: { room: { maxLength: 5 } } };
+    const [layer, peer] = [new RedisChannelLayer(options), new RedisChannelLayer(options)];
     try {
       const channel = await layer.newChannel();
       await peer.send(channel, { type: "waiting" });
       await peer.send("jobs", { type: "waiting" });
       await peer.groupAdd("room", channel);
+      await peer.groupSend("room", { type: "kept" });
+      await peer.presenceTrack("room", channel, "alice");
       await admin.zadd("asgijobs$inflight", 1, "a channels_redis backup");
       const processKey = `asgi${channel.slice(0, channel.indexOf("!") + 1)}`;
       const layerKeys = ["asgijobs", "asgijobs$inflight", "asgi:group:room", `${processKey}$held`];
+      layerKeys.push("asgi:history:room", "asgi:presence:room", "asgi:presence:$deadlines");
       for (const key of layerKeys) expect(await admin.exists(key), key).toBe(1);
 
       await layer.flush();

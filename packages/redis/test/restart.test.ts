@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPrefix } from "./redis-service.js";
 
 // Redis killed with SIGKILL and started again on the same port comes back empty. Each instance
-// adds its own channels' memberships back once it sees the new server (docs/redis.md says within
-// 10 s of Redis answering again), so a room does not go silent.
+// adds its own channels' memberships and presence entries back once it sees the new server
+// (docs/redis.md says within 10 s of Redis answering again), so a room does not go silent and
+// nobody seems to leave; a history is gone, and a resume from before the restart is told so.
 
 /** The bound docs/redis.md promises (10 s), with room for a slow machine. */
 const RESTORED_WITHIN_MS = 20_000;
@@ -59,6 +60,49 @@ describe("Redis restarted empty", () => {
     } finally {
       admin?.disconnect();
       await Promise.all([member.close(), sender.close()]);
+    }
+  });
+
+  it("puts its presence entries back without a diff, and a resume from before the restart gets a gap", {
+    timeout: 60_000,
+  }, async ({ skip }) => {
+    if (!redis) skip();
+    const server = redis as TestService;
+    // No heartbeat within the test: what comes back can only come back through the restart path.
+    const options = {
+      hosts: [server.url],
+      prefix: freshPrefix("restart-presence"),
+      presenceHeartbeatMs: 60_000,
+      groupHistory: { room: { maxLength: 10 } },
+    };
+    const [member, watcher] = [new RedisChannelLayer(options), new RedisChannelLayer(options)];
+    const receive = (layer: RedisChannelLayer, channel: string, ms = 5000) =>
+      layer.receive(channel, { signal: AbortSignal.timeout(ms) });
+    try {
+      const [tracked, watching] = [await member.newChannel(), await watcher.newChannel()];
+      await watcher.groupAdd("room", watching);
+      const ref = await member.presenceTrack("room", tracked, "alice", { n: 1 });
+      expect(await receive(watcher, watching)).toMatchObject({ type: "presence.diff", joins: { alice: {} } });
+      await member.groupSend("room", { type: "before" });
+      const before = await receive(watcher, watching);
+
+      await server.kill("SIGKILL");
+      await server.restart();
+      await waitFor(
+        "alice listed again",
+        async () => {
+          const list = await watcher.presenceList("room").catch(() => ({}));
+          return JSON.stringify(list) === JSON.stringify({ alice: { metas: [{ n: 1, ref }] } });
+        },
+        RESTORED_WITHIN_MS,
+      );
+      expect(member.stats().presenceEntries).toBe(1);
+      const silence = await receive(watcher, watching, 500).catch((error: Error) => error.name);
+      expect(silence, "nobody saw alice leave, so no diff says she is back").toBe("AbortError");
+      const history = await watcher.groupHistory("room", { after: before.__offset__ as string });
+      expect(history, "the history died with Redis' memory").toEqual({ messages: [], complete: false });
+    } finally {
+      await Promise.all([member.close(), watcher.close()]);
     }
   });
 });

@@ -78,6 +78,43 @@ describe.skipIf(missing !== undefined)("a ring of 3 Redis servers", () => {
     }
   });
 
+  it("keeps each group's history and presence on the group's host", async () => {
+    const prefix = freshPrefix("ring-history");
+    const options = { hosts: urls(), prefix, groupHistory: { "ring-*": { maxLength: 5 } } };
+    const [sender, receiver] = [new RedisChannelLayer(options), new RedisChannelLayer(options)];
+    const clients = urls().map((url) => new Redis(url));
+    try {
+      const channel = await receiver.newChannel();
+      const groups = Array.from({ length: 12 }, (_, i) => `ring-${i}`);
+      for (const group of groups) {
+        await receiver.groupAdd(group, channel);
+        await receiver.presenceTrack(group, channel, "alice");
+        await sender.groupSend(group, { type: "kept", group });
+      }
+      for (const group of groups) {
+        const home = consistentHash(group, 3);
+        for (const [index, client] of clients.entries()) {
+          const held = [
+            await client.exists(`${prefix}:history:${group}`),
+            await client.exists(`${prefix}:presence:${group}`),
+            await client.zscore(
+              `${prefix}:presence:$deadlines`,
+              `${group} ${(await receiver.presenceList(group)).alice?.metas[0]?.ref}`,
+            ),
+          ];
+          expect(held, `${group} on host ${index} (its home is ${home})`).toEqual(
+            index === home ? [1, 1, expect.any(String)] : [0, 0, null],
+          );
+        }
+        expect((await sender.groupHistory(group, { after: "0-1" })).messages).toHaveLength(1);
+      }
+    } finally {
+      await sender.flush();
+      await Promise.all([sender.close(), receiver.close()]);
+      for (const client of clients) client.disconnect();
+    }
+  });
+
   it.skipIf(channelsRedisMissing() !== undefined)("is one layer with channels_redis on the same ring", async () => {
     const prefix = freshPrefix("ring-interop");
     const node = new RedisChannelLayer({ hosts: urls(), prefix });
