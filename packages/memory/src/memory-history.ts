@@ -14,13 +14,20 @@ interface GroupLog {
   trimmedThrough: number;
 }
 
+/** Offsets a layer may issue per millisecond of its life before a later process's could repeat them. */
+const OFFSETS_PER_MS = 1024;
+/** The highest offset any layer of this process issued: a layer made later starts above it. */
+let highestIssued = 0;
+
 /**
  * The in-memory layer's group histories: a ring buffer per group. Offsets come from one counter
  * per layer, so they strictly increase per group and are never reissued, not even after a flush
- * or after a group's whole history aged out (they are not contiguous per group).
+ * or after a group's whole history aged out (they are not contiguous per group). The counter
+ * starts at the clock, so a restarted process never hands out an offset a client kept from the
+ * one before (unless that one issued over a million a second for its whole life).
  */
 export class MemoryHistory {
-  private counter = 0;
+  private counter = Math.max(Date.now() * OFFSETS_PER_MS, highestIssued);
   private readonly logs = new Map<string, GroupLog>();
 
   /** Groups holding history now. */
@@ -45,6 +52,7 @@ export class MemoryHistory {
       this.logs.set(group, log);
     }
     const offset = ++this.counter;
+    highestIssued = Math.max(highestIssued, offset);
     const stamped = stampHistory(message, group, offset);
     log.kept.push({ offset, message: stamped, at: now });
     this.trim(group, log, rule, now);

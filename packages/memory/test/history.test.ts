@@ -16,18 +16,20 @@ function historyLayer(maxAgeMs?: number): InMemoryChannelLayer {
 describe("the in-memory layer's group history", () => {
   it("numbers from one counter per layer: offsets increase per group, skipping other groups' numbers", async () => {
     const layer = historyLayer();
-    await layer.groupSend("chat_a", { type: "m" });
+    await layer.groupSend("chat_a", { type: "m", n: 0 });
     await layer.groupSend("chat_b", { type: "m" });
-    await layer.groupSend("chat_a", { type: "m" });
-    const a = await layer.groupHistory("chat_a", { after: 0 });
-    expect(a.messages.map((entry) => entry.offset)).toEqual([1, 3]);
-    expect(a.complete).toBe(true);
+    await layer.groupSend("chat_a", { type: "m", n: 1 });
+    const offsets = (await layer.groupHistory("chat_a", { after: 0 })).messages.map((entry) => Number(entry.offset));
+    expect((offsets[1] as number) - (offsets[0] as number)).toBe(2);
+    const after = await layer.groupHistory("chat_a", { after: offsets[0] as number });
+    expect(after.messages.map((entry) => entry.message.n)).toEqual([1]);
+    expect(after.complete).toBe(true);
   });
 
-  it("calls an offset it cannot place a gap and returns everything kept: a string, a future number", async () => {
+  it("calls an offset it cannot place a gap and returns everything kept: a string, a number before it or after it", async () => {
     const layer = historyLayer();
     for (let n = 0; n < 3; n++) await layer.groupSend("chat_a", { type: "m", n });
-    for (const after of ["1700000000000-0", 99]) {
+    for (const after of ["1700000000000-0", 99, Number.MAX_SAFE_INTEGER]) {
       const history = await layer.groupHistory("chat_a", { after });
       expect(history.complete).toBe(false);
       expect(history.messages.map((entry) => entry.message.n)).toEqual([0, 1, 2]);
@@ -38,13 +40,26 @@ describe("the in-memory layer's group history", () => {
     const layer = historyLayer();
     await layer.groupSend("chat_a", { type: "m", n: 0 });
     await layer.groupSend("chat_a", { type: "m", n: 1 });
+    const [first, last] = (await layer.groupHistory("chat_a", { after: 0 })).messages.map((entry) => entry.offset);
     await layer.flush();
     await layer.groupSend("chat_a", { type: "m", n: 2 });
-    const history = await layer.groupHistory("chat_a", { after: 1 });
-    expect(history).toEqual({
-      messages: [{ offset: 3, message: { type: "m", n: 2, __group__: "chat_a", __offset__: 3 } }],
-      complete: false,
-    });
+    // Message 1 went with the flush: a client that last saw message 0 missed it.
+    const history = await layer.groupHistory("chat_a", { after: first as number });
+    expect(history.complete).toBe(false);
+    const seen = history.messages.map((entry) => [entry.message.n, Number(entry.offset) > Number(last)]);
+    expect(seen).toEqual([[2, true]]);
+  });
+
+  it("never reissues the offsets of a layer made before it (a restarted process starts past the clock)", async () => {
+    const before = historyLayer();
+    for (let n = 0; n < 3; n++) await before.groupSend("chat_a", { type: "m", n });
+    const kept = (await before.groupHistory("chat_a", { after: 0 })).messages.map((entry) => Number(entry.offset));
+    await before.close();
+    const after = historyLayer();
+    await after.groupSend("chat_a", { type: "m", n: 3 });
+    const history = await after.groupHistory("chat_a", { after: 0 });
+    expect(history.messages.map((entry) => Number(entry.offset) > Math.max(...kept))).toEqual([true]);
+    expect(Math.min(...kept)).toBeGreaterThan(Date.parse("2020-01-01") * 1024);
   });
 
   it("forgets a group whose whole history aged out (stats drop to zero), and a later read is a gap", async () => {
