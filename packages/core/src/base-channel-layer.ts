@@ -437,8 +437,16 @@ export abstract class BaseChannelLayer implements ChannelLayer {
   /**
    * Presence (layers listing Extension.presence): stores `entry`, alive for `ttlMs`, and removes
    * `replaced` (the same group, channel and key tracked before), atomically where the backend can.
+   * Resolves false when `replaced` was already gone (a sweep removed it and sent its leave), as
+   * the removal itself reports it (ZREM's reply, `RETURNING`, a purge's count); true when this call
+   * removed it (or there was none), and the diff carries its leave. An older backend resolving
+   * nothing is read as true.
    */
-  protected _presenceTrack(_entry: PresenceEntry, _replaced: PresenceEntry | undefined, _ttlMs: number): Promise<void> {
+  protected _presenceTrack(
+    _entry: PresenceEntry,
+    _replaced: PresenceEntry | undefined,
+    _ttlMs: number,
+  ): Promise<boolean> {
     return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _presenceTrack`));
   }
   /** Presence: removes `entries` and returns those that were still there (so their leave is sent once). */

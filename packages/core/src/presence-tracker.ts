@@ -6,7 +6,8 @@ import { entriesByGroup, type PresenceEntry, presenceDiff, presenceListOf } from
 
 /** What the tracker asks of the backend: the layer's protected `_presence*` half and its plain group send. */
 export interface PresenceStore {
-  track(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): Promise<void>;
+  /** False when `replaced` was already gone (its remover sent its leave); true when this call removed it, or none. */
+  track(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): Promise<boolean>;
   untrack(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]>;
   list(group: string): Promise<PresenceEntry[]>;
   refresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]>;
@@ -80,10 +81,13 @@ export class PresenceTracker {
       const replaced = this.entries.get(id);
       const entry: PresenceEntry = { group, key, channel, ref: randomHex(10), meta, instance: this.instanceId };
       this.start();
-      await this.store.track(entry, replaced, this.timeoutMs);
+      const replacedWasThere = await this.store.track(entry, replaced, this.timeoutMs);
       if (this.state === "crashed") return entry.ref;
       this.remember(id, entry);
-      await this.store.groupSend(group, presenceDiff(group, [entry], replaced === undefined ? [] : [replaced]));
+      // False: a sweep removed it first (this instance stalled) and sent its leave. Only false, as
+      // a backend written before this was asked resolves nothing.
+      const leaves = replaced === undefined || replacedWasThere === false ? [] : [replaced];
+      await this.store.groupSend(group, presenceDiff(group, [entry], leaves));
       return entry.ref;
     });
   }

@@ -124,8 +124,8 @@ export class InMemoryChannelLayer extends BaseChannelLayer {
     entry: PresenceEntry,
     replaced: PresenceEntry | undefined,
     ttlMs: number,
-  ): Promise<void> {
-    this.presences.track(entry, replaced, ttlMs);
+  ): Promise<boolean> {
+    return this.presences.track(entry, replaced, ttlMs);
   }
 
   protected override async _presenceUntrack(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {

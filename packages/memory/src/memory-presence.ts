@@ -16,14 +16,16 @@ export class MemoryPresence {
     return count;
   }
 
-  track(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): void {
-    if (replaced !== undefined) this.remove(replaced);
+  /** Stores `entry`, removing `replaced`; false when `replaced` was already gone (swept, its leave sent). */
+  track(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): boolean {
+    const replacedWasThere = replaced === undefined || this.remove(replaced);
     let entries = this.groups.get(entry.group);
     if (entries === undefined) {
       entries = new Map();
       this.groups.set(entry.group, entries);
     }
     entries.set(entry.ref, { entry, expiresAt: Date.now() + ttlMs });
+    return replacedWasThere;
   }
 
   /** Removes the entries; returns those that were there. */

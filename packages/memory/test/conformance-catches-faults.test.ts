@@ -87,6 +87,16 @@ describe("the conformance suite catches broken layers", { timeout: 60_000 }, () 
     );
   });
 
+  it("a layer whose re-track does not say the replaced presence was already swept", async () => {
+    const failed = await failures("replaces-without-asking", /presence/);
+    const test =
+      "sends a re-track's join without the replaced presence's leave when a sweep removed that presence and sent its leave";
+    expect([...failed.keys()]).toContain(test);
+    expect(failed.get(test)).toMatch(
+      /should receive \{"type":"presence.diff","group":"lapsed-retrack","joins":\{"olga":.*"leaves":\{\}\}, but received .*"leaves":\{"olga"/,
+    );
+  });
+
   it("a layer whose history never admits a gap", async () => {
     expect(await failingTests("history-always-complete", /trims/)).toEqual(
       expect.arrayContaining([

@@ -210,7 +210,7 @@ export class NatsChannelLayer extends BaseChannelLayer {
     entry: PresenceEntry,
     replaced: PresenceEntry | undefined,
     ttlMs: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     return this.presences.track(entry, replaced, ttlMs);
   }
 

@@ -45,11 +45,15 @@ export class PresenceEntries {
     return this.own.size;
   }
 
-  async track(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): Promise<void> {
+  /**
+   * Writes `entry`, then purges `replaced`; false when the purge found nothing (a sweep's delete
+   * had it, and sent its leave: the server removes a message once, whoever asks).
+   */
+  async track(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): Promise<boolean> {
     const seq = await this.write(entry, this.encode(entry, ttlMs));
     this.own.set(entry.ref, seq);
     // After the new entry is in, so a failure leaves the old one rather than neither.
-    if (replaced !== undefined) await this.remove(replaced);
+    return replaced === undefined || (await this.remove(replaced));
   }
 
   /**

@@ -222,7 +222,7 @@ export class PostgresChannelLayer extends BaseChannelLayer {
     entry: PresenceEntry,
     replaced: PresenceEntry | undefined,
     ttlMs: number,
-  ): Promise<void> {
+  ): Promise<boolean> {
     return this.presences.track(entry, replaced, ttlMs);
   }
 

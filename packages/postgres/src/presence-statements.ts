@@ -19,8 +19,10 @@ export function presenceStatements(names: LayerNames, statement: StatementMaker)
   return {
     // $1 group, $2 ref, $3 channel, $4 instance, $5 entry (key and meta), $6 ttl ms, $7 the ref it
     // replaces (null: none). The instance's row lives $6 ms more; the replaced track goes in the
-    // same statement. A ref is new per track, so the insert conflicts only when a track the base
-    // thought swept is still there (it then stays as it is).
+    // same statement, and `replaced_was_there` says whether this DELETE had it: false when a sweep
+    // deleted it first (and sent its leave; row locks give it to one of them). A ref is new per
+    // track, so the insert conflicts only when a track the base thought swept is still there (it
+    // then stays as it is).
     presenceTrack: statement(
       "presence_track",
       `WITH alive AS (
@@ -28,10 +30,13 @@ export function presenceStatements(names: LayerNames, statement: StatementMaker)
          ON CONFLICT (instance_id) DO UPDATE SET expires_at = excluded.expires_at
        ), replaced AS (
          DELETE FROM ${presence} WHERE group_name = $1::text AND ref = $7::text AND instance_id = $4::text
+         RETURNING 1
+       ), inserted AS (
+         INSERT INTO ${presence} (group_name, ref, channel, instance_id, entry)
+         VALUES ($1::text, $2::text, $3::text, $4::text, $5::bytea)
+         ON CONFLICT (group_name, ref) DO NOTHING
        )
-       INSERT INTO ${presence} (group_name, ref, channel, instance_id, entry)
-       VALUES ($1::text, $2::text, $3::text, $4::text, $5::bytea)
-       ON CONFLICT (group_name, ref) DO NOTHING`,
+       SELECT $7::text IS NULL OR EXISTS (SELECT 1 FROM replaced) AS replaced_was_there`,
     ),
     // $1 groups, $2 refs: deletes those tracks, returning the ones this statement deleted (row
     // locks let one of a concurrent untrack and sweep have each row), so each leave is sent once.

@@ -26,19 +26,17 @@ export class PostgresPresence {
 
   constructor(private readonly transport: PostgresTransport) {}
 
-  async track(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): Promise<void> {
+  /** Inserts `entry` and deletes `replaced` in one statement; false when `replaced` was already gone (swept). */
+  async track(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): Promise<boolean> {
     const { transport } = this;
     const payload = transport.encode({ type: ENTRY_TYPE, key: entry.key, meta: entry.meta });
     this.used = true;
-    await transport.run(transport.statements.presenceTrack, "track a presence", [
-      entry.group,
-      entry.ref,
-      entry.channel,
-      entry.instance,
-      payload,
-      ttlMs,
-      replaced?.ref ?? null,
-    ]);
+    const { rows } = await transport.run<{ replaced_was_there: boolean }>(
+      transport.statements.presenceTrack,
+      "track a presence",
+      [entry.group, entry.ref, entry.channel, entry.instance, payload, ttlMs, replaced?.ref ?? null],
+    );
+    return rows[0]?.replaced_was_there !== false;
   }
 
   /** Deletes `entries`; returns those this call deleted. */

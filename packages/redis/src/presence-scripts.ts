@@ -17,23 +17,24 @@ end
 
 /**
  * Tracks one entry, replacing the one tracked before under the same group, channel and key
- * (ARGV[5], "" for none). KEYS: deadlines, the group's hash. ARGV: ttl ms, group, ref, entry,
- * replaced ref.
+ * (ARGV[5], "" for none). Returns 0 when that one was already gone (a sweep's ZREM had it and sent
+ * its leave), else 1. KEYS: deadlines, the group's hash. ARGV: ttl ms, group, ref, entry, replaced ref.
  */
 export const PRESENCE_TRACK = new LuaScript(
   "presence-track",
   `${SERVER_NOW_FUNCTION}${EXTEND_FUNCTION}
 local deadlines, entries = KEYS[1], KEYS[2]
 local ttl, group, ref, replaced = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[5]
+local replaced_was_there = 1
 if replaced ~= '' then
-  redis.call('ZREM', deadlines, group .. ' ' .. replaced)
+  replaced_was_there = redis.call('ZREM', deadlines, group .. ' ' .. replaced)
   redis.call('HDEL', entries, replaced)
 end
 redis.call('HSET', entries, ref, ARGV[4])
 redis.call('ZADD', deadlines, now_ms() + ttl, group .. ' ' .. ref)
 extend(entries, 2 * ttl)
 extend(deadlines, 2 * ttl)
-return 1
+return replaced_was_there
 `,
 );
 

@@ -250,7 +250,11 @@ export class RedisChannelLayer extends BaseChannelLayer {
     return this.histories.read(group, after, rule);
   }
 
-  protected override _presenceTrack(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number) {
+  protected override _presenceTrack(
+    entry: PresenceEntry,
+    replaced: PresenceEntry | undefined,
+    ttlMs: number,
+  ): Promise<boolean> {
     return this.presences.track(entry, replaced, ttlMs);
   }
 

@@ -34,10 +34,12 @@ export class RedisPresence {
     return this.own.size;
   }
 
-  async track(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): Promise<void> {
-    await this.write(entry, replaced?.ref ?? "", ttlMs, "presenceTrack");
+  /** Stores `entry` and removes `replaced` in one script; false when `replaced` was already gone (swept). */
+  async track(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): Promise<boolean> {
+    const replacedWasThere = await this.write(entry, replaced?.ref ?? "", ttlMs, "presenceTrack");
     if (replaced !== undefined) this.own.delete(replaced.ref);
     this.own.set(entry.ref, entry);
+    return replacedWasThere !== 0;
   }
 
   async untrack(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {

@@ -24,6 +24,17 @@ async function listedNobodyWithin(
   throw new Error(`${group} still lists ${describeValue(list)} ${limitMs} ms after its refreshes stopped`);
 }
 
+/** How many leaves each ref got in `diffs`, over all of them. */
+function leavesByRef(diffs: readonly Record<string, unknown>[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const message of diffs) {
+    for (const { metas } of Object.values(message.leaves as PresenceList)) {
+      for (const { ref } of metas) counts[ref] = (counts[ref] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
 export function presenceExpiryTests(ctx: SuiteContext): void {
   const heartbeatMs = 100 * (ctx.options.timeScale ?? 1);
   // Ten heartbeats: a loaded machine may miss several without a live entry lapsing.
@@ -69,6 +80,36 @@ export function presenceExpiryTests(ctx: SuiteContext): void {
         await control.resumeRefresh();
         await expectReceive(layer, watcher, diff("paused", present, {}), ctx.arrivalMs);
         expect(await layer.presenceList("paused"), "tracked again, with the same ref").toEqual(present);
+      },
+    );
+
+    it(
+      "sends a re-track's join without the replaced presence's leave when a sweep removed that presence and sent its leave",
+      ctx.timeout(waits * 2),
+      async ({ skip }) => {
+        if (!ctx.supports("presence")) skip();
+        const layer = presenceOf(await ctx.layer(timing));
+        const control = ctx.presenceControl(layer);
+        if (control === undefined) return skip("no presence test hooks for this layer");
+        const [channel, watcher] = [await layer.newChannel(), await layer.newChannel()];
+        await layer.groupAdd("lapsed-retrack", watcher);
+        const oldRef = await layer.presenceTrack("lapsed-retrack", channel, "olga", { n: 1 });
+        const old = { olga: { metas: [{ n: 1, ref: oldRef }] } };
+        const seen = [await expectReceive(layer, watcher, diff("lapsed-retrack", old, {}), ctx.arrivalMs)];
+        control.pauseRefresh();
+        await listedNobodyWithin(layer, "lapsed-retrack", heartbeatMs, limitMs);
+        seen.push(await expectReceive(layer, watcher, diff("lapsed-retrack", {}, old), ctx.arrivalMs));
+        // The base still holds the old track (its refreshes stopped, nothing told it), so it replaces it.
+        const newRef = await layer.presenceTrack("lapsed-retrack", channel, "olga", { n: 2 });
+        const now = { olga: { metas: [{ n: 2, ref: newRef }] } };
+        seen.push(await expectReceive(layer, watcher, diff("lapsed-retrack", now, {}), ctx.arrivalMs));
+        await control.resumeRefresh();
+        await expectNothing(layer, watcher, heartbeatMs * 3, "the new presence is refreshed and the old one left once");
+        expect(await layer.presenceList("lapsed-retrack")).toEqual(now);
+        await layer.presenceUntrack("lapsed-retrack", channel, "olga");
+        seen.push(await expectReceive(layer, watcher, diff("lapsed-retrack", {}, now), ctx.arrivalMs));
+        await expectNothing(layer, watcher, heartbeatMs * 3, "each presence leaves once");
+        expect(leavesByRef(seen), "each ref's leave, seen once").toEqual({ [oldRef]: 1, [newRef]: 1 });
       },
     );
   });
@@ -149,6 +190,57 @@ export function presenceExpiryTests(ctx: SuiteContext): void {
           left.sort(([x], [y]) => x.localeCompare(y)),
           "each member got each leave once",
         ).toEqual([...Object.entries(present), ...Object.entries(present)].sort(([x], [y]) => x.localeCompare(y)));
+      },
+    );
+
+    it(
+      "sends a stalled instance's re-track without a second leave for the presence a sweep removed, as both instances' members see",
+      ctx.timeout(waits * 2),
+      async ({ skip }) => {
+        if (!ctx.supports("presence")) skip();
+        const [a, b] = (await ctx.layerPair(timing)).map(presenceOf) as [PresenceChannelLayer, PresenceChannelLayer];
+        const control = ctx.presenceControl(a);
+        if (control === undefined) return skip("no presence test hooks for this layer");
+        const members = [
+          [a, await a.newChannel()],
+          [b, await b.newChannel()],
+        ] as const;
+        for (const [layer, member] of members) await layer.groupAdd("stalled-retrack", member);
+        // b uses presence too, so it sweeps: either instance may remove a's lapsed entry.
+        await b.presenceList("stalled-retrack");
+        const tracked = await a.newChannel();
+        const oldRef = await a.presenceTrack("stalled-retrack", tracked, "pia", { n: 1 });
+        const old = { pia: { metas: [{ n: 1, ref: oldRef }] } };
+        const seen: Record<string, unknown>[] = [];
+        const expectEach = async (joins: PresenceList, leaves: PresenceList) => {
+          for (const [layer, member] of members) {
+            seen.push(await expectReceive(layer, member, diff("stalled-retrack", joins, leaves), ctx.arrivalMs));
+          }
+        };
+        await expectEach(old, {});
+        control.pauseRefresh();
+        await listedNobodyWithin(b, "stalled-retrack", heartbeatMs, limitMs);
+        await expectEach({}, old);
+        // a comes back and tracks the same group, channel and key again before its next heartbeat.
+        const newRef = await a.presenceTrack("stalled-retrack", tracked, "pia", { n: 2 });
+        const now = { pia: { metas: [{ n: 2, ref: newRef }] } };
+        await expectEach(now, {});
+        await control.resumeRefresh();
+        for (const [layer, member] of members) {
+          await expectNothing(
+            layer,
+            member,
+            heartbeatMs * 3,
+            "the new presence is refreshed and the old one left once",
+          );
+        }
+        expect(await b.presenceList("stalled-retrack")).toEqual(now);
+        await a.presenceUntrack("stalled-retrack", tracked, "pia");
+        await expectEach({}, now);
+        for (const [layer, member] of members) {
+          await expectNothing(layer, member, heartbeatMs * 3, "each presence leaves once");
+        }
+        expect(leavesByRef(seen), "each ref's leave, seen once by each member").toEqual({ [oldRef]: 2, [newRef]: 2 });
       },
     );
   });
