@@ -1,10 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { hasHistory, hasPresence } from "@channel-layers/core";
 import { createChannelLayer } from "@channel-layers/runtime";
-import { freePort, type ServiceKind, servicesRequired, startService, type TestService } from "@channel-layers/testing";
+import {
+  chromiumLaunchOptions,
+  freePort,
+  type LaunchedChromium,
+  launchChromium,
+  type ServiceKind,
+  startService,
+  type TestService,
+} from "@channel-layers/testing";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removePrefix } from "./remove-prefix.js";
@@ -13,15 +18,11 @@ import { ChatExampleProcess } from "./support/chat-example.js";
 // Issue 15, item 4: the chat example shows who is online, reconnects by itself, and shows the
 // messages missed while away. Two processes of the example on one backend, a headless Chromium
 // page on each; process A is SIGKILLed while page B sends, and comes back on the same port.
-// Issue 15 names Redis; every other backend whose layer lists presence and history runs too.
-const CHROMIUM = "/usr/bin/chromium";
-if (servicesRequired() && !existsSync(CHROMIUM))
-  throw new Error(`The chat resume test needs ${CHROMIUM} (.ci/run installs it)`);
-const available = existsSync(CHROMIUM);
+// Issue 15 names Redis; PostgreSQL and NATS keep presence and history too, and run the same.
+// CI installs Chromium (.ci/run) and fails without it; elsewhere a machine without it skips.
+const available = chromiumLaunchOptions() !== undefined;
 
 const KINDS: ServiceKind[] = ["redis", "postgres", "nats"];
-/** The backend issue 15 requires this of: without the extensions its case fails instead of skipping. */
-const REQUIRED: ServiceKind = "redis";
 // A dead process's entry goes within 11 s; ten heartbeats before a live one lapses on a loaded machine.
 const PRESENCE_TIMINGS = "presenceHeartbeatMs=1000&presenceTimeoutMs=10000";
 
@@ -62,8 +63,8 @@ describe.skipIf(!available).each(KINDS)("the chat example's pages across a crash
   let service: TestService | undefined;
   let url = "";
   let missing: string[] = [];
+  let browser: LaunchedChromium<BrowserContext> | undefined;
   let context: BrowserContext | undefined;
-  let userDataDir = "";
   const prefix = `resume${randomBytes(6).toString("hex")}`;
   const processes: ChatExampleProcess[] = [];
 
@@ -73,28 +74,15 @@ describe.skipIf(!available).each(KINDS)("the chat example's pages across a crash
     url = layerUrl(service, prefix);
     missing = await missingExtensions(url);
     if (missing.length > 0) return;
-    userDataDir = mkdtempSync(join(tmpdir(), "chat-resume-"));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium(chromium);
+    context = browser?.context;
+    if (context === undefined) return;
     // Waits are for events (a reconnect, a sweep of the dead process's entries): generous, never timing.
     context.setDefaultTimeout(60_000);
   }, 90_000);
 
   afterAll(async () => {
-    await context?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await Promise.all(processes.map((chat) => chat.stop()));
     if (service) await removePrefix(kind, service.url, prefix);
     await service?.stop();
@@ -118,15 +106,10 @@ describe.skipIf(!available).each(KINDS)("the chat example's pages across a crash
 
   it("page A reconnects by itself to A restarted on its port, shows what B sent meanwhile once each, and chats on", async (test) => {
     if (service === undefined) return test.skip(`no ${kind} server`);
-    if (missing.length > 0) {
-      const lacks = `the ${kind} layer does not list the ${missing.join(" and ")} extension${missing.length > 1 ? "s" : ""}`;
-      if (kind === REQUIRED) {
-        throw new Error(
-          `Issue 15 (item 4) wants the chat example's pages to show who is online and resume on ${kind}, but ${lacks}`,
-        );
-      }
-      return test.skip(`${lacks} yet`);
-    }
+    expect(
+      missing,
+      `Issue 15 (item 4) wants the chat example's pages to show who is online and resume on ${kind}`,
+    ).toEqual([]);
     showOutputOnFailure(test);
     const portA = await freePort();
     const [first, second] = [await start({ PORT: String(portA) }), await start({})];

@@ -1,47 +1,30 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { closeChannelLayers, serve } from "@channel-layers/runtime";
-import { servicesRequired } from "@channel-layers/testing";
+import { chromiumLaunchOptions, type LaunchedChromium, launchChromium } from "@channel-layers/testing";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type ChatServer, startChatServer } from "../src/app.js";
 import { createApplication } from "../src/asgi.js";
 import { readSettings } from "../src/settings.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-// CI installs Chromium (.ci/run); elsewhere a machine without it skips this file.
-const available = existsSync(CHROMIUM) || servicesRequired();
+// CI installs Chromium (.ci/run) and fails without it; elsewhere a machine without it skips this file.
+const available = chromiumLaunchOptions() !== undefined;
 // Rooms keep 5 messages here, so a page away for more than 5 is told of the gap.
 const settings = { ...readSettings({}), port: 0, chatHistoryLength: 5 };
 
 let chat: ChatServer;
+let browser: LaunchedChromium<BrowserContext> | undefined;
 let context: BrowserContext;
-let userDataDir = "";
 
 beforeAll(async () => {
   if (!available) return;
   chat = await startChatServer(settings, { shutdownSignals: [] });
-  userDataDir = mkdtempSync(join(tmpdir(), "chat-browser-"));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium(chromium);
+  if (browser === undefined) throw new Error("Chromium went missing");
+  context = browser.context;
 });
 
 afterAll(async () => {
-  await context?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
   await chat?.server.close();
   await closeChannelLayers();
 });

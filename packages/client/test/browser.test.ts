@@ -14,12 +14,12 @@ import {
   URLRouter,
   type WebsocketServer,
 } from "@channel-layers/runtime";
+import { chromiumLaunchOptions, type LaunchedChromium, launchChromium } from "@channel-layers/testing";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
-const CHROMIUM = "/usr/bin/chromium";
 // CI installs Chromium (.ci/run) and requires it; elsewhere a machine without it skips this file.
-const available = existsSync(CHROMIUM) || process.env.CI === "true" || process.env.REQUIRE_SERVICES === "1";
+const available = chromiumLaunchOptions() !== undefined;
 
 /** Echoes `echo.request` frames back as `echo.reply`; `restart.me` closes with 1012 (service restart). */
 class EchoConsumer extends JsonWebsocketConsumer {
@@ -48,7 +48,7 @@ const PAGE = `<!doctype html>
 let compiled = "";
 let server: WebsocketServer;
 let context: BrowserContext;
-let userDataDir = "";
+let browser: LaunchedChromium<BrowserContext> | undefined;
 
 /** Serves the page and the compiled client's files, as text/javascript so the browser runs them as modules. */
 function serveStatic(request: IncomingMessage, response: ServerResponse): void {
@@ -81,27 +81,15 @@ beforeAll(async () => {
     websocket: URLRouter([path("ws/echo/", EchoConsumer)]),
   });
   server = await serve(application, { port: 0, shutdownSignals: [] });
-  userDataDir = mkdtempSync(join(tmpdir(), "client-browser-"));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium(chromium);
+  if (browser === undefined) throw new Error("Chromium went missing");
+  context = browser.context;
 });
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await server?.close();
-  for (const dir of [userDataDir, compiled]) if (dir) rmSync(dir, { recursive: true, force: true });
+  if (compiled) rmSync(compiled, { recursive: true, force: true });
 });
 
 it.skipIf(!available)("the compiled client runs in Chromium: round trips, and reconnects after a 1012", async () => {

@@ -1,4 +1,11 @@
 export { type BinarySearch, findBinary, findPostgresBinDir } from "./binaries.js";
+export {
+  type ChromiumLaunchOptions,
+  chromiumLaunchOptions,
+  type LaunchedChromium,
+  launchChromium,
+  type PersistentContextLauncher,
+} from "./chromium.js";
 export { containerRuntimeAnswers } from "./containers.js";
 export { freePort, freePorts } from "./free-port.js";
 export { NATS_IMAGE, type StartNatsOptions, startNats } from "./nats.js";
