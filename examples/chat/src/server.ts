@@ -6,10 +6,15 @@ import { readSettings } from "./settings.js";
 
 try {
   const chat = await startChatServer(readSettings(process.env));
-  console.log(`Chat example on ${chat.chatUrl} (channel layer: ${chat.layer.constructor.name})`);
-  console.log(describeChatLayer(chat));
   const page = (path: string) => chat.chatUrl.replace(/chat\/$/, path);
-  console.log(`Echo on ${page("echo/")}, notifications on ${page("notification/<center>/")}`);
+  // One write, so a process reading our output sees the whole banner at once, never half of it.
+  console.log(
+    [
+      `Chat example on ${chat.chatUrl} (channel layer: ${chat.layer.constructor.name})`,
+      describeChatLayer(chat),
+      `Echo on ${page("echo/")}, notifications on ${page("notification/<center>/")}`,
+    ].join("\n"),
+  );
 } catch (error) {
   console.error("The chat example could not start:", error instanceof Error ? error.message : error);
   process.exit(1);
