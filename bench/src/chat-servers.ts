@@ -99,7 +99,7 @@ function nodeArgs(options: ServerOptions): string[] {
   return args;
 }
 
-/** examples/chat as `pnpm start` runs it, its layer picked by CHANNEL_LAYER_URL with a prefix of the run's own. */
+/** examples/chat as `pnpm start` runs it (rooms without history), its layer picked by CHANNEL_LAYER_URL with a prefix of the run's own. */
 function startOurs(backend: Backend, url: string, prefix: string, options: ServerOptions) {
   const separator = url.includes("?") ? "&" : "?";
   const layer: Record<string, string> =
@@ -110,7 +110,9 @@ function startOurs(backend: Backend, url: string, prefix: string, options: Serve
     process.execPath,
     [...nodeArgs(options), "src/server.ts"],
     CHAT,
-    cleanEnv({ PORT: "0", HOST: "127.0.0.1", ...layer }),
+    // Without room history: neither peer keeps one, and a history append per message is work
+    // they do not do. Presence stays on (the example's default); it costs at connect, not per message.
+    cleanEnv({ PORT: "0", HOST: "127.0.0.1", CHAT_HISTORY_LENGTH: "0", ...layer }),
     /Chat example on (http:\/\/\S+)\/chat\//,
   );
 }

@@ -1,6 +1,6 @@
 import { type BenchResult, OURS } from "./harness.js";
 
-/** Issue 14's layer-alone targets, read off one `pnpm bench redis` run, with the ratio to raw ioredis beside. */
+/** Issue 14's layer-alone targets, read off one `pnpm bench redis-layer-alone` run, with the ratio to raw ioredis beside. */
 const TARGETS = [
   { scenario: "fan-out-100-local", atLeast: 5 },
   { scenario: "ping-pong", atLeast: 10 },

@@ -6,6 +6,7 @@ import { Redis } from "ioredis";
 import { GROUP_ADD, GROUP_SEND, RESERVE } from "../../packages/redis/src/scripts.js";
 import { type BenchCase, type BenchSuite, type Measurement, measure, OURS } from "../src/harness.js";
 import { pythonUnavailable, runPythonCase } from "../src/python.js";
+import { redisTargets } from "../src/redis-targets.js";
 
 /**
  * Issue 14's layer-alone cases: one RedisChannelLayer instance holding everything, awaited one
@@ -194,6 +195,7 @@ const suite: BenchSuite = {
   async teardown() {
     await service?.stop();
   },
+  summarize: redisTargets,
 };
 
 export default suite;

@@ -2,11 +2,9 @@ import type { Message } from "@channel-layers/core";
 import { RedisChannelLayer } from "@channel-layers/redis";
 import { startService, type TestService } from "@channel-layers/testing";
 import { Redis } from "ioredis";
-import { ACK, COUNT_SELF, GROUP_ADD, GROUP_SEND, SEND } from "../../packages/redis/src/scripts.js";
+import { ACK, GROUP_ADD, GROUP_SEND, RESERVE, SEND } from "../../packages/redis/src/scripts.js";
 import { type BenchCase, type BenchSuite, type Measurement, measure, OURS } from "../src/harness.js";
 import { pythonUnavailable, runPythonCase } from "../src/python.js";
-import { bulkLoop, fanOutLocal, rawBulkLoop, rawFanOutLocal } from "../src/redis-local.js";
-import { redisTargets } from "../src/redis-targets.js";
 import { EXPIRY_MS, message, newId, newPrefix, score, seconds, serializer, timeHex } from "../src/redis-wire.js";
 
 /**
@@ -19,7 +17,8 @@ import { EXPIRY_MS, message, newId, newPrefix, score, seconds, serializer, timeH
  * - bulk: 100 sends in flight at a time, then every receive;
  * - fan-out-N: one sender's groupSend to N members spread over 4 receiving instances (4 process
  *   keys, as 4 worker processes would have), every member receiving every message;
- * - bulk-loop and fan-out-100-local: issue 14's one-instance cases (bench/src/redis-local.ts).
+ * Issue 14's one-instance cases (bulk-loop, fan-out-100-local) and its targets are in
+ * `pnpm bench redis-layer-alone`.
  */
 /** Sends in flight at once in bulk, for every subject. */
 const BULK_WINDOW = 100;
@@ -106,21 +105,16 @@ async function fanOut(sends: number, members: number): Promise<Measurement> {
 }
 
 // Raw ioredis: the layer's Redis commands, by hand.
-/** ping-pong: one COUNT_SELF per message (the last receipt riding along), then decode. */
+/**
+ * ping-pong: once its channel holds reservations, the layer sends nothing to Redis for a message
+ * to itself; what is left is an encode and a decode, and a RESERVE whenever the reservations run
+ * out (none in this loop, as each message is received before the next is sent).
+ */
 async function rawPingPong(count: number): Promise<number> {
   const client = new Redis(url());
   const held = `${prefix()}specific.x!$held`;
-  let receipt: string | undefined;
-  for (let n = 0; n < count; n++) {
-    const body = serializer.encode(message(n));
-    const now = Date.now();
-    const id = newId(now).toString("hex");
-    const keys = receipt ? [held, held] : [held];
-    const args = [timeHex(now - EXPIRY_MS), EXPIRY_MS, 100, "y", 1, id, ...(receipt ? [1, `y|${receipt}`] : [])];
-    await COUNT_SELF.run(client, keys, args);
-    serializer.decode(body);
-    receipt = id;
-  }
+  await RESERVE.run(client, [held], [timeHex(Date.now() - EXPIRY_MS), EXPIRY_MS, 1, "y", 100, 1]);
+  for (let n = 0; n < count; n++) serializer.decode(serializer.encode(message(n)));
   await client.del(held);
   client.disconnect();
   return count;
@@ -189,24 +183,18 @@ async function rawPingPongAcross(count: number): Promise<number> {
   return count;
 }
 
-/** bulk: one COUNT_SELF per window of 100 ids, decode each, then the receipts 1000 at a time. */
+/** bulk: a RESERVE per 256 sends (the reservations' headroom at this capacity), an encode and a decode each. */
 async function rawBulk(count: number): Promise<number> {
   const client = new Redis(url());
   const held = `${prefix()}specific.x!$held`;
-  const ids: string[] = [];
-  for (let start = 0; start < count; start += BULK_WINDOW) {
-    const size = Math.min(BULK_WINDOW, count - start);
-    const bodies = Array.from({ length: size }, (_, i) => serializer.encode(message(start + i)));
-    const now = Date.now();
-    const window = Array.from({ length: size }, () => newId(now).toString("hex"));
-    await COUNT_SELF.run(client, [held], [timeHex(now - EXPIRY_MS), EXPIRY_MS, count + 1, "y", size, ...window]);
-    for (const body of bodies) serializer.decode(body);
-    ids.push(...window);
+  const bodies: Buffer[] = [];
+  for (let n = 0; n < count; n++) {
+    if (n % 256 === 0) {
+      await RESERVE.run(client, [held], [timeHex(Date.now() - EXPIRY_MS), EXPIRY_MS, 1, "y", count + 1, n + 256]);
+    }
+    bodies.push(serializer.encode(message(n)));
   }
-  for (let start = 0; start < ids.length; start += 1000) {
-    const chunk = ids.slice(start, start + 1000);
-    await ACK.run(client, [held], [chunk.length, ...chunk.map((id) => `y|${id}`)]);
-  }
+  for (const body of bodies) serializer.decode(body);
   await client.del(held);
   client.disconnect();
   return count;
@@ -327,10 +315,6 @@ const suite: BenchSuite = {
     const pyBulk = Math.round(5000 * scale);
     const pyFan100 = Math.round(200 * scale);
     const pyFan10k = quick ? 1 : 3;
-    // Issue 14: 20,000 deliveries of a 100-member local room for both sides; plain loops.
-    const localSends = Math.round(200 * scale);
-    const loopCount = Math.round(10_000 * scale);
-    const pyLoop = Math.round(2000 * scale);
     const python = async (args: string[]) => {
       const reason = await pythonUnavailable("channels_redis.core");
       if (reason) throw new Error(reason);
@@ -372,18 +356,6 @@ const suite: BenchSuite = {
         () => warmFanOut(rawFanOut, fan100Sends, 100),
       ),
       ...trio(
-        "bulk-loop",
-        () => warmMeasure(() => bulkLoop(url(), loopCount)),
-        ["bulk-loop", String(pyLoop)],
-        () => warmMeasure(() => rawBulkLoop(url(), loopCount)),
-      ),
-      ...trio(
-        "fan-out-100-local",
-        () => warmFanOut((sends, members) => fanOutLocal(url(), sends, members), localSends, 100),
-        ["fan-out-local", String(localSends), "100"],
-        () => warmFanOut((sends, members) => rawFanOutLocal(url(), sends, members), localSends, 100),
-      ),
-      ...trio(
         "fan-out-10000",
         () => warmFanOut(fanOut, fan10kSends, 10_000),
         ["fan-out", String(pyFan10k), "10000", String(INSTANCES)],
@@ -394,7 +366,6 @@ const suite: BenchSuite = {
   async teardown() {
     await service?.stop();
   },
-  summarize: redisTargets,
 };
 
 export default suite;

@@ -81,36 +81,6 @@ return 1
 `,
 );
 
-/**
- * Counts k messages against a channel's capacity in its held set, admitting the first that fit.
- * The layer no longer sends it (sends to itself use RESERVE); it stays for the benchmark's raw
- * ioredis twins until they follow. KEYS: held set, then receipts riding along. ARGV: cutoff (hex
- * ms), ttl ms, capacity, local part, count k, k ids, then the receipts' block.
- */
-export const COUNT_SELF = new LuaScript(
-  "count-self",
-  `${ACK_FUNCTION}
-local k = tonumber(ARGV[5])
-ack(2, 6 + k)
-local held, cap, channel = KEYS[1], tonumber(ARGV[3]), ARGV[4]
-local n = redis.call('ZLEXCOUNT', held, '[' .. channel .. '|', '(' .. channel .. '}')
-if n + k > cap then
-  redis.call('ZREMRANGEBYLEX', held, '[' .. channel .. '|', '(' .. channel .. '|' .. ARGV[1])
-  n = redis.call('ZLEXCOUNT', held, '[' .. channel .. '|', '(' .. channel .. '}')
-end
-local admitted = math.max(0, math.min(k, cap - n))
-if admitted == 0 then return 0 end
-local args = {}
-for i = 1, admitted do
-  args[2 * i - 1] = 0
-  args[2 * i] = channel .. '|' .. ARGV[5 + i]
-end
-redis.call('ZADD', held, unpack(args))
-redis.call('PEXPIRE', held, ARGV[2])
-return admitted
-`,
-);
-
 /** groupAdd: the membership scored with its time (as channels_redis), and the group's expiry pushed out. */
 export const GROUP_ADD = new LuaScript(
   "group-add",
