@@ -21,11 +21,17 @@ async def fan_out_local(layer, sends, members):
     channels = [await layer.new_channel() for _ in range(members)]
     for channel in channels:
         await layer.group_add("bench", channel)
+
+    async def rounds():
+        for n in range(sends):
+            await layer.group_send("bench", message(n))
+            for channel in channels:
+                await layer.receive(channel)
+
+    # As a server process would be: the same instance has done this work before (as the Node side).
+    await rounds()
     started = time.perf_counter()
-    for n in range(sends):
-        await layer.group_send("bench", message(n))
-        for channel in channels:
-            await layer.receive(channel)
+    await rounds()
     return sends * members, time.perf_counter() - started
 
 
