@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { copyMessage, MessageSerializer } from "@channel-layers/core/backend";
 import { RedisChannelLayer } from "@channel-layers/redis";
-import { startService, type TestService } from "@channel-layers/testing";
+import type { TestService } from "@channel-layers/testing";
 import { Redis } from "ioredis";
 import { GROUP_ADD, GROUP_SEND, RESERVE } from "../../packages/redis/src/scripts.js";
-import { type BenchCase, type BenchSuite, type Measurement, measure, OURS } from "../src/harness.js";
+import { NO_REDIS, startBenchRedis } from "../src/bench-redis.js";
+import { type BenchCase, type BenchSuite, type Measurement, measure, OURS, warmBest } from "../src/harness.js";
 import { pythonUnavailable, runPythonCase } from "../src/python.js";
 import { redisTargets } from "../src/redis-targets.js";
 
@@ -134,21 +135,11 @@ async function rawBulkLoop(count: number): Promise<number> {
   return measured.seconds;
 }
 
-/** One unmeasured warm-up run, then the best of three: this shared machine slows single runs. */
-async function best(operations: number, run: () => Promise<number>): Promise<Measurement> {
-  await run();
-  let fastest = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < RUNS; i++) fastest = Math.min(fastest, await run());
-  return { operations, seconds: fastest };
-}
-
 const suite: BenchSuite = {
   name: "redis-layer-alone",
   async unavailable() {
-    // A private redis-server when the binary is here: the shared one also serves other test runs.
-    service =
-      (await startService("redis", { throwaway: true }).catch(() => undefined)) ?? (await startService("redis"));
-    return service ? undefined : "no Redis: set REDIS_URL or install redis-server";
+    service = await startBenchRedis();
+    return service ? undefined : NO_REDIS;
   },
   cases({ quick }) {
     const scale = quick ? 0.1 : 1;
@@ -169,7 +160,7 @@ const suite: BenchSuite = {
       {
         scenario: "fan-out-100-local",
         subject: OURS,
-        run: () => best(fanSends * 100, () => fanOutLocal(fanSends, 100)),
+        run: () => warmBest(fanSends * 100, () => fanOutLocal(fanSends, 100)),
       },
       {
         scenario: "fan-out-100-local",
@@ -179,21 +170,21 @@ const suite: BenchSuite = {
       {
         scenario: "fan-out-100-local",
         subject: "raw ioredis",
-        run: () => best(fanSends * 100, () => rawFanOutLocal(fanSends, 100)),
+        run: () => warmBest(fanSends * 100, () => rawFanOutLocal(fanSends, 100)),
       },
-      { scenario: "ping-pong", subject: OURS, run: () => best(pingCount, () => pingPong(pingCount)) },
+      { scenario: "ping-pong", subject: OURS, run: () => warmBest(pingCount, () => pingPong(pingCount)) },
       {
         scenario: "ping-pong",
         subject: "channels_redis",
         run: () => python(["ping-pong", String(Math.round(pingCount / 10))]),
       },
-      { scenario: "bulk-loop", subject: OURS, run: () => best(bulkCount, () => bulkLoop(bulkCount)) },
+      { scenario: "bulk-loop", subject: OURS, run: () => warmBest(bulkCount, () => bulkLoop(bulkCount)) },
       {
         scenario: "bulk-loop",
         subject: "channels_redis",
         run: () => python(["bulk-loop", String(Math.round(bulkCount / 5))]),
       },
-      { scenario: "bulk-loop", subject: "raw ioredis", run: () => best(bulkCount, () => rawBulkLoop(bulkCount)) },
+      { scenario: "bulk-loop", subject: "raw ioredis", run: () => warmBest(bulkCount, () => rawBulkLoop(bulkCount)) },
     ];
     return cases;
   },

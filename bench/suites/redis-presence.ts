@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { RedisChannelLayer } from "@channel-layers/redis";
-import { startService, type TestService } from "@channel-layers/testing";
+import type { TestService } from "@channel-layers/testing";
 import { Redis } from "ioredis";
-import { type BenchCase, type BenchSuite, type Measurement, measure, OURS } from "../src/harness.js";
+import { NO_REDIS, startBenchRedis } from "../src/bench-redis.js";
+import { type BenchCase, type BenchSuite, type Measurement, measure, OURS, warmBest } from "../src/harness.js";
 
 /**
  * What presence and history cost on RedisChannelLayer (issue 15), on a private Redis:
@@ -15,7 +16,6 @@ import { type BenchCase, type BenchSuite, type Measurement, measure, OURS } from
  * - history-memory: MEMORY USAGE of a stream per 1,000 kept chat messages (10,000 kept).
  */
 const message = (n: number) => ({ type: "chat.message", message: "hello, world", n });
-const RUNS = 3;
 
 let service: TestService | undefined;
 const url = () => service?.url as string;
@@ -94,20 +94,11 @@ async function historyMemory(messages: number): Promise<Measurement> {
   return { ...measured, extra: { bytesPer1000: Math.round(bytes / (messages / 1000)) } };
 }
 
-/** One unmeasured warm-up run, then the best of three: this shared machine slows single runs. */
-async function best(operations: number, run: () => Promise<number>): Promise<Measurement> {
-  await run();
-  let fastest = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < RUNS; i++) fastest = Math.min(fastest, await run());
-  return { operations, seconds: fastest };
-}
-
 const suite: BenchSuite = {
   name: "redis-presence",
   async unavailable() {
-    service =
-      (await startService("redis", { throwaway: true }).catch(() => undefined)) ?? (await startService("redis"));
-    return service ? undefined : "no Redis: set REDIS_URL or install redis-server";
+    service = await startBenchRedis();
+    return service ? undefined : NO_REDIS;
   },
   cases({ quick }) {
     const scale = quick ? 0.1 : 1;
@@ -115,9 +106,17 @@ const suite: BenchSuite = {
     const trackCount = Math.round(2000 * scale);
     const members = Math.round(10_000 * scale);
     const cases: BenchCase[] = [
-      { scenario: "group-send-remote", subject: OURS, run: () => best(sends, () => groupSends("plain-room", sends)) },
-      { scenario: "history-send-remote", subject: OURS, run: () => best(sends, () => groupSends("chat-room", sends)) },
-      { scenario: "presence-track", subject: OURS, run: () => best(trackCount, () => tracks(trackCount)) },
+      {
+        scenario: "group-send-remote",
+        subject: OURS,
+        run: () => warmBest(sends, () => groupSends("plain-room", sends)),
+      },
+      {
+        scenario: "history-send-remote",
+        subject: OURS,
+        run: () => warmBest(sends, () => groupSends("chat-room", sends)),
+      },
+      { scenario: "presence-track", subject: OURS, run: () => warmBest(trackCount, () => tracks(trackCount)) },
       { scenario: "presence-memory-1-group", subject: OURS, run: () => presenceMemory(members, 1) },
       { scenario: "presence-memory-100-groups", subject: OURS, run: () => presenceMemory(members, 100) },
       { scenario: "history-memory", subject: OURS, run: () => historyMemory(members) },

@@ -1,8 +1,9 @@
 import type { Message } from "@channel-layers/core";
 import { RedisChannelLayer } from "@channel-layers/redis";
-import { startService, type TestService } from "@channel-layers/testing";
+import type { TestService } from "@channel-layers/testing";
 import { Redis } from "ioredis";
 import { ACK, GROUP_ADD, GROUP_SEND, RESERVE, SEND } from "../../packages/redis/src/scripts.js";
+import { NO_REDIS, startBenchRedis } from "../src/bench-redis.js";
 import { type BenchCase, type BenchSuite, type Measurement, measure, OURS } from "../src/harness.js";
 import { pythonUnavailable, runPythonCase } from "../src/python.js";
 import { EXPIRY_MS, message, newId, newPrefix, score, seconds, serializer, timeHex } from "../src/redis-wire.js";
@@ -299,10 +300,8 @@ async function warmFanOut(run: typeof fanOut, sends: number, members: number) {
 const suite: BenchSuite = {
   name: "redis",
   async unavailable() {
-    // A private redis-server when the binary is here: the shared one also serves other test runs.
-    service =
-      (await startService("redis", { throwaway: true }).catch(() => undefined)) ?? (await startService("redis"));
-    return service ? undefined : "no Redis: set REDIS_URL or install redis-server";
+    service = await startBenchRedis();
+    return service ? undefined : NO_REDIS;
   },
   cases({ quick }) {
     const scale = quick ? 0.1 : 1;
