@@ -146,6 +146,24 @@ export class JetStreamCalls {
     return { seq: message.seq, data: Buffer.from(message.data ?? "", "base64") };
   }
 
+  /**
+   * The subjects matching `filter` that hold a message in `stream` now, from the stream's state
+   * (one request, a consistent view); none when there is no stream.
+   */
+  async subjectsHolding(stream: string, filter: string): Promise<string[]> {
+    const answer = await this.api(
+      `STREAM.INFO.${stream}`,
+      { subjects_filter: filter },
+      `list the subjects of ${filter}`,
+    );
+    if (answer.error !== undefined) {
+      if (answer.error.err_code === ApiCode.streamNotFound) return [];
+      throw new BackendUnavailable(`JetStream could not list the subjects of ${filter}: ${answer.error.description}`);
+    }
+    const state = answer.state as { subjects?: Record<string, number> } | undefined;
+    return Object.keys(state?.subjects ?? {});
+  }
+
   /** The message at `seq` in `stream` (direct get). */
   async messageAt(stream: string, seq: number): Promise<Uint8Array> {
     const reply = await this.requests

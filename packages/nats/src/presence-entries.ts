@@ -75,11 +75,26 @@ export class PresenceEntries {
   }
 
   async list(group: string): Promise<PresenceEntry[]> {
-    const { subjects } = this.transport;
-    const read = await readSubject(this.transport, subjects.presenceStream, subjects.presenceGroup(group));
+    const { subjects, js } = this.transport;
+    const stream = subjects.presenceStream;
+    const read = await readSubject(this.transport, stream, subjects.presenceGroup(group));
     // A refresh during the read moves an entry to the end of the stream, where the read may meet it again.
     const entries = new Map<string, PresenceEntry>();
+    const seen = new Set<string>();
     for (const message of read?.messages ?? []) {
+      const { entry } = this.decode(message.data, message.seq);
+      if (entry !== undefined) {
+        entries.set(entry.ref, entry);
+        seen.add(subjects.presenceEntry(group, entry.ref));
+      }
+    }
+    // The read ends on the server's count of what is left, which nats-server 2.9 can get wrong
+    // while refreshes move entries (it ended with 228 of 300 under load): whatever entry the
+    // stream holds now and the read missed is fetched by its subject.
+    const missed = (await js.subjectsHolding(stream, subjects.presenceGroup(group))).filter((one) => !seen.has(one));
+    const fetched = await Promise.all(missed.map((subject) => js.lastOnSubject(stream, subject)));
+    for (const message of fetched) {
+      if (message === undefined) continue; // removed since the stream's state was taken
       const { entry } = this.decode(message.data, message.seq);
       if (entry !== undefined) entries.set(entry.ref, entry);
     }
