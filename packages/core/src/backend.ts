@@ -31,6 +31,7 @@ export {
   presenceDiff,
   presenceListOf,
 } from "./presence-entry.js";
+export type { PresenceStore } from "./presence-store.js";
 export { type PresenceTestControl, presenceTestControl } from "./presence-tracker.js";
 export { redactUrl } from "./redact-url.js";
 export { RingQueue } from "./ring-queue.js";

@@ -22,6 +22,7 @@ import {
 import { type ChannelLayerOptions, type ResolvedChannelLayerOptions, resolveOptions } from "./options.js";
 import type { PresenceList, PresenceMeta } from "./presence.js";
 import { assertPresenceKey, copyPresenceMeta, type PresenceEntry } from "./presence-entry.js";
+import type { PresenceStore } from "./presence-store.js";
 import { PresenceTracker } from "./presence-tracker.js";
 import { MessageSerializer } from "./serializer.js";
 import type { ChannelLayerStats } from "./stats.js";
@@ -62,6 +63,11 @@ export abstract class BaseChannelLayer implements ChannelLayer {
   private opening: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private sizeProbe: MessageSerializer | undefined;
+  /**
+   * Where this layer keeps presence entries: a layer listing Extension.presence sets it in its
+   * constructor (or overrides the `_presence*` methods instead).
+   */
+  protected presenceStore: PresenceStore | undefined;
 
   /** `backend` names the logger namespace, the diagnostics channel and stats().backend. */
   constructor(options: ChannelLayerOptions = {}, backend = "custom") {
@@ -442,28 +448,24 @@ export abstract class BaseChannelLayer implements ChannelLayer {
    * removed it (or there was none), and the diff carries its leave. An older backend resolving
    * nothing is read as true.
    */
-  protected _presenceTrack(
-    _entry: PresenceEntry,
-    _replaced: PresenceEntry | undefined,
-    _ttlMs: number,
-  ): Promise<boolean> {
-    return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _presenceTrack`));
+  protected _presenceTrack(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): Promise<boolean> {
+    return this.callPresenceStore("_presenceTrack", (store) => store.track(entry, replaced, ttlMs));
   }
   /** Presence: removes `entries` and returns those that were still there (so their leave is sent once). */
-  protected _presenceUntrack(_entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {
-    return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _presenceUntrack`));
+  protected _presenceUntrack(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {
+    return this.callPresenceStore("_presenceUntrack", (store) => store.untrack(entries));
   }
   /** Presence: the group's entries, of every instance (lapsed ones not yet swept may be among them). */
-  protected _presenceList(_group: string): Promise<PresenceEntry[]> {
-    return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _presenceList`));
+  protected _presenceList(group: string): Promise<PresenceEntry[]> {
+    return this.callPresenceStore("_presenceList", (store) => store.list(group));
   }
   /**
    * Presence heartbeat: keeps this instance's `entries` alive for another `ttlMs`, never
    * re-creating one that is gone; returns the ones that are gone (swept while this instance was
    * unresponsive), which the base tracks again.
    */
-  protected _presenceRefresh(_entries: readonly PresenceEntry[], _ttlMs: number): Promise<PresenceEntry[]> {
-    return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _presenceRefresh`));
+  protected _presenceRefresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
+    return this.callPresenceStore("_presenceRefresh", (store) => store.refresh(entries, ttlMs));
   }
   /**
    * Presence heartbeat: removes every lapsed entry, of any instance, and returns what this call
@@ -471,7 +473,20 @@ export abstract class BaseChannelLayer implements ChannelLayer {
    * script, DELETE ... RETURNING, a revision-checked delete), since the caller sends its leave.
    */
   protected _presenceSweep(): Promise<PresenceEntry[]> {
-    return Promise.reject(new Unsupported(`${this.constructor.name} does not implement _presenceSweep`));
+    return this.callPresenceStore("_presenceSweep", (store) => store.sweep());
+  }
+
+  /** `call` on the layer's presence store, as a promise (a throw becomes a rejection); Unsupported without one. */
+  private callPresenceStore<T>(method: string, call: (store: PresenceStore) => T | Promise<T>): Promise<T> {
+    const store = this.presenceStore;
+    if (store === undefined) {
+      return Promise.reject(new Unsupported(`${this.constructor.name} does not implement ${method}`));
+    }
+    try {
+      return Promise.resolve(call(store));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
   /**
    * Releases resources; pending receives must reject with LayerClosed. Called once, after any

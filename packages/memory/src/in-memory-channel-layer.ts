@@ -17,7 +17,6 @@ import {
   copyMessage,
   LocalGroups,
   LocalMailboxes,
-  type PresenceEntry,
 } from "@channel-layers/core/backend";
 import { MemoryHistory } from "./memory-history.js";
 import { MemoryPresence } from "./memory-presence.js";
@@ -59,6 +58,7 @@ export class InMemoryChannelLayer extends BaseChannelLayer {
 
   constructor(options: InMemoryChannelLayerOptions = {}) {
     super(options, "memory");
+    this.presenceStore = this.presences;
   }
 
   /** The common counters and the sizes of the layer's tables (a sweep of idle ones runs first). */
@@ -118,33 +118,6 @@ export class InMemoryChannelLayer extends BaseChannelLayer {
     rule: GroupHistoryRule,
   ): Promise<GroupHistory> {
     return this.histories.read(group, after, rule, coarseNow());
-  }
-
-  protected override async _presenceTrack(
-    entry: PresenceEntry,
-    replaced: PresenceEntry | undefined,
-    ttlMs: number,
-  ): Promise<boolean> {
-    return this.presences.track(entry, replaced, ttlMs);
-  }
-
-  protected override async _presenceUntrack(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {
-    return this.presences.untrack(entries);
-  }
-
-  protected override async _presenceList(group: string): Promise<PresenceEntry[]> {
-    return this.presences.list(group);
-  }
-
-  protected override async _presenceRefresh(
-    entries: readonly PresenceEntry[],
-    ttlMs: number,
-  ): Promise<PresenceEntry[]> {
-    return this.presences.refresh(entries, ttlMs);
-  }
-
-  protected override async _presenceSweep(): Promise<PresenceEntry[]> {
-    return this.presences.sweep();
   }
 
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {

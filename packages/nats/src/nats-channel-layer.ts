@@ -15,7 +15,6 @@ import {
   instanceIdOf,
   isProcessLocal,
   MessageSerializer,
-  type PresenceEntry,
   stampHistory,
 } from "@channel-layers/core/backend";
 import { DurableChannels } from "./durable-channels.js";
@@ -107,7 +106,12 @@ export class NatsChannelLayer extends BaseChannelLayer {
     this.endpoint = new InstanceEndpoint(this.transport, this.own);
     this.durable = new DurableChannels(this.transport, limits);
     this.namedMembers = new NamedMemberships(this.transport, limits.groupExpiryMs);
-    this.presences = new PresenceEntries(this.transport);
+    this.presences = new PresenceEntries(
+      this.transport,
+      this.options.presenceTimeoutMs,
+      this.options.presenceHeartbeatMs,
+    );
+    this.presenceStore = this.presences;
     this.histories = new GroupHistories(this.transport);
   }
 
@@ -204,30 +208,6 @@ export class NatsChannelLayer extends BaseChannelLayer {
 
   protected override _groupHistory(group: string, after: HistoryOffset, rule: GroupHistoryRule): Promise<GroupHistory> {
     return this.histories.read(group, after, rule);
-  }
-
-  protected override _presenceTrack(
-    entry: PresenceEntry,
-    replaced: PresenceEntry | undefined,
-    ttlMs: number,
-  ): Promise<boolean> {
-    return this.presences.track(entry, replaced, ttlMs);
-  }
-
-  protected override _presenceUntrack(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {
-    return this.presences.untrack(entries);
-  }
-
-  protected override _presenceList(group: string): Promise<PresenceEntry[]> {
-    return this.presences.list(group);
-  }
-
-  protected override _presenceRefresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
-    return this.presences.refresh(entries, ttlMs);
-  }
-
-  protected override _presenceSweep(): Promise<PresenceEntry[]> {
-    return this.presences.sweep(this.options.presenceTimeoutMs, this.options.presenceHeartbeatMs);
   }
 
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {

@@ -38,7 +38,15 @@ export class PresenceEntries {
   /** ref -> sequence of what the last refresh wrote, until the next sweep: a paused refresh writes nothing. */
   private refreshedSinceSweep: Map<string, number> | undefined;
 
-  constructor(private readonly transport: NatsTransport) {}
+  /**
+   * `fallbackTtlMs`: the life of an entry whose bytes say none (presenceTimeoutMs); `sweepBudgetMs`:
+   * how long one sweep may run (presenceHeartbeatMs), the rest waiting for the next heartbeat.
+   */
+  constructor(
+    private readonly transport: NatsTransport,
+    private readonly fallbackTtlMs: number,
+    private readonly sweepBudgetMs: number,
+  ) {}
 
   /** This instance's entries in the stream, as far as it knows. */
   get ownCount(): number {
@@ -115,11 +123,12 @@ export class PresenceEntries {
   }
 
   /**
-   * Removes lapsed entries, of any instance, oldest first, for at most `budgetMs` (the rest waits
+   * Removes lapsed entries, of any instance, oldest first, for at most `sweepBudgetMs` (the rest waits
    * for the next heartbeat, so a long sweep never holds up this instance's own refreshes); returns
    * those this call removed. `fallbackTtlMs` is the life of an entry whose bytes say none.
    */
-  async sweep(fallbackTtlMs: number, budgetMs: number): Promise<PresenceEntry[]> {
+  async sweep(): Promise<PresenceEntry[]> {
+    const { fallbackTtlMs, sweepBudgetMs: budgetMs } = this;
     const { js, subjects } = this.transport;
     const stream = subjects.presenceStream;
     const next = (seq: number) => js.directGet(stream, { seq, next_by_subj: subjects.presenceEntries });

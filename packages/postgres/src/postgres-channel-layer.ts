@@ -9,7 +9,7 @@ import {
   LayerClosed,
   type Message,
 } from "@channel-layers/core";
-import { BaseChannelLayer, instanceIdOf, MessageSerializer, type PresenceEntry } from "@channel-layers/core/backend";
+import { BaseChannelLayer, instanceIdOf, MessageSerializer } from "@channel-layers/core/backend";
 import pg from "pg";
 import { encodeHistoryMessage, readHistory } from "./group-history.js";
 import { type LayerNames, layerNames, notifyChannelOf } from "./layer-names.js";
@@ -90,7 +90,8 @@ export class PostgresChannelLayer extends BaseChannelLayer {
       target: describeTarget(options.connectionString, options.pool),
     });
     const backoff = { initialMs: settings.retryDelayMs, maxMs: settings.maxRetryDelayMs };
-    this.presences = new PostgresPresence(this.transport);
+    this.presences = new PostgresPresence(this.transport, this.instanceId);
+    this.presenceStore = this.presences;
     this.maintenance = new Maintenance(this.transport, settings);
     this.wakeUps = new WakeUps(this.transport, backoff);
     this.receivers = new Receivers(this.transport, this.maintenance, this.diagnostics.counters, {
@@ -216,30 +217,6 @@ export class PostgresChannelLayer extends BaseChannelLayer {
 
   protected override _groupHistory(group: string, after: HistoryOffset, rule: GroupHistoryRule): Promise<GroupHistory> {
     return readHistory(this.transport, group, after, rule);
-  }
-
-  protected override _presenceTrack(
-    entry: PresenceEntry,
-    replaced: PresenceEntry | undefined,
-    ttlMs: number,
-  ): Promise<boolean> {
-    return this.presences.track(entry, replaced, ttlMs);
-  }
-
-  protected override _presenceUntrack(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {
-    return this.presences.untrack(entries);
-  }
-
-  protected override _presenceList(group: string): Promise<PresenceEntry[]> {
-    return this.presences.list(group);
-  }
-
-  protected override _presenceRefresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
-    return this.presences.refresh(this.instanceId, entries, ttlMs);
-  }
-
-  protected override _presenceSweep(): Promise<PresenceEntry[]> {
-    return this.presences.sweep();
   }
 
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {

@@ -24,7 +24,11 @@ export class PostgresPresence {
   /** Whether this instance ever tracked: only then has it a row to release on close. */
   private used = false;
 
-  constructor(private readonly transport: PostgresTransport) {}
+  /** `instance`: the layer's instance id, whose row the refreshes extend. */
+  constructor(
+    private readonly transport: PostgresTransport,
+    private readonly instance: string,
+  ) {}
 
   /** Inserts `entry` and deletes `replaced` in one statement; false when `replaced` was already gone (swept). */
   async track(entry: PresenceEntry, replaced: PresenceEntry | undefined, ttlMs: number): Promise<boolean> {
@@ -59,11 +63,11 @@ export class PostgresPresence {
     return this.entriesOf(rows.map((row) => ({ ...row, group_name: group })));
   }
 
-  /** Extends `instance`'s row; returns the entries that are gone (all of them when the row was swept). */
-  async refresh(instance: string, entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
+  /** Extends this instance's row; returns the entries that are gone (all of them when the row was swept). */
+  async refresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
     const { transport } = this;
     const { rows } = await transport.run<{ i: number }>(transport.statements.presenceRefresh, "refresh presences", [
-      instance,
+      this.instance,
       ttlMs,
       entries.map((entry) => entry.group),
       entries.map((entry) => entry.ref),

@@ -10,7 +10,7 @@ import {
   LayerClosed,
   type Message,
 } from "@channel-layers/core";
-import { ALL_EXTENSIONS, BaseChannelLayer, isProcessLocal, type PresenceEntry } from "@channel-layers/core/backend";
+import { ALL_EXTENSIONS, BaseChannelLayer, isProcessLocal } from "@channel-layers/core/backend";
 import { MultiFernet } from "./fernet.js";
 import { GroupSends } from "./group-sends.js";
 import { assertPrefix, localPartOf } from "./key-space.js";
@@ -122,6 +122,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
     this.identity = new ServerIdentity(this.diagnostics);
     this.histories = new RedisHistory(this.transport, this.codec, this.groupExpiryMs);
     this.presences = new RedisPresence(this.transport, this.codec, this.instanceId, this.options.presenceTimeoutMs);
+    this.presenceStore = this.presences;
     this.groupSends = new GroupSends(
       this.transport,
       this.times,
@@ -248,30 +249,6 @@ export class RedisChannelLayer extends BaseChannelLayer {
 
   protected override _groupHistory(group: string, after: HistoryOffset, rule: GroupHistoryRule): Promise<GroupHistory> {
     return this.histories.read(group, after, rule);
-  }
-
-  protected override _presenceTrack(
-    entry: PresenceEntry,
-    replaced: PresenceEntry | undefined,
-    ttlMs: number,
-  ): Promise<boolean> {
-    return this.presences.track(entry, replaced, ttlMs);
-  }
-
-  protected override _presenceUntrack(entries: readonly PresenceEntry[]): Promise<PresenceEntry[]> {
-    return this.presences.untrack(entries);
-  }
-
-  protected override _presenceList(group: string): Promise<PresenceEntry[]> {
-    return this.presences.list(group);
-  }
-
-  protected override _presenceRefresh(entries: readonly PresenceEntry[], ttlMs: number): Promise<PresenceEntry[]> {
-    return this.presences.refresh(entries, ttlMs);
-  }
-
-  protected override _presenceSweep(): Promise<PresenceEntry[]> {
-    return this.presences.sweep();
   }
 
   protected async _discardChannel(channel: string, groups: readonly string[]): Promise<void> {
