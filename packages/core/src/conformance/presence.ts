@@ -151,6 +151,25 @@ export function presenceTests(ctx: SuiteContext): void {
       },
     );
 
+    it(
+      "lists every key while their instance refreshes them (a refresh may move entries under the read)",
+      ctx.timeout(),
+      async ({ skip }) => {
+        if (!ctx.supports("presence")) skip();
+        const layer = presenceOf(await ctx.layer());
+        const control = ctx.presenceControl(layer);
+        if (control === undefined) return skip("no presence test hooks for this layer");
+        const channel = await layer.newChannel();
+        const keys = Array.from({ length: 200 }, (_, n) => `k${String(n).padStart(3, "0")}`);
+        await Promise.all(keys.map((key) => layer.presenceTrack("refreshing", channel, key)));
+        for (let round = 0; round < 5; round++) {
+          // resumeRefresh refreshes every entry of the instance at once, alongside the list.
+          const [list] = await Promise.all([layer.presenceList("refreshing"), control.resumeRefresh()]);
+          expect(Object.keys(list).sort(), `round ${round}`).toEqual(keys);
+        }
+      },
+    );
+
     it("treats untrack of what was never tracked as a no-op without a diff", ctx.timeout(), async ({ skip }) => {
       if (!ctx.supports("presence")) skip();
       const layer = presenceOf(await ctx.layer());
