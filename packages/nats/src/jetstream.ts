@@ -304,16 +304,6 @@ export class JetStreamCalls {
     }
   }
 
-  async deleteStream(stream: string): Promise<void> {
-    const jsm = await this.jsm();
-    try {
-      await jsm.streams.delete(stream);
-    } catch (error) {
-      if (error instanceof JetStreamApiError && error.code === ApiCode.streamNotFound) return;
-      throw unavailable(`delete stream ${stream}`, error);
-    }
-  }
-
   /** One JetStream API request on the shared inbox; its JSON answer (with `error` when refused). */
   private async api(
     call: string,

@@ -4,7 +4,7 @@ export function epochSeconds(ms: number): string {
 }
 
 /** A time in ms as the 12 hex digits that start a member id's hex: held-set entries sent before it sort below. */
-export function epochHex(ms: number): string {
+function epochHex(ms: number): string {
   return Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
 }
 

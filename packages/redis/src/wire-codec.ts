@@ -4,7 +4,7 @@ import { type LayerDiagnostics, MessageSerializer, RESERVED_CHANNEL_KEY } from "
 import type { MultiFernet } from "./fernet.js";
 
 /** channels_redis starts every sorted-set member with 12 random bytes, so equal messages stay distinct. */
-export const ID_BYTES = 12;
+const ID_BYTES = 12;
 
 /** The msgpack encoding of the `__asgi_channel__` key (a 16-byte fixstr). */
 const CHANNEL_KEY_BYTES = Buffer.concat([Buffer.from([0xa0 | 16]), Buffer.from(RESERVED_CHANNEL_KEY, "latin1")]);
@@ -101,7 +101,7 @@ function appendToMap(body: Buffer, added: number, tail: readonly Buffer[]): Buff
  * Adds `__asgi_channel__` to an encoded message: the channel for send, a list for groupSend, as
  * channels_redis writes them.
  */
-export function withChannel(body: Buffer, channel: string | readonly string[]): Buffer {
+function withChannel(body: Buffer, channel: string | readonly string[]): Buffer {
   return appendToMap(body, 1, [CHANNEL_KEY_BYTES, encodeChannels(channel)]);
 }
 
