@@ -10,6 +10,7 @@ import type { RedisHistory } from "./redis-history.js";
 import type { RedisTransport, ScriptArgument } from "./redis-transport.js";
 import { DELIVER_MANY, GROUP_MEMBERS, GROUP_SEND } from "./scripts.js";
 import type { Shard } from "./shards.js";
+import type { WakeGate } from "./wake-gate.js";
 import { newId, type WireCodec, withHistoryPosition } from "./wire-codec.js";
 
 /** What a group send needs to know of the layer besides its helpers. */
@@ -41,15 +42,18 @@ export class GroupSends {
     private readonly history: RedisHistory,
     private readonly diagnostics: LayerDiagnostics,
     private readonly settings: GroupSendSettings,
+    private readonly wakes: WakeGate,
   ) {}
 
   /** Sends `message` to `group`'s members; with `rule`, appends it to the group's history first. */
   send(group: string, message: Message, rule: GroupHistoryRule | undefined): Promise<void> {
     const body = this.codec.encodeBody(message);
-    if (this.transport.single && !this.codec.encrypted && !this.settings.capacityRules) {
-      return this.oneScript(group, body, rule);
-    }
-    return this.twoSteps(group, body, rule);
+    this.wakes.begin(group);
+    const sent =
+      this.transport.single && !this.codec.encrypted && !this.settings.capacityRules
+        ? this.oneScript(group, body, rule)
+        : this.twoSteps(group, body, rule);
+    return sent.finally(() => this.wakes.ended(group));
   }
 
   private oneScript(group: string, body: Buffer, rule: GroupHistoryRule | undefined): Promise<void> {
@@ -87,7 +91,7 @@ export class GroupSends {
       if (channels.length === 0) return;
       const message = this.codec.decodeBody(body);
       const stamped = offset === undefined ? message : stampHistory(message, group, offset);
-      return this.local.groupToSelf(channels, stamped, now + this.times.expiryMs);
+      return this.local.groupToSelf(group, channels, stamped, now + this.times.expiryMs);
     });
   }
 
@@ -154,7 +158,9 @@ export class GroupSends {
         this.receipts.flushShard(batch.shard);
         return transport.run(batch.shard, DELIVER_MANY, batch.keys, batch.args, "groupSend");
       }),
-      own.length > 0 ? this.local.groupToSelf(own, this.codec.decodeBody(body), now + this.times.expiryMs) : undefined,
+      own.length > 0
+        ? this.local.groupToSelf(group, own, this.codec.decodeBody(body), now + this.times.expiryMs)
+        : undefined,
     ]);
     for (const count of full) if (typeof count === "number") this.diagnostics.counters.channelFull += count;
   }

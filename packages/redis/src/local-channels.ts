@@ -11,6 +11,7 @@ import { localPartOf } from "./key-space.js";
 import type { Receipts } from "./receipts.js";
 import type { Reservations } from "./reservations.js";
 import type { Shard } from "./shards.js";
+import type { WakeGate } from "./wake-gate.js";
 import type { DecodedMember } from "./wire-codec.js";
 
 /** Remembered discarded channels at most; beyond it the oldest are swept. */
@@ -21,12 +22,15 @@ const RESOLVED = Promise.resolve();
 interface Held {
   message: Message;
   id: string | undefined;
+  /** The group whose groupSend on this instance handed it over, if one did (see WakeGate). */
+  group?: string;
 }
 
 /** A message this instance sends itself, waiting for a reservation. */
 interface Waiter {
   message: Message;
   expiresAt: number;
+  group: string | undefined;
   /** Called once: delivered, or refused because the channel is full (or with the error of Redis). */
   done(outcome: true | ChannelFull | Error): void;
 }
@@ -71,6 +75,7 @@ export class LocalChannels {
     private readonly reserve: Reservations,
     private readonly capacityFor: (channel: string) => number,
     private readonly diagnostics: LayerDiagnostics,
+    private readonly wakes: WakeGate,
   ) {
     this.boxes = new LocalMailboxes<Held>(diagnostics.counters);
   }
@@ -85,18 +90,19 @@ export class LocalChannels {
     return instanceIdOf(channel) === this.instanceId;
   }
 
-  /** A send to one of this instance's channels: resolves once handed over; ChannelFull when full. */
-  sendToSelf(channel: string, message: Message, expiresAt: number): Promise<void> {
+  /** A send (or `group`'s groupSend) to one of this instance's channels: resolves once handed over; ChannelFull when full. */
+  sendToSelf(channel: string, message: Message, expiresAt: number, group?: string): Promise<void> {
     if (this.closed || (this.discarded.size > 0 && this.wasDiscarded(channel, Date.now()))) return RESOLVED;
     const state = this.reservedFor(channel);
     if (state.waiting.length === 0 && this.selfHeld(channel, state) < state.reserved) {
-      this.deliverOwn(channel, state, message, expiresAt);
+      this.deliverOwn(channel, state, message, expiresAt, group);
       return RESOLVED;
     }
     return new Promise<void>((resolve, reject) => {
       state.waiting.push({
         message,
         expiresAt,
+        group,
         done: (outcome) => (outcome === true ? resolve() : reject(outcome)),
       });
       this.grow(channel, state);
@@ -104,11 +110,11 @@ export class LocalChannels {
   }
 
   /** A groupSend's members on this instance: each gets its own copy; full ones are skipped. */
-  groupToSelf(channels: readonly string[], message: Message, expiresAt: number): Promise<void> {
+  groupToSelf(group: string, channels: readonly string[], message: Message, expiresAt: number): Promise<void> {
     const waits: Promise<void>[] = [];
     channels.forEach((channel, i) => {
       const copy = i === channels.length - 1 ? message : copyMessage(message);
-      const sent = this.sendToSelf(channel, copy, expiresAt);
+      const sent = this.sendToSelf(channel, copy, expiresAt, group);
       if (sent !== RESOLVED) waits.push(sent.catch(skipFull));
     });
     return waits.length === 0 ? RESOLVED : Promise.all(waits).then(ignore);
@@ -155,7 +161,8 @@ export class LocalChannels {
     const now = coarseNow();
     const box = this.boxes.open(channel, now);
     const buffered = box.takeBuffered(now);
-    if (buffered === undefined) return box.take(signal).then((held) => this.taken(channel, box, held));
+    if (buffered === undefined)
+      return box.take(signal).then((held) => this.wakes.pass(held.group, this.taken(channel, box, held)));
     this.diagnostics.counters.received++;
     const message = this.taken(channel, box, buffered);
     return message instanceof Promise ? message : Promise.resolve(message);
@@ -205,6 +212,7 @@ export class LocalChannels {
   /** Rejects every waiting receive with `error`; nothing is delivered any more (the layer closed). */
   clear(error: unknown): void {
     this.closed = true;
+    this.wakes.releaseAll();
     this.boxes.clear(error);
     for (const state of this.reservations.values()) for (const waiter of state.waiting) waiter.done(error as Error);
     this.reservations.clear();
@@ -229,9 +237,15 @@ export class LocalChannels {
     return state.selfHeld;
   }
 
-  private deliverOwn(channel: string, state: Reserved, message: Message, expiresAt: number): void {
+  private deliverOwn(
+    channel: string,
+    state: Reserved,
+    message: Message,
+    expiresAt: number,
+    group: string | undefined,
+  ): void {
     state.selfHeld++;
-    this.boxes.open(channel).deliver({ message, id: undefined }, expiresAt);
+    this.boxes.open(channel).deliver({ message, id: undefined, group }, expiresAt);
   }
 
   /** Asks Redis for reservations covering every waiting send, then hands over what they cover. */
@@ -256,7 +270,7 @@ export class LocalChannels {
         while (state.waiting.length > 0) {
           const waiter = state.waiting[0] as Waiter;
           if (this.selfHeld(channel, state) < state.reserved) {
-            this.deliverOwn(channel, state, waiter.message, waiter.expiresAt);
+            this.deliverOwn(channel, state, waiter.message, waiter.expiresAt, waiter.group);
             waiter.done(true);
           } else if (unanswered > 0) {
             this.diagnostics.counters.channelFull++;

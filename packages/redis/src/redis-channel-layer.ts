@@ -27,6 +27,7 @@ import { Reservations } from "./reservations.js";
 import { GROUP_ADD, SEND } from "./scripts.js";
 import { ServerIdentity } from "./server-identity.js";
 import type { RedisHost, Shard } from "./shards.js";
+import { WakeGate } from "./wake-gate.js";
 import { newId, WireCodec } from "./wire-codec.js";
 
 /** Options of RedisChannelLayer: channels_redis 4's, camelCased, with its defaults. */
@@ -109,7 +110,8 @@ export class RedisChannelLayer extends BaseChannelLayer {
     const capacityFor = (channel: string) => this.capacityFor(channel);
     this.receipts = new Receipts(this.transport, this.diagnostics);
     const reservations = new Reservations(this.transport, this.times, this.receipts);
-    this.local = new LocalChannels(this.instanceId, this.receipts, reservations, capacityFor, this.diagnostics);
+    const wakes = new WakeGate();
+    this.local = new LocalChannels(this.instanceId, this.receipts, reservations, capacityFor, this.diagnostics, wakes);
     this.processKeys = new ProcessKeys(
       this.instanceId,
       this.transport,
@@ -138,6 +140,7 @@ export class RedisChannelLayer extends BaseChannelLayer {
         capacityRules: this.options.channelCapacity.length > 0,
         capacityFor,
       },
+      wakes,
     );
   }
 
