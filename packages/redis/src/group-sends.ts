@@ -69,7 +69,7 @@ export class GroupSends {
       this.times.nextScore(now),
       this.times.groupCutoff(now),
       this.times.expiryCutoff(now),
-      this.times.expiryCutoffHex(now),
+      "",
       this.times.ttlMs,
       this.settings.capacity,
       newId(now).subarray(0, 8),

@@ -12,7 +12,7 @@ import type { Receipts } from "./receipts.js";
 import type { Reservations } from "./reservations.js";
 import type { Shard } from "./shards.js";
 import type { WakeGate } from "./wake-gate.js";
-import type { DecodedMember } from "./wire-codec.js";
+import { type DecodedMember, isUncounted } from "./wire-codec.js";
 
 /** Remembered discarded channels at most; beyond it the oldest are swept. */
 const DISCARDED_SWEEP_AT = 1000;
@@ -26,11 +26,17 @@ interface Held {
   group?: string;
 }
 
-/** A message this instance sends itself, waiting for a reservation. */
+/**
+ * A message waiting for a reservation: one this instance sends itself, or one from another
+ * sender that nobody counted. Or one another sender counted (`id` set), which needs none and
+ * only waits behind them, so that one sender's messages keep their order.
+ */
 interface Waiter {
   message: Message;
   expiresAt: number;
   group: string | undefined;
+  /** The receipt id of a message its sender counted in the held set. */
+  id?: string;
   /** Called once: delivered, or refused because the channel is full (or with the error of Redis). */
   done(outcome: true | ChannelFull | Error): void;
 }
@@ -121,12 +127,37 @@ export class LocalChannels {
   }
 
   /**
-   * Buffers a message another sender sent. A buffer never grows past the channel's capacity:
-   * senders that count per channel never send more, and what a sender that counts the whole
-   * process key (channels_redis) sends beyond it is dropped and counted as lost.
+   * Buffers a message another sender counted in the held set (under `id`), behind any waiting
+   * for reservations. A buffer never grows past the channel's capacity: senders that count per
+   * channel never send more, and what a sender that counts the whole process key
+   * (channels_redis) sends beyond it is dropped and counted as lost.
    */
   deliver(channel: string, message: Message, id: string, expiresAt: number, now: number): void {
     if (this.closed || (this.discarded.size > 0 && this.wasDiscarded(channel, now))) return;
+    const waiting = this.reservations.get(channel)?.waiting;
+    if (waiting !== undefined && waiting.length > 0) {
+      waiting.push({ message, expiresAt, group: undefined, id, done: ignore });
+      return;
+    }
+    this.deliverCounted(channel, message, id, expiresAt, now);
+  }
+
+  /**
+   * Takes a message no sender counted (a group message to this process key) the way this
+   * instance's own sends go: within the channel's reservations, asking Redis for more when they
+   * run out, skipping the channel when it is full.
+   */
+  private deliverUncounted(channel: string, message: Message, expiresAt: number): void {
+    const sent = this.sendToSelf(channel, message, expiresAt);
+    if (sent === RESOLVED) return;
+    sent.catch((error: unknown) => {
+      // Full: counted in channelFull as a groupSend's skipped member. Anything else is Redis failing.
+      if (error instanceof ChannelFull) return;
+      this.diagnostics.lost(1, { channel, reason: "no reservation could be taken for it" });
+    });
+  }
+
+  private deliverCounted(channel: string, message: Message, id: string, expiresAt: number, now: number): void {
     const box = this.boxes.open(channel, now);
     const capacity = this.capacityFor(channel);
     if (box.waiting === 0 && box.size(now) >= capacity) {
@@ -145,16 +176,19 @@ export class LocalChannels {
 
   /** Hands a member popped from a process key to each channel of this instance it names (a copy each). */
   deliverMember({ channels, message, id }: DecodedMember, expiresAt: number, now: number): void {
-    const hex = id.toString("hex");
+    const hex = isUncounted(id) ? undefined : id.toString("hex");
+    const deliverOne = (channel: string, copy: Message) => {
+      if (!this.owns(channel)) return;
+      if (hex === undefined) this.deliverUncounted(channel, copy, expiresAt);
+      else this.deliver(channel, copy, hex, expiresAt, now);
+    };
     if (typeof channels === "string") {
-      if (this.owns(channels)) this.deliver(channels, message, hex, expiresAt, now);
+      deliverOne(channels, message);
       return;
     }
     if (channels === undefined) return;
     const last = channels.length - 1;
-    channels.forEach((channel, i) => {
-      if (this.owns(channel)) this.deliver(channel, i === last ? message : copyMessage(message), hex, expiresAt, now);
-    });
+    channels.forEach((channel, i) => deliverOne(channel, i === last ? message : copyMessage(message)));
   }
 
   take(channel: string, signal: AbortSignal | undefined): Promise<Message> {
@@ -254,7 +288,10 @@ export class LocalChannels {
     state.growing = true;
     const capacity = this.capacityFor(channel);
     const asked = state.waiting.length;
-    const target = this.selfHeld(channel, state) + asked + headroom(capacity) - 1;
+    // What other senders counted waits only for its turn, not for a reservation.
+    let uncounted = 0;
+    for (const waiter of state.waiting) if (waiter.id === undefined) uncounted++;
+    const target = this.selfHeld(channel, state) + uncounted + headroom(capacity) - 1;
     this.reserve.request(channel, capacity, target).then(
       (granted) => {
         state.growing = false;
@@ -269,7 +306,9 @@ export class LocalChannels {
         let unanswered = asked;
         while (state.waiting.length > 0) {
           const waiter = state.waiting[0] as Waiter;
-          if (this.selfHeld(channel, state) < state.reserved) {
+          if (waiter.id !== undefined) {
+            this.deliverCounted(channel, waiter.message, waiter.id, waiter.expiresAt, Date.now());
+          } else if (this.selfHeld(channel, state) < state.reserved) {
             this.deliverOwn(channel, state, waiter.message, waiter.expiresAt, waiter.group);
             waiter.done(true);
           } else if (unanswered > 0) {
@@ -283,7 +322,12 @@ export class LocalChannels {
       },
       (error: unknown) => {
         state.growing = false;
-        for (const waiter of state.waiting.splice(0)) waiter.done(error as Error);
+        const now = Date.now();
+        for (const waiter of state.waiting.splice(0)) {
+          // What its sender counted needs no reservation: it is delivered, not failed.
+          if (waiter.id !== undefined) this.deliverCounted(channel, waiter.message, waiter.id, waiter.expiresAt, now);
+          else waiter.done(error as Error);
+        }
       },
     );
   }

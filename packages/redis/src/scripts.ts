@@ -11,8 +11,9 @@ import { LuaScript } from "./lua-script.js";
 // ZREMRANGEBYLEX drops its expired entries, and '|' sorts after every character a name may have.
 // The receiving instance's own reservations sit in the same range as `<local part>|r<8 digits>`
 // ('r' sorts after every hex digit, so expiry never trims them): other senders count them as
-// held, and the instance hands its own sends to itself without a round trip while it holds
-// more reservations than such messages (see RESERVE). A held set is never shortened to a
+// held, and the instance hands its own sends to itself, and the group messages GROUP_SEND left
+// uncounted for it, without a round trip while it holds more reservations than such messages
+// (see RESERVE). A held set is never shortened to a
 // message's expiry while it holds reservations (they last RESERVATION_TTL_MS, renewed).
 
 /**
@@ -143,13 +144,17 @@ return full
 /**
  * groupSend on a single Redis without encryption, in one round trip: drops lapsed members, then
  * writes each process key once, with one member whose __asgi_channel__ lists the channels of
- * that key that have room (channels_redis' format), and each named channel once. The member's
+ * that key (channels_redis' format), and each named channel once. A process key with a live
+ * RedisChannelLayer receiver (its marker is set) takes them all, under an id marked uncounted
+ * (bytes 8 and 9 are 0xFF 0xFE, wire-codec.ts): no held entry is written, the receiver counts each
+ * channel's copy against its own reservations and skips a full one itself. Any other process key
+ * (channels_redis') takes them unless it holds `capacity` members already. The member's
  * msgpack is the sender's body with the key spliced in, so the server never decodes a message.
  * The sender's own channels (their names hold its `.<instance id>!`) are only returned, for the
  * sender to hand over itself within its reservations, in the order of its other sends; when
  * their digest equals the one the sender knows, only the digest comes back (it has the list).
  * Keys are derived as KeySpace does without Cluster. KEYS: group. ARGV: prefix, score, group
- * cutoff, expiry cutoff (seconds), expiry cutoff (hex ms), ttl ms, capacity, 8 bytes that start
+ * cutoff, expiry cutoff (seconds), an unused slot, ttl ms, capacity, 8 bytes that start
  * every id (6 of send time in ms, 2 random), body, the sender's `.<instance id>!`, the digest
  * of its own members it knows. Returns how many members were full, the digest of the sender's
  * own members ("" for none), then those members unless the digest was the known one.
@@ -160,8 +165,8 @@ return full
  */
 export const GROUP_SEND = new LuaScript(
   "group-send",
-  `${HELD_FUNCTION}${APPEND_HISTORY_FUNCTION}
-local prefix, now, cutoff, cutoffHex, ttl = ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6]
+  `${APPEND_HISTORY_FUNCTION}
+local prefix, now, cutoff, ttl = ARGV[1], ARGV[2], ARGV[4], ARGV[6]
 local cap, nonce, body, ownTag, knownDigest = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local offset = nil
 if KEYS[2] then offset = append_history(KEYS[2], body, ARGV[13], ARGV[14], ARGV[15]) end
@@ -215,66 +220,28 @@ elseif count < 65536 then header = '\\222' .. struct.pack('>I2', count)
 else header = '\\223' .. struct.pack('>I4', count) end
 local position = offset and (str('__group__') .. str(ARGV[12]) .. str('__offset__') .. str(offset)) or ''
 local head = header .. string.sub(body, skip + 1) .. position .. str('__asgi_channel__')
-local function hex(bytes)
-  return (string.gsub(bytes, '.', function(c) return string.format('%02x', string.byte(c)) end))
-end
-local nonceHex = hex(nonce)
-
 local full = 0
--- The channels of process key \`key\` that have room, each counted in its held set under \`suffix\`.
-local function admit(key, list, suffix)
-  local accepted = {}
-  local held = key .. '$held'
-  local skipLocal = #key - #prefix + 1
-  local adds = {}
-  -- A small held set (receivers keeping up) is read once and counted here, rather than with
-  -- one ZLEXCOUNT per member; a channel that looks full is still trimmed and recounted.
-  local counts = nil
-  if redis.call('ZCARD', held) <= 2 * #list + 64 then
-    counts = {}
-    for _, entry in ipairs(redis.call('ZRANGE', held, 0, -1)) do
-      local bar = string.find(entry, '|', 1, true)
-      if bar then
-        local owner = string.sub(entry, 1, bar - 1)
-        counts[owner] = (counts[owner] or 0) + 1
-      end
-    end
-  end
-  for _, channel in ipairs(list) do
-    local localPart = string.sub(channel, skipLocal)
-    local n = counts and (counts[localPart] or 0) or cap
-    if n >= cap then n = held_count(held, localPart, cap, cutoffHex) end
-    if n < cap then
-      accepted[#accepted + 1] = channel
-      adds[#adds + 1] = 0
-      adds[#adds + 1] = localPart .. suffix
-    else
-      full = full + 1
-    end
-  end
-  -- One ZADD for all of them (each channel's count only depends on its own entries).
-  for i = 1, #adds, 4000 do
-    redis.call('ZADD', held, unpack(adds, i, math.min(i + 3999, #adds)))
-  end
-  if #accepted > 0 then extend(held, ttl) end
-  return accepted
-end
-
+-- A process key whose receiver counts what arrives against its own reservations takes the
+-- whole list; only a backlog its receiver has not popped (a stalled process whose marker has not
+-- lapsed yet) is bounded, so that Redis does not fill up behind it.
+local backlog = math.max(8 * cap, 1024)
 for k, key in ipairs(order) do
   local list = lists[key]
   local accepted = list
+  local bound = cap
+  local tail = struct.pack('>I4', k)
   if string.sub(key, -1) == '!' and redis.call('EXISTS', key .. '$receiver') == 1 then
-    accepted = admit(key, list, '|' .. nonceHex .. string.format('%08x', k))
-  else
-    local n = redis.call('ZCARD', key)
-    if n >= cap then
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
-      n = redis.call('ZCARD', key)
-    end
-    if n >= cap then
-      full = full + #list
-      accepted = {}
-    end
+    bound = backlog
+    tail = '\\255\\254' .. struct.pack('>I2', k % 65536)
+  end
+  local n = redis.call('ZCARD', key)
+  if n >= bound then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+    n = redis.call('ZCARD', key)
+  end
+  if n >= bound then
+    full = full + #list
+    accepted = {}
   end
   local a = #accepted
   if a > 0 then
@@ -283,7 +250,7 @@ for k, key in ipairs(order) do
     elseif a < 65536 then parts[1] = '\\220' .. struct.pack('>I2', a)
     else parts[1] = '\\221' .. struct.pack('>I4', a) end
     for j = 1, a do parts[j + 1] = str(accepted[j]) end
-    redis.call('ZADD', key, now, nonce .. struct.pack('>I4', k) .. head .. table.concat(parts))
+    redis.call('ZADD', key, now, nonce .. tail .. head .. table.concat(parts))
     redis.call('PEXPIRE', key, ttl)
   end
 end

@@ -29,7 +29,22 @@ export function newId(nowMs: number): Buffer {
   id.writeUIntBE(Math.floor(nowMs), 0, 6);
   pool.copy(id, 6, poolOffset, poolOffset + 6);
   poolOffset += 6;
+  // Never the mark of a member no sender counted (below): ours always are.
+  id[8] = (id[8] as number) & 0x7f;
   return id;
+}
+
+/**
+ * Bytes 8 and 9 of the id of a member that no sender counted in a held set: a group message the
+ * group-send script wrote to a process key whose receiver counts it itself, against its
+ * reservations (scripts.ts). newId never makes them; a channels_redis member (12 random bytes)
+ * has them once in 65,536, and is then counted the same way, which bounds it just as well.
+ */
+export const UNCOUNTED_MARK = [0xff, 0xfe] as const;
+
+/** Whether the member with this id was left for its receiver to count (see UNCOUNTED_MARK). */
+export function isUncounted(id: Buffer): boolean {
+  return id[8] === UNCOUNTED_MARK[0] && id[9] === UNCOUNTED_MARK[1];
 }
 
 function encodeString(text: string): Buffer {

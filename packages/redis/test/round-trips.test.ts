@@ -24,7 +24,10 @@ const SCRIPTS: LuaScript[] = [
 ];
 /** Script sha (EVALSHA) or source (EVAL, which loads a script a server does not know yet) -> name. */
 const NAMES = new Map(
-  SCRIPTS.flatMap((script) => [[script.sha, script.name] as const, [script.source, script.name] as const]),
+  [...SCRIPTS, ACK, RESERVE, SWEEP_HELD].flatMap((script) => [
+    [script.sha, script.name] as const,
+    [script.source, script.name] as const,
+  ]),
 );
 /** Commands of the layers' background work (receipts, markers, upkeep, receive loops), which these counts leave out. */
 const BACKGROUND = new Set(["bzmpop", "info", "set", "ping", "client", "select", "hello", "zadd"]);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { countingProblems, expectNothing, expectReceive, receiveOrNothing, type SuiteContext } from "./context.js";
+import {
+  countingProblems,
+  expectNothing,
+  expectReceive,
+  receiveOrNothing,
+  type SuiteContext,
+  sleep,
+} from "./context.js";
 
 export function crossInstanceTests(ctx: SuiteContext): void {
   describe.runIf(ctx.options.crossInstance)("across instances on one prefix", () => {
@@ -73,6 +80,26 @@ export function crossInstanceTests(ctx: SuiteContext): void {
       await expectReceive(owner, channel, { type: "two" }, ctx.arrivalMs);
       await expectReceive(owner, channel, { type: "three" }, ctx.arrivalMs);
     });
+
+    it(
+      "skips a process-local member that is full for a groupSend from another instance, in order",
+      ctx.timeout(),
+      async ({ skip }) => {
+        if (!ctx.supports("capacity") || !ctx.supports("groups")) skip();
+        const [owner, sender] = await ctx.layerPair({ capacity: 2 });
+        const channel = await owner.newChannel();
+        await owner.groupAdd("cross-full-group", channel);
+        for (const n of [1, 2, 3]) await sender.groupSend("cross-full-group", { type: "group", n });
+        // A layer may count what reaches another instance there, on arrival: give all three the
+        // time expectNothing gives a message to arrive before a receive makes room.
+        await sleep(ctx.silenceMs);
+        await expectReceive(owner, channel, { type: "group", n: 1 }, ctx.arrivalMs);
+        await expectReceive(owner, channel, { type: "group", n: 2 }, ctx.arrivalMs);
+        await expectNothing(owner, channel, ctx.silenceMs, "the third groupSend found the channel full");
+        await sender.groupSend("cross-full-group", { type: "group", n: 4 });
+        await expectReceive(owner, channel, { type: "group", n: 4 }, ctx.arrivalMs);
+      },
+    );
 
     it(
       "reaches a named channel that one instance added to a group, from a groupSend on the other",
