@@ -117,6 +117,26 @@ describe("FrameWriter", () => {
     expect(received).toEqual(["first", "second", Buffer.from("binary from ws"), "third"]);
   });
 
+  it("corks from the first frame a socket that got several in its last turn, and not one that got one", async () => {
+    const [pair] = await pairs(1);
+    const { server, received } = pair as Pair;
+    const socket = (server as unknown as { _socket: Duplex })._socket;
+    const writer = new FrameWriter();
+    const target = writer.target(server);
+    writer.sendText(target, "alone");
+    await nextTurn();
+    writer.sendText(target, "alone again");
+    expect(socket.writableCorked, "a socket whose last turn had one frame is written at once").toBe(0);
+    writer.sendText(target, "burst 1");
+    await nextTurn();
+    writer.sendText(target, "burst 2");
+    expect(socket.writableCorked, "a socket whose last turn had two frames is corked from the first").toBe(1);
+    await nextTurn();
+    expect(socket.writableCorked).toBe(0);
+    await until(() => received.length === 4, "four frames");
+    expect(received).toEqual(["alone", "alone again", "burst 1", "burst 2"]);
+  });
+
   it("counts corked frames in bufferedAmount, so a slow reader is still noticed", async () => {
     const [pair] = await pairs(1);
     const { server } = pair as Pair;

@@ -14,6 +14,8 @@ export interface FrameTarget {
   socket: Duplex | undefined;
   /** The turn of its last frame; a second frame in the same turn corks the socket until the turn ends. */
   lastTurn: number;
+  /** Frames it got in that turn. */
+  framesInTurn: number;
 }
 
 const OPCODE_TEXT_FIN = 0x81;
@@ -40,7 +42,8 @@ function frameWithRoom(payloadBytes: number): [frame: Buffer, headerBytes: numbe
  * sockets in one turn (one per group member), so the text is framed once (header and UTF-8 in one
  * buffer, as engine.io does with `wsPreEncodedFrame`) and that buffer is written to each socket,
  * where ws would frame and encode it again for each. A socket that gets a second frame in the same
- * turn is corked until the turn ends, so a burst leaves in one system call, not one per frame.
+ * turn is corked until the turn ends (from its first frame when its last turn had several), so a
+ * burst leaves in one system call, not one per frame.
  */
 export class FrameWriter {
   private turn = 1;
@@ -60,7 +63,7 @@ export class FrameWriter {
       typeof socket.cork === "function" &&
       typeof sender?.sendFrame === "function" &&
       typeof sender._bufferedBytes === "number";
-    return { ws, socket: direct ? socket : undefined, lastTurn: 0 };
+    return { ws, socket: direct ? socket : undefined, lastTurn: 0, framesInTurn: 0 };
   }
 
   /** Sends `text` as one text frame; dropped (as ws.send drops it) once ws is closing. */
@@ -92,15 +95,25 @@ export class FrameWriter {
 
   private write(target: FrameTarget, socket: Duplex, frame: Buffer): void {
     if (target.lastTurn === this.turn) {
-      if (socket.writableCorked === 0) {
-        socket.cork();
-        this.corked.push(socket);
-      }
+      target.framesInTurn++;
+      this.cork(socket);
     } else {
+      // A socket that got several frames in its last turn (a burst) likely gets several in this
+      // one too: corked from the first, they leave in one system call rather than two. One that
+      // got one (rounds) is written at once, without the cork's deferral.
+      const busy = target.framesInTurn > 1;
       target.lastTurn = this.turn;
+      target.framesInTurn = 1;
       this.scheduleTurnEnd();
+      if (busy) this.cork(socket);
     }
     socket.write(frame);
+  }
+
+  private cork(socket: Duplex): void {
+    if (socket.writableCorked !== 0) return;
+    socket.cork();
+    this.corked.push(socket);
   }
 
   private scheduleTurnEnd(): void {
