@@ -188,7 +188,9 @@ export class LocalChannels {
     }
     if (channels === undefined) return;
     const last = channels.length - 1;
-    channels.forEach((channel, i) => deliverOne(channel, i === last ? message : copyMessage(message)));
+    channels.forEach((channel, i) => {
+      deliverOne(channel, i === last ? message : copyMessage(message));
+    });
   }
 
   take(channel: string, signal: AbortSignal | undefined): Promise<Message> {

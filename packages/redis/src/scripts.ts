@@ -39,6 +39,18 @@ local function extend(key, ms)
 end
 `;
 
+/** Counts a key's members (channels_redis' count), dropping the expired ones first when it holds `bound`. */
+const KEY_COUNT_FUNCTION = `
+local function key_count(key, bound, cutoff)
+  local n = redis.call('ZCARD', key)
+  if n >= bound then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+    n = redis.call('ZCARD', key)
+  end
+  return n
+end
+`;
+
 /** Counts one channel's entries in a held set, dropping its expired ones first when it looks full. */
 const HELD_FUNCTION = `${EXTEND_FUNCTION}
 local function held_count(held, channel, cap, cutoff)
@@ -61,7 +73,7 @@ end
  */
 export const SEND = new LuaScript(
   "send",
-  `${ACK_FUNCTION}${HELD_FUNCTION}
+  `${ACK_FUNCTION}${HELD_FUNCTION}${KEY_COUNT_FUNCTION}
 ack(4, 9)
 local target, marker, held = KEYS[1], KEYS[2], KEYS[3]
 local cap = tonumber(ARGV[5])
@@ -69,12 +81,8 @@ if marker ~= target and redis.call('EXISTS', marker) == 1 then
   if held_count(held, ARGV[7], cap, ARGV[3]) >= cap then return 0 end
   redis.call('ZADD', held, 0, ARGV[7] .. '|' .. ARGV[8])
   extend(held, ARGV[4])
-else
-  local n = redis.call('ZCARD', target)
-  if n >= cap then
-    redis.call('ZREMRANGEBYSCORE', target, '-inf', ARGV[2])
-    if redis.call('ZCARD', target) >= cap then return 0 end
-  end
+elseif key_count(target, cap, ARGV[2]) >= cap then
+  return 0
 end
 redis.call('ZADD', target, ARGV[1], ARGV[6])
 redis.call('PEXPIRE', target, ARGV[4])
@@ -108,7 +116,7 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
  */
 export const DELIVER_MANY = new LuaScript(
   "deliver-many",
-  `${HELD_FUNCTION}
+  `${HELD_FUNCTION}${KEY_COUNT_FUNCTION}
 local now, cutoff, cutoffHex, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local full = 0
 for i = 1, #KEYS, 3 do
@@ -123,12 +131,7 @@ for i = 1, #KEYS, 3 do
       extend(held, ttl)
     end
   else
-    local n = redis.call('ZCARD', target)
-    if n >= cap then
-      redis.call('ZREMRANGEBYSCORE', target, '-inf', cutoff)
-      n = redis.call('ZCARD', target)
-    end
-    room = n < cap
+    room = key_count(target, cap, cutoff) < cap
   end
   if room then
     redis.call('ZADD', target, now, ARGV[a + 1])
@@ -165,7 +168,7 @@ return full
  */
 export const GROUP_SEND = new LuaScript(
   "group-send",
-  `${APPEND_HISTORY_FUNCTION}
+  `${APPEND_HISTORY_FUNCTION}${KEY_COUNT_FUNCTION}
 local prefix, now, cutoff, ttl = ARGV[1], ARGV[2], ARGV[4], ARGV[6]
 local cap, nonce, body, ownTag, knownDigest = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local offset = nil
@@ -234,12 +237,7 @@ for k, key in ipairs(order) do
     bound = backlog
     tail = '\\255\\254' .. struct.pack('>I2', k % 65536)
   end
-  local n = redis.call('ZCARD', key)
-  if n >= bound then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
-    n = redis.call('ZCARD', key)
-  end
-  if n >= bound then
+  if key_count(key, bound, cutoff) >= bound then
     full = full + #list
     accepted = {}
   end

@@ -37,23 +37,24 @@ describe("WakeGate", () => {
     await expect(woken).resolves.toBe("message");
   });
 
-  it("holds wakes while the group's next groupSend is in flight, for MAX_HOLD_MS at most", async () => {
-    const gate = new WakeGate();
+  /** A wake taken from one groupSend, held at the end of its turn because the next one is in flight. */
+  async function heldBehindNextSend(gate: WakeGate): Promise<{ first: Promise<number> }> {
     gate.begin("room");
     const first = gate.pass("room", 1) as Promise<number>;
     gate.ended("room");
     gate.begin("room");
     expect(await settledAfter(0, first)).toBe(0);
+    return { first };
+  }
+
+  it("holds wakes while the group's next groupSend is in flight, for MAX_HOLD_MS at most", async () => {
+    const { first } = await heldBehindNextSend(new WakeGate());
     expect(await settledAfter(MAX_HOLD_MS, first)).toBe(1);
   });
 
   it("releases held wakes once the group's last groupSend answers", async () => {
     const gate = new WakeGate();
-    gate.begin("room");
-    const first = gate.pass("room", 1) as Promise<number>;
-    gate.ended("room");
-    gate.begin("room");
-    expect(await settledAfter(0, first)).toBe(0);
+    const { first } = await heldBehindNextSend(gate);
     const second = gate.pass("room", 2) as Promise<number>;
     gate.ended("room");
     expect(await settledAfter(0, first, second)).toBe(2);
