@@ -151,8 +151,9 @@ export class LocalChannels {
     const sent = this.sendToSelf(channel, message, expiresAt);
     if (sent === RESOLVED) return;
     sent.catch((error: unknown) => {
-      // Full: counted in channelFull as a groupSend's skipped member. Anything else is Redis failing.
-      if (error instanceof ChannelFull) return;
+      // Full: counted in channelFull as a groupSend's skipped member. Closing drops it as it
+      // drops what is buffered. Anything else is Redis failing.
+      if (error instanceof ChannelFull || this.closed) return;
       this.diagnostics.lost(1, { channel, reason: "no reservation could be taken for it" });
     });
   }

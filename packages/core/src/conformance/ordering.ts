@@ -7,17 +7,17 @@ const GROUP_SENDS = 50;
 const SENDS = 50;
 
 /**
- * One sender, 200 process-local channels in one group: 50 awaited groupSends, then 50 awaited
- * sends to each channel. Every channel must receive 0..99 in order: a message whose call resolved
- * first arrives first, whichever path (group or direct) each took.
+ * One sender, 200 process-local channels of `layer` in one group: 50 awaited groupSends, then 50
+ * awaited sends to each channel. Every channel must receive 0..99 in order: a message whose call
+ * resolved first arrives first, whichever path (group or direct) each took.
  */
-async function sendMixedAndCheckOrder(ctx: SuiteContext, layer: ChannelLayer): Promise<void> {
+async function sendMixedAndCheckOrder(ctx: SuiteContext, layer: ChannelLayer, sender = layer): Promise<void> {
   const channels = await Promise.all(Array.from({ length: CHANNELS }, () => layer.newChannel()));
   for (const channel of channels) await layer.groupAdd("ordering", channel);
-  for (let n = 0; n < GROUP_SENDS; n++) await layer.groupSend("ordering", { type: "ordered.group", n });
+  for (let n = 0; n < GROUP_SENDS; n++) await sender.groupSend("ordering", { type: "ordered.group", n });
   await Promise.all(
     channels.map(async (channel) => {
-      for (let n = GROUP_SENDS; n < GROUP_SENDS + SENDS; n++) await layer.send(channel, { type: "ordered.direct", n });
+      for (let n = GROUP_SENDS; n < GROUP_SENDS + SENDS; n++) await sender.send(channel, { type: "ordered.direct", n });
     }),
   );
   const total = GROUP_SENDS + SENDS;
@@ -76,6 +76,12 @@ export function orderingTests(ctx: SuiteContext): void {
         await sendMixedAndCheckOrder(ctx, layer);
       },
     );
+
+    it("keeps that order for a sender on another instance", ctx.timeout(12), async ({ skip }) => {
+      if (!ctx.options.crossInstance || !ctx.supports("groups") || !ctx.supports("buffered")) skip();
+      const [receiver, sender] = await ctx.layerPair({ capacity: 1000 });
+      await sendMixedAndCheckOrder(ctx, receiver, sender);
+    });
 
     it("keeps that order while unrelated traffic loads the layer", ctx.timeout(16), async ({ skip }) => {
       if (!ctx.supports("groups")) skip();
