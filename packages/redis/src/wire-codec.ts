@@ -40,7 +40,7 @@ export function newId(nowMs: number): Buffer {
  * reservations (scripts.ts). newId never makes them; a channels_redis member (12 random bytes)
  * has them once in 65,536, and is then counted the same way, which bounds it just as well.
  */
-export const UNCOUNTED_MARK = [0xff, 0xfe] as const;
+const UNCOUNTED_MARK = [0xff, 0xfe] as const;
 
 /** Whether the member with this id was left for its receiver to count (see UNCOUNTED_MARK). */
 export function isUncounted(id: Buffer): boolean {

@@ -75,7 +75,10 @@ export interface SuiteContext {
   timeout(waits?: number): { timeout: number };
 }
 
-/** Resolves after `ms`; used only where the contract itself is about time passing (expiry). */
+/**
+ * Resolves after `ms`; used only where the contract itself is about time passing (expiry), or
+ * to let messages arrive where a layer may decide on arrival what a later receive changes.
+ */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
