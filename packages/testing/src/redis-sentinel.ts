@@ -44,6 +44,20 @@ async function sentinelView(port: number, name: string): Promise<Map<string, str
   return fields;
 }
 
+/**
+ * Timers for a throwaway set on a busy test machine. A sentinel whose timer stalls for over 2 s
+ * (a slow fsync of its rewritten config, a starved core) enters TILT mode and does nothing for
+ * 30 s, which once left a returning old master unconverted for over 90 s. Here only a stall of 30 s
+ * tilts, for 5 s, and a returning old master is converted after 4 s (4 publish periods) not 8.
+ */
+const TEST_TIMERS = ["tilt-trigger", "30000", "tilt-period", "5000", "publish-period", "1000"];
+
+/** True once the sentinel answered; an error reply (before Redis 7, no SENTINEL DEBUG) keeps its defaults. */
+async function tuneForTests(port: number): Promise<boolean> {
+  await redisCommand(port, ["SENTINEL", "DEBUG", ...TEST_TIMERS]);
+  return true;
+}
+
 async function planSentinel(binary: string, masterPort: number, options: Required<StartRedisSentinelOptions>) {
   const port = await freePort();
   const dataDir = makeDataDir("sentinel");
@@ -93,6 +107,8 @@ async function startSentinelSet(
   const sentinelPorts = sentinelNodes.map((node) => portOf(node.url));
   // Ready when every sentinel knows a master, its replica and the two other sentinels.
   const settled = async () => {
+    // SENTINEL DEBUG settings are not kept in the config file: set again after a restart.
+    for (const port of sentinelPorts) await waitFor(`sentinel ${port} to take test timers`, () => tuneForTests(port));
     for (const port of sentinelPorts) {
       await waitFor(
         `sentinel ${port} to see the set`,

@@ -6,6 +6,7 @@ import {
   findBinary,
   portAnswers,
   portOf,
+  type RedisSentinelService,
   redisCommand,
   startNatsCluster,
   startRedisCluster,
@@ -52,6 +53,27 @@ describe.runIf(redisServer && findBinary("redis-cli") !== undefined && localServ
   });
 });
 
+/** What each sentinel thinks of the set, for a failure message: TILT, and the replicas' flags and roles. */
+async function sentinelsReport(set: RedisSentinelService): Promise<string> {
+  const lines: string[] = [];
+  for (const sentinel of set.sentinels) {
+    const info = await redisCommand(sentinel.port, ["INFO", "sentinel"]).catch((error: Error) => error);
+    const tilt = String(info).match(/sentinel_tilt:\d+|sentinel_tilt_since_seconds:-?\d+/g) ?? [];
+    const replicas = await redisCommand(sentinel.port, ["SENTINEL", "REPLICAS", set.masterName]).catch(
+      (error: Error) => error,
+    );
+    const described = Array.isArray(replicas)
+      ? replicas.map((fields) => {
+          const pairs = Array.isArray(fields) ? fields.map(String) : [];
+          const field = (name: string) => pairs[pairs.indexOf(name) + 1];
+          return `${field("port")} flags=${field("flags")} role-reported=${field("role-reported")} for ${field("role-reported-time")} ms`;
+        })
+      : [String(replicas)];
+    lines.push(`sentinel ${sentinel.port}: ${tilt.join(" ")}; replicas: ${described.join("; ")}`);
+  }
+  return lines.join("\n");
+}
+
 describe.runIf(redisServer && localServers)("startRedisSentinel", () => {
   it("promotes the replica when the master is killed, and a Sentinel client follows", {
     timeout: 180_000,
@@ -94,10 +116,12 @@ describe.runIf(redisServer && localServers)("startRedisSentinel", () => {
           const oldRole = await redisCommand(portOf(set.master.url), ["ROLE"]);
           return Array.isArray(oldRole) && oldRole[0] === "slave" && oldRole[2] === portOf(set.replica.url);
         },
-        // A sentinel converts a returning old master only once it has reported itself a master for
-        // a few of the sentinel's periods; on a loaded 2-core machine that once took over 60 s.
+        // A sentinel converts a returning old master once it has reported itself a master for 4
+        // publish periods (4 s with the set's test timers); a sentinel in TILT mode waits longer.
         90_000,
-      );
+      ).catch(async (error: Error) => {
+        throw new Error(`${error.message}\n${await sentinelsReport(set)}`);
+      });
     } finally {
       client.disconnect();
       await set.stop();
