@@ -181,24 +181,43 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 if #members == 0 then return finish({0, ''}) end
 
-local function str(s)
-  local n = #s
-  if n < 32 then return string.char(160 + n) .. s end
-  if n < 256 then return '\\217' .. string.char(n) .. s end
-  return '\\218' .. struct.pack('>I2', n) .. s
+-- msgpack's header of a string of n bytes
+local function strHeader(n)
+  if n < 32 then return string.char(160 + n) end
+  if n < 256 then return '\\217' .. string.char(n) end
+  return '\\218' .. struct.pack('>I2', n)
 end
+local function str(s) return strHeader(#s) .. s end
+-- Members are grouped by the part of their name up to '!' (the process key without the prefix),
+-- which repeats: whether a part is the sender's own is decided once per part, not per member.
 local order, lists, own = {}, {}, {}
+local ownPart, tagLength = {}, #ownTag
 for _, channel in ipairs(members) do
-  if ownTag and string.find(channel, ownTag, 1, true) then
-    own[#own + 1] = channel
+  local bang = string.find(channel, '!', 1, true)
+  if bang then
+    local part = string.sub(channel, 1, bang)
+    local mine = ownPart[part]
+    if mine == nil then
+      mine = tagLength > 0 and string.sub(part, -tagLength) == ownTag
+      ownPart[part] = mine
+    end
+    if mine then
+      own[#own + 1] = channel
+    else
+      local list = lists[part]
+      if not list then
+        list = {}
+        lists[part] = list
+        order[#order + 1] = part
+      end
+      list[#list + 1] = channel
+    end
   else
-    local bang = string.find(channel, '!', 1, true)
-    local key = prefix .. (bang and string.sub(channel, 1, bang) or channel)
-    local list = lists[key]
+    local list = lists[channel]
     if not list then
       list = {}
-      lists[key] = list
-      order[#order + 1] = key
+      lists[channel] = list
+      order[#order + 1] = channel
     end
     list[#list + 1] = channel
   end
@@ -228,8 +247,9 @@ local full = 0
 -- whole list; only a backlog its receiver has not popped (a stalled process whose marker has not
 -- lapsed yet) is bounded, so that Redis does not fill up behind it.
 local backlog = math.max(8 * cap, 1024)
-for k, key in ipairs(order) do
-  local list = lists[key]
+for k, part in ipairs(order) do
+  local list = lists[part]
+  local key = prefix .. part
   local accepted = list
   local bound = cap
   local tail = struct.pack('>I4', k)
@@ -247,7 +267,12 @@ for k, key in ipairs(order) do
     if a < 16 then parts[1] = string.char(144 + a)
     elseif a < 65536 then parts[1] = '\\220' .. struct.pack('>I2', a)
     else parts[1] = '\\221' .. struct.pack('>I4', a) end
-    for j = 1, a do parts[j + 1] = str(accepted[j]) end
+    -- Each name's header and the name as two parts: table.concat joins them without a string per name.
+    for j = 1, a do
+      local channel = accepted[j]
+      parts[2 * j] = strHeader(#channel)
+      parts[2 * j + 1] = channel
+    end
     redis.call('ZADD', key, now, nonce .. tail .. head .. table.concat(parts))
     redis.call('PEXPIRE', key, ttl)
   end
