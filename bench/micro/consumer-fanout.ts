@@ -4,11 +4,18 @@
 // that dominate `pnpm bench runtime`, so a change of a few hundred nanoseconds shows.
 //
 //   pnpm exec tsx --conditions=source bench/micro/consumer-fanout.ts [--members 200] [--messages 20000] [--runs 5]
+//     [--redis <url> [--remote]]
+//
+// With --redis the room is on a RedisChannelLayer (a prefix of its own on that server): the
+// members on the sending instance, or with --remote on a second instance in this process, so a
+// message reaches them through their process key and the receive loop, as on a chat server's
+// second process.
 //
 // Prints CPU µs per delivery (process.cpuUsage, user + system) for rounds (one groupSend, then
 // wait for every member) and bursts (100 groupSends at once), the best and the median of --runs.
-import type { Message } from "@channel-layers/core";
+import type { ChannelLayer, Message } from "@channel-layers/core";
 import { InMemoryChannelLayer } from "@channel-layers/memory";
+import { RedisChannelLayer } from "@channel-layers/redis";
 import { type Scope, WebsocketConsumer } from "@channel-layers/runtime";
 
 const option = (name: string, fallback: number) => {
@@ -19,6 +26,9 @@ const MEMBERS = option("members", 200);
 const MESSAGES = option("messages", 20_000);
 const RUNS = option("runs", 5);
 const BURST = 100;
+const redisAt = process.argv.indexOf("--redis");
+const REDIS_URL = redisAt === -1 ? undefined : process.argv[redisAt + 1];
+const REMOTE = process.argv.includes("--remote");
 
 /** examples/chat's ChatConsumer, as the tutorial writes it. */
 class ChatConsumer extends WebsocketConsumer {
@@ -49,7 +59,7 @@ const send = (event: Message): Promise<void> => {
   return RESOLVED;
 };
 
-async function room(layer: InMemoryChannelLayer): Promise<() => Promise<unknown>> {
+async function room(layer: ChannelLayer): Promise<() => Promise<unknown>> {
   const ends: (() => void)[] = [];
   const runs: Promise<void>[] = [];
   const connected: Promise<void>[] = [];
@@ -92,7 +102,7 @@ function cpuMicros(): number {
   return user + system;
 }
 
-async function measure(layer: InMemoryChannelLayer, workload: "rounds" | "burst"): Promise<number> {
+async function measure(layer: ChannelLayer, workload: "rounds" | "burst"): Promise<number> {
   const messages = Math.max(BURST, Math.round(MESSAGES / MEMBERS));
   const started = cpuMicros();
   if (workload === "rounds") {
@@ -113,8 +123,11 @@ async function measure(layer: InMemoryChannelLayer, workload: "rounds" | "burst"
   return (cpuMicros() - started) / (messages * MEMBERS);
 }
 
-const layer = new InMemoryChannelLayer({ capacity: 1000 });
-const end = await room(layer);
+const prefix = `fanout-bench-${process.pid}`;
+const redisLayer = () => new RedisChannelLayer({ hosts: [REDIS_URL as string], prefix, capacity: 1000 });
+const layer: ChannelLayer = REDIS_URL === undefined ? new InMemoryChannelLayer({ capacity: 1000 }) : redisLayer();
+const members = REDIS_URL !== undefined && REMOTE ? redisLayer() : layer;
+const end = await room(members);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 for (const workload of ["rounds", "burst"] as const) {
   await measure(layer, workload); // warm-up
@@ -126,3 +139,4 @@ for (const workload of ["rounds", "burst"] as const) {
 }
 await end();
 await layer.close();
+if (members !== layer) await members.close();

@@ -4,7 +4,7 @@ import { type BenchResult, OURS } from "./harness.js";
 /**
  * Issue 14's targets, read off one `pnpm bench runtime` run: each row is channel-layers ÷ a peer
  * on one scenario, with the p99 latencies beside it (the Socket.IO targets also want our p99 no
- * worse than theirs).
+ * worse than theirs). Under --repeat, each side is its median trial.
  */
 const TARGETS = [
   { backend: "redis", peer: SUBJECTS.socketIoRedis, atLeast: 1, p99: true },
@@ -13,6 +13,13 @@ const TARGETS = [
 ];
 
 const rate = (value: number) => Math.round(value).toLocaleString("en-US");
+/** A case's rate; under --repeat the median trial's, with the slowest and fastest trial's after it. */
+const rateOf = (result: BenchResult) => {
+  const { runs, min_per_s: min, max_per_s: max } = result.extra ?? {};
+  return runs === undefined || min === undefined || max === undefined
+    ? rate(result.perSecond)
+    : `${rate(result.perSecond)} (${rate(min)}-${rate(max)})`;
+};
 const ms = (value: number | undefined) => (value === undefined ? "-" : value.toFixed(1));
 
 function targets(results: readonly BenchResult[]): string {
@@ -30,8 +37,8 @@ function targets(results: readonly BenchResult[]): string {
       rows.push([
         `≥ ${target.atLeast}x ${target.peer}${target.p99 ? ", p99 no worse" : ""}`,
         mine.scenario,
-        rate(mine.perSecond),
-        rate(peer.perSecond),
+        rateOf(mine),
+        rateOf(peer),
         `${ratio.toFixed(2)}x`,
         `${ms(p99Mine)} / ${ms(p99Peer)}`,
         ratio >= target.atLeast && p99Met ? "met" : "**missed**",
@@ -61,9 +68,7 @@ function compact(results: readonly BenchResult[]): string {
     rows.set(key, row);
   }
   const cells = (result: BenchResult | undefined) =>
-    result === undefined
-      ? ["-", "-"]
-      : [rate(result.perSecond), `${ms(result.extra?.p50_ms)} / ${ms(result.extra?.p99_ms)}`];
+    result === undefined ? ["-", "-"] : [rateOf(result), `${ms(result.extra?.p50_ms)} / ${ms(result.extra?.p99_ms)}`];
   const cpu = (result: BenchResult | undefined) => (result?.extra?.server_us ?? Number.NaN).toFixed(1);
   const header = [
     "subject",
