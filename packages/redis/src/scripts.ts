@@ -158,8 +158,8 @@ return full
  * their digest equals the one the sender knows, only the digest comes back (it has the list).
  * Keys are derived as KeySpace does without Cluster. KEYS: group. ARGV: prefix, score, group
  * cutoff, expiry cutoff (seconds), an unused slot, ttl ms, capacity, 8 bytes that start
- * every id (6 of send time in ms, 2 random), body, the sender's `.<instance id>!`, the digest
- * of its own members it knows. Returns how many members were full, the digest of the sender's
+ * every id (6 of send time in ms, 2 random), body, the sender's `.<instance id>!` (absent: no
+ * member is the sender's own), the digest of its own members it knows. Returns how many members were full, the digest of the sender's
  * own members ("" for none), then those members unless the digest was the known one.
  * A history group passes its stream as KEYS[2] and ARGV group, maxLength, maxAgeMs ("" for none)
  * and the stream's ttl (ms): the message is appended (history-scripts.ts) before it is written
@@ -191,7 +191,7 @@ local function str(s) return strHeader(#s) .. s end
 -- Members are grouped by the part of their name up to '!' (the process key without the prefix),
 -- which repeats: whether a part is the sender's own is decided once per part, not per member.
 local order, lists, own = {}, {}, {}
-local ownPart, tagLength = {}, #ownTag
+local ownPart, tagLength = {}, ownTag and #ownTag or 0
 for _, channel in ipairs(members) do
   local bang = string.find(channel, '!', 1, true)
   if bang then
