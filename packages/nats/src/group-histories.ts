@@ -19,7 +19,7 @@ export function historyOffset(tag: string, seq: number): string {
 }
 
 /** The stream sequence in `offset` when it is an offset of the rule `tag`, else undefined. */
-function sequenceOf(offset: HistoryOffset, tag: string): number | undefined {
+export function sequenceOf(offset: HistoryOffset, tag: string): number | undefined {
   if (typeof offset !== "string" || !offset.startsWith(`${tag}:`)) return undefined;
   const seq = Number(offset.slice(tag.length + 1));
   return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;

@@ -19,14 +19,14 @@ import {
 } from "@channel-layers/core/backend";
 import { DurableChannels } from "./durable-channels.js";
 import { FrameKind, FrameReader, FrameWriter } from "./frames.js";
-import { GroupHistories } from "./group-histories.js";
+import { GroupHistories, sequenceOf } from "./group-histories.js";
 import { InstanceEndpoint } from "./instance-endpoint.js";
 import { NamedMemberships } from "./named-memberships.js";
 import { type NatsChannelLayerOptions, type ResolvedNatsOptions, resolveNatsOptions } from "./options.js";
 import { type Limits, OwnChannels } from "./own-channels.js";
 import { PresenceEntries } from "./presence-entries.js";
 import { RemoteChannels } from "./remote-channels.js";
-import { SubjectMap } from "./subjects.js";
+import { historyTag, SubjectMap } from "./subjects.js";
 import { NatsTransport } from "./transport.js";
 
 /** stats(): the common counters, the sizes of the layer's tables (all zero once consumers are gone) and what NATS can lose. */
@@ -201,6 +201,9 @@ export class NatsChannelLayer extends BaseChannelLayer {
       this.histories.append(group, body, rule),
       this.namedMembers.members(group),
     ]);
+    // Our own members have it before this resolves, even when it came back ahead of its turn.
+    const seq = sequenceOf(offset, historyTag(rule.maxLength, rule.maxAgeMs));
+    if (seq !== undefined) await this.own.historyHandedOn(group, seq);
     if (named.length === 0) return;
     const stamped = this.transport.serializer.encode(stampHistory(message, group, offset));
     await this.durable.publishToMembers(named, stamped);

@@ -5,6 +5,7 @@ import { ChunkAssembler, chunkedFieldsSize, publishChunks } from "./chunks.js";
 import { FrameFlag, FrameKind, FrameReader, FrameWriter } from "./frames.js";
 import { historyOffset } from "./group-histories.js";
 import { unavailable } from "./jetstream.js";
+import { RepublishOrder } from "./republish-order.js";
 import type { NatsTransport } from "./transport.js";
 
 /** How long messages wait and how many a channel holds: the layer's options. */
@@ -33,6 +34,8 @@ export class OwnChannels {
   private readonly memberships: LocalGroups;
   private readonly subscriptions = new Map<string, GroupSubscription>();
   private readonly chunks: ChunkAssembler;
+  /** History messages back in stream order (the server may republish two senders' out of order). */
+  private readonly order = new RepublishOrder();
 
   constructor(
     private readonly transport: NatsTransport,
@@ -143,6 +146,7 @@ export class OwnChannels {
     this.mailboxes.dropBuffered();
     for (const group of this.memberships.clear()) this.unsubscribe(group);
     this.chunks.clear();
+    this.order.clear();
   }
 
   /** Rejects every waiting receive with `error` and forgets everything (close). */
@@ -151,6 +155,7 @@ export class OwnChannels {
     this.memberships.clear();
     this.subscriptions.clear();
     this.chunks.clear();
+    this.order.clear();
   }
 
   /** Delivers to every unexpired member with room (full ones skipped); the last one gets `message` itself. */
@@ -193,6 +198,7 @@ export class OwnChannels {
   }
 
   private unsubscribe(group: string): void {
+    this.order.forget(group);
     const entry = this.subscriptions.get(group);
     if (entry === undefined) return;
     this.subscriptions.delete(group);
@@ -233,13 +239,25 @@ export class OwnChannels {
    */
   private historyArrived(group: string, msg: Msg, body: Uint8Array): void {
     const seq = Number(msg.headers?.get("Nats-Sequence"));
-    const tag = this.transport.subjects.historyTagOf(msg.headers?.get("Nats-Subject") ?? "");
+    const subject = msg.headers?.get("Nats-Subject") ?? "";
+    const tag = this.transport.subjects.historyTagOf(subject);
     if (!Number.isSafeInteger(seq) || seq <= 0 || tag === undefined) {
       this.transport.dropUnreadable({ group }, new RangeError("A history frame without its stream's headers"));
       return;
     }
+    // The sequence before it on the group's subject; a server without the header orders nothing.
+    const previous = Number(msg.headers?.get("Nats-Last-Sequence") ?? 0) || 0;
     const offset = historyOffset(tag, seq);
     const message = this.transport.decode(body, { group, offset });
-    if (message !== undefined) this.fanOut(group, stampHistory(message, group, offset));
+    if (message === undefined) return;
+    this.order.arrived(group, subject, seq, previous, () => this.fanOut(group, stampHistory(message, group, offset)));
+  }
+
+  /**
+   * Resolves once this instance's members got message `seq` of a history group: the stream
+   * republishes it before it acknowledges the store, so it is here, at most waiting its turn.
+   */
+  historyHandedOn(group: string, seq: number): Promise<void> {
+    return this.order.handedOn(group, seq);
   }
 }
