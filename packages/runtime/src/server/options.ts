@@ -35,7 +35,8 @@ export interface WebsocketServerOptions {
   maxQueuedFrames?: number;
   /**
    * Every this many milliseconds each socket is pinged; one that has not answered the previous
-   * ping by then is dropped (code 1006). 0 turns keepalive off. Default 20,000.
+   * ping by then is dropped (code 1006). The pings are spread over the interval (a twentieth of
+   * the sockets at a time), not sent all at once. 0 turns keepalive off. Default 20,000.
    */
   pingIntervalMs?: number;
   /**

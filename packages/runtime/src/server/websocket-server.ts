@@ -11,6 +11,7 @@ import { DEFAULT_SHUTDOWN_SIGNALS, joinShutdown } from "../shutdown/coordinator.
 import { Connection, type ConnectionHost } from "./connection.js";
 import type { DisconnectReason, RejectReason } from "./events.js";
 import { FrameWriter } from "./frame-writer.js";
+import { KeepaliveSchedule } from "./keepalive.js";
 import {
   type ResolvedServerOptions,
   resolveServerOptions,
@@ -42,7 +43,7 @@ export class WebsocketServer implements ConnectionHost {
   private readonly connections = new Set<Connection>();
   private readonly wss: WebSocketServer;
   private readonly pending = new WeakMap<IncomingMessage, PendingUpgrade>();
-  private pingTimer: NodeJS.Timeout | undefined;
+  private readonly keepalive: KeepaliveSchedule<Connection>;
   private closing: Promise<void> | undefined;
   /** Caps and times TCP connections; only on a server serve() made, where they are all ours. */
   private readonly guard: SocketGuard | undefined;
@@ -82,12 +83,7 @@ export class WebsocketServer implements ConnectionHost {
         onReject: (reason, status, socket) => this.reportReject(reason, status, undefined, socket.remoteAddress),
       });
     }
-    if (this.options.pingIntervalMs > 0) {
-      this.pingTimer = setInterval(() => {
-        for (const connection of this.connections) connection.ping();
-      }, this.options.pingIntervalMs);
-      this.pingTimer.unref();
-    }
+    this.keepalive = new KeepaliveSchedule(this.options.pingIntervalMs);
   }
 
   /** Connections open or still finishing. */
@@ -127,7 +123,7 @@ export class WebsocketServer implements ConnectionHost {
   private async shutdown(): Promise<void> {
     this.httpServer.off("upgrade", this.onUpgrade);
     this.guard?.detach();
-    clearInterval(this.pingTimer);
+    this.keepalive.stop();
     this.owns.onClose?.();
     const httpClosed = this.owns.httpServer ? this.closeHttpServer() : Promise.resolve();
     const connections = [...this.connections];
@@ -177,6 +173,7 @@ export class WebsocketServer implements ConnectionHost {
     setRuntimeContext(scope, this.context);
     const connection = new Connection(this, scope, request, socket, head, since);
     this.connections.add(connection);
+    this.keepalive.add(connection);
     connection.start(this.application);
   };
 
@@ -227,6 +224,7 @@ export class WebsocketServer implements ConnectionHost {
 
   forget(connection: Connection): void {
     this.connections.delete(connection);
+    this.keepalive.remove(connection);
   }
 }
 
