@@ -8,7 +8,12 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { InMemoryChannelLayer } from "@channel-layers/memory";
 import { serve, WebsocketConsumer } from "@channel-layers/runtime";
-import WebSocket from "ws";
+
+/** The part of ws's client this uses (bench/ has no @types/ws; chat-clients.ts does the same). */
+interface ClientSocket {
+  once(event: "open", listener: () => void): void;
+}
+const { WebSocket } = (await import("ws" as string)) as { WebSocket: new (url: string) => ClientSocket };
 
 const at = process.argv.indexOf("--sockets");
 const SOCKETS = at === -1 ? 2000 : Number(process.argv[at + 1]);
@@ -16,10 +21,10 @@ const ms = (nanoseconds: number) => (nanoseconds / 1e6).toFixed(2);
 
 if (process.argv[2] === "clients") {
   const port = Number(process.argv[3]);
-  const sockets: WebSocket[] = [];
+  const sockets: ClientSocket[] = [];
   for (let i = 0; i < SOCKETS; i++) {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-    await new Promise((resolve) => ws.once("open", resolve));
+    await new Promise<void>((resolve) => ws.once("open", () => resolve()));
     sockets.push(ws);
   }
   process.send?.("ready");
