@@ -194,30 +194,24 @@ local order, lists, own = {}, {}, {}
 local ownPart, tagLength = {}, ownTag and #ownTag or 0
 for _, channel in ipairs(members) do
   local bang = string.find(channel, '!', 1, true)
+  -- A named channel is its own key (and never the sender's own).
+  local part = bang and string.sub(channel, 1, bang) or channel
+  local mine = false
   if bang then
-    local part = string.sub(channel, 1, bang)
-    local mine = ownPart[part]
+    mine = ownPart[part]
     if mine == nil then
       mine = tagLength > 0 and string.sub(part, -tagLength) == ownTag
       ownPart[part] = mine
     end
-    if mine then
-      own[#own + 1] = channel
-    else
-      local list = lists[part]
-      if not list then
-        list = {}
-        lists[part] = list
-        order[#order + 1] = part
-      end
-      list[#list + 1] = channel
-    end
+  end
+  if mine then
+    own[#own + 1] = channel
   else
-    local list = lists[channel]
+    local list = lists[part]
     if not list then
       list = {}
-      lists[channel] = list
-      order[#order + 1] = channel
+      lists[part] = list
+      order[#order + 1] = part
     end
     list[#list + 1] = channel
   end
