@@ -41,6 +41,8 @@ if (process.argv[2] === "clients") {
   const clients = fork(here, ["clients", String(server.port), "--sockets", String(SOCKETS)], {
     execArgv: process.execArgv,
   });
+  // The clients end with this process, whichever way it ends.
+  process.on("exit", () => clients.kill());
   await new Promise((resolve) => clients.once("message", resolve));
   await new Promise((resolve) => setTimeout(resolve, 1500));
   const delay = monitorEventLoopDelay({ resolution: 1 });
@@ -50,7 +52,6 @@ if (process.argv[2] === "clients") {
   console.log(
     `${SOCKETS} sockets, pings every 1 s, loop delay over 5 s: p50 ${ms(delay.percentile(50))} ms, p99 ${ms(delay.percentile(99))} ms, max ${ms(delay.max)} ms`,
   );
-  clients.kill();
   await server.close();
   process.exit(0);
 }

@@ -159,8 +159,9 @@ return full
  * Keys are derived as KeySpace does without Cluster. KEYS: group. ARGV: prefix, score, group
  * cutoff, expiry cutoff (seconds), an unused slot, ttl ms, capacity, 8 bytes that start
  * every id (6 of send time in ms, 2 random), body, the sender's `.<instance id>!` (absent: no
- * member is the sender's own), the digest of its own members it knows. Returns how many members were full, the digest of the sender's
- * own members ("" for none), then those members unless the digest was the known one.
+ * member is the sender's own), the digest of its own members it knows. Returns how many members
+ * were full, the digest of the sender's own members ("" for none), then those members unless the
+ * digest was the known one.
  * A history group passes its stream as KEYS[2] and ARGV group, maxLength, maxAgeMs ("" for none)
  * and the stream's ttl (ms): the message is appended (history-scripts.ts) before it is written
  * anywhere, the members get __group__ and __offset__ spliced in too, and the offset comes last in

@@ -56,6 +56,15 @@ async function until(check: () => boolean, what: string): Promise<void> {
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
+/** One connected pair, its server side's TCP socket, and a FrameWriter's target for it. */
+async function oneSocket() {
+  const [pair] = await pairs(1);
+  const { server, received } = pair as Pair;
+  const socket = (server as unknown as { _socket: Duplex })._socket;
+  const writer = new FrameWriter();
+  return { server, socket, received, writer, target: writer.target(server) };
+}
+
 describe("FrameWriter", () => {
   it("frames texts of every header size and of any script intact", async () => {
     const [pair] = await pairs(1);
@@ -100,11 +109,7 @@ describe("FrameWriter", () => {
   });
 
   it("corks a socket that gets a second frame in a turn, keeping order with ws's own frames", async () => {
-    const [pair] = await pairs(1);
-    const { server, received } = pair as Pair;
-    const socket = (server as unknown as { _socket: Duplex })._socket;
-    const writer = new FrameWriter();
-    const target = writer.target(server);
+    const { server, socket, received, writer, target } = await oneSocket();
     writer.sendText(target, "first");
     expect(socket.writableCorked).toBe(0);
     writer.sendText(target, "second");
@@ -118,11 +123,7 @@ describe("FrameWriter", () => {
   });
 
   it("corks from the first frame a socket that got several in its last turn, and not one that got one", async () => {
-    const [pair] = await pairs(1);
-    const { server, received } = pair as Pair;
-    const socket = (server as unknown as { _socket: Duplex })._socket;
-    const writer = new FrameWriter();
-    const target = writer.target(server);
+    const { socket, received, writer, target } = await oneSocket();
     writer.sendText(target, "alone");
     await nextTurn();
     writer.sendText(target, "alone again");
