@@ -16,7 +16,6 @@ export const KEEPALIVE_SLICES = 20;
  */
 export class KeepaliveSchedule<T extends Pingable> {
   private readonly slices: Set<T>[] = Array.from({ length: KEEPALIVE_SLICES }, () => new Set<T>());
-  private readonly sliceOf = new Map<T, Set<T>>();
   private dealt = 0;
   private tick = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -27,16 +26,14 @@ export class KeepaliveSchedule<T extends Pingable> {
     this.timer.unref();
   }
 
+  /** Called once per connection, when it arrives. */
   add(connection: T): void {
-    if (this.timer === undefined || this.sliceOf.has(connection)) return;
-    const slice = this.slices[this.dealt++ % KEEPALIVE_SLICES] as Set<T>;
-    slice.add(connection);
-    this.sliceOf.set(connection, slice);
+    if (this.timer === undefined) return;
+    (this.slices[this.dealt++ % KEEPALIVE_SLICES] as Set<T>).add(connection);
   }
 
   remove(connection: T): void {
-    this.sliceOf.get(connection)?.delete(connection);
-    this.sliceOf.delete(connection);
+    for (const slice of this.slices) if (slice.delete(connection)) return;
   }
 
   stop(): void {
